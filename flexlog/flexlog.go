@@ -1,0 +1,108 @@
+// Package flexlog writes logrus entries as FlexLM debug-log lines:
+//
+//	 8:49:38 (lmgrd) Starting vendor daemons ...
+//	14:46:39 (demo) OUT: "solver" alice@ws1
+//	14:46:40 (demo) DENIED: "solver" bob@ws2  (Licensed number of users already reached. (-4,342))
+//
+// Log parsers in the field match these lines, so the layout lives here, in
+// one formatter, and call sites log a constant message with fields.
+package flexlog
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/sirupsen/logrus"
+)
+
+// Field names with a meaning to the formatter.
+const (
+	FieldDaemon  = "daemon"  // overrides Formatter.Daemon for one line
+	FieldEvent   = "event"   // OUT, IN, DENIED, UNSUPPORTED: usage lines
+	FieldFeature = "feature" // usage lines: the feature name
+	FieldUser    = "user"    // usage lines: user name
+	FieldHost    = "host"    // usage lines: client host
+	FieldCount   = "count"   // usage lines: licenses, shown when > 1
+	FieldReason  = "reason"  // DENIED/UNSUPPORTED: the FlexLM error text with its code
+)
+
+// Usage events, as FlexLM spells them.
+const (
+	EventOut         = "OUT"
+	EventIn          = "IN"
+	EventDenied      = "DENIED"
+	EventUnsupported = "UNSUPPORTED"
+)
+
+// Formatter renders entries as `HH:MM:SS (daemon) message`. The hour is
+// space-padded to two columns, as FlexLM does.
+type Formatter struct {
+	Daemon string
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// Format implements logrus.Formatter.
+func (f *Formatter) Format(e *logrus.Entry) ([]byte, error) {
+	b := bufPool.Get().(*bytes.Buffer)
+	b.Reset()
+	defer bufPool.Put(b)
+
+	daemon := f.Daemon
+	if d, ok := e.Data[FieldDaemon].(string); ok && d != "" {
+		daemon = d
+	}
+	t := e.Time
+	fmt.Fprintf(b, "%2d:%02d:%02d (%s) ", t.Hour(), t.Minute(), t.Second(), daemon)
+
+	if ev, ok := e.Data[FieldEvent].(string); ok && ev != "" {
+		writeUsage(b, ev, e.Data)
+	} else {
+		b.WriteString(e.Message)
+		writeFields(b, e.Data)
+	}
+	b.WriteByte('\n')
+	return append([]byte(nil), b.Bytes()...), nil
+}
+
+func writeUsage(b *bytes.Buffer, event string, data logrus.Fields) {
+	fmt.Fprintf(b, "%s: %q %v@%v", event, fmt.Sprint(data[FieldFeature]), data[FieldUser], data[FieldHost])
+	if n, ok := data[FieldCount].(int); ok && n > 1 {
+		fmt.Fprintf(b, " (%d licenses)", n)
+	}
+	if r, ok := data[FieldReason]; ok {
+		fmt.Fprintf(b, "  (%v)", r)
+	}
+}
+
+var usageFields = map[string]bool{FieldDaemon: true, FieldEvent: true}
+
+func writeFields(b *bytes.Buffer, data logrus.Fields) {
+	keys := make([]string, 0, len(data))
+	for k := range data {
+		if !usageFields[k] {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := fmt.Sprint(data[k])
+		if strings.ContainsAny(v, " \t") {
+			v = fmt.Sprintf("%q", v)
+		}
+		fmt.Fprintf(b, " %s=%s", k, v)
+	}
+}
+
+// New returns a logger that writes FlexLM lines for daemon to w.
+func New(w io.Writer, daemon string) *logrus.Logger {
+	l := logrus.New()
+	l.SetOutput(w)
+	l.SetFormatter(&Formatter{Daemon: daemon})
+	l.SetLevel(logrus.InfoLevel)
+	return l
+}

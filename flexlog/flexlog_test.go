@@ -1,0 +1,57 @@
+package flexlog
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestFormat(t *testing.T) {
+	morning := time.Date(2026, 11, 23, 8, 49, 38, 0, time.Local)
+	evening := time.Date(2026, 11, 23, 21, 53, 14, 0, time.Local)
+	tests := []struct {
+		name string
+		time time.Time
+		msg  string
+		data logrus.Fields
+		want string
+	}{
+		{"hour space padded", morning, "Starting vendor daemons ...", nil,
+			" 8:49:38 (lmgrd) Starting vendor daemons ...\n"},
+		{"two digit hour", evening, "lmgrd tcp-port 27000", nil,
+			"21:53:14 (lmgrd) lmgrd tcp-port 27000\n"},
+		{"daemon field", evening, "License server system started on h1", logrus.Fields{FieldDaemon: "demo"},
+			"21:53:14 (demo) License server system started on h1\n"},
+		{"out", evening, "checkout", logrus.Fields{FieldDaemon: "demo", FieldEvent: EventOut, FieldFeature: "solver", FieldUser: "alice", FieldHost: "ws1", FieldCount: 1},
+			"21:53:14 (demo) OUT: \"solver\" alice@ws1\n"},
+		{"in with count", evening, "checkin", logrus.Fields{FieldDaemon: "demo", FieldEvent: EventIn, FieldFeature: "solver", FieldUser: "alice", FieldHost: "ws1", FieldCount: 3},
+			"21:53:14 (demo) IN: \"solver\" alice@ws1 (3 licenses)\n"},
+		{"denied", evening, "denied", logrus.Fields{FieldDaemon: "demo", FieldEvent: EventDenied, FieldFeature: "solver", FieldUser: "bob", FieldHost: "ws2", FieldReason: "Licensed number of users already reached. (-4,342)"},
+			"21:53:14 (demo) DENIED: \"solver\" bob@ws2  (Licensed number of users already reached. (-4,342))\n"},
+		{"other fields sorted", evening, "Restarting vendor daemon", logrus.Fields{"vendor": "demo", "after": "1s"},
+			"21:53:14 (lmgrd) Restarting vendor daemon after=1s vendor=demo\n"},
+		{"quoted field", evening, "Bad file", logrus.Fields{"error": "a b"},
+			"21:53:14 (lmgrd) Bad file error=\"a b\"\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := &logrus.Entry{Time: tt.time, Message: tt.msg, Data: tt.data}
+			if e.Data == nil {
+				e.Data = logrus.Fields{}
+			}
+			got, err := (&Formatter{Daemon: "lmgrd"}).Format(e)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, string(got))
+		})
+	}
+}
+
+func TestNewWritesThroughFormatter(t *testing.T) {
+	var buf bytes.Buffer
+	New(&buf, "demo").Info("hello")
+	assert.Regexp(t, `^[ \d]\d:\d\d:\d\d \(demo\) hello\n$`, buf.String())
+}

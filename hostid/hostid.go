@@ -1,0 +1,102 @@
+// Package hostid reads this machine's FlexLM host ids (what lmhostid prints)
+// and matches the hostid of a SERVER or FEATURE line against them.
+package hostid
+
+import (
+	"net"
+	"os"
+	"path"
+	"sort"
+	"strings"
+)
+
+// Info is what identifies a machine: its Ethernet addresses as 12 lower-case
+// hex digits, its IP addresses and its host name.
+type Info struct {
+	Ethers   []string
+	IPs      []string
+	Hostname string
+}
+
+// Local reads the host ids of this machine.
+func Local() (Info, error) {
+	var info Info
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return info, err
+	}
+	for _, ifc := range ifaces {
+		if len(ifc.HardwareAddr) == 6 && ifc.Flags&net.FlagLoopback == 0 {
+			info.Ethers = append(info.Ethers, strings.ReplaceAll(ifc.HardwareAddr.String(), ":", ""))
+		}
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok {
+				info.IPs = append(info.IPs, ipn.IP.String())
+			}
+		}
+	}
+	sort.Strings(info.Ethers)
+	info.Hostname, _ = os.Hostname()
+	return info, nil
+}
+
+// Default is the id lmhostid prints without options: the Ethernet
+// addresses, or the host name on a machine that has none.
+func (i Info) Default() string {
+	if len(i.Ethers) > 0 {
+		return strings.Join(i.Ethers, " ")
+	}
+	return "HOSTNAME=" + i.Hostname
+}
+
+// Matches reports whether the license hostid id (one id or a quoted list of
+// ids separated by blanks) names this machine. ANY and DEMO match every
+// machine; INTERNET= takes * wildcards.
+func (i Info) Matches(id string) bool {
+	for _, one := range strings.Fields(strings.Trim(id, `"`)) {
+		if i.matchesOne(one) {
+			return true
+		}
+	}
+	return false
+}
+
+func (i Info) matchesOne(id string) bool {
+	upper := strings.ToUpper(id)
+	switch upper {
+	case "ANY", "DEMO":
+		return true
+	}
+	key, value, typed := strings.Cut(id, "=")
+	if !typed {
+		return contains(i.Ethers, strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(strings.ToLower(id), "0x"), ":", "")))
+	}
+	switch strings.ToUpper(key) {
+	case "INTERNET":
+		for _, ip := range i.IPs {
+			if ok, _ := path.Match(value, ip); ok {
+				return true
+			}
+		}
+	case "HOSTNAME":
+		return strings.EqualFold(value, i.Hostname)
+	case "ETHER":
+		return contains(i.Ethers, strings.ToLower(value))
+	case "ANY":
+		return true
+	}
+	return false
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

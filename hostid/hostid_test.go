@@ -1,0 +1,48 @@
+package hostid
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestMatches(t *testing.T) {
+	info := Info{Ethers: []string{"001122aabbcc"}, IPs: []string{"127.0.0.1", "10.1.2.3"}, Hostname: "lic1"}
+	tests := []struct {
+		id   string
+		want bool
+	}{
+		{"ANY", true},
+		{"any", true},
+		{"DEMO", true},
+		{"001122aabbcc", true},
+		{"001122AABBCC", true},
+		{"0x001122aabbcc", true},
+		{"00:11:22:aa:bb:cc", true},
+		{"001122aabbcd", false},
+		{`"deadbeef0000 001122aabbcc"`, true},
+		{"INTERNET=127.0.0.1", true},
+		{"INTERNET=10.1.*.*", true},
+		{"INTERNET=10.2.*.*", false},
+		{"HOSTNAME=LIC1", true},
+		{"HOSTNAME=lic2", false},
+		{"ID=1234", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.id, func(t *testing.T) {
+			assert.Equal(t, tt.want, info.Matches(tt.id), "Matches(%q)", tt.id)
+		})
+	}
+}
+
+func TestDefault(t *testing.T) {
+	assert.Equal(t, "001122aabbcc", Info{Ethers: []string{"001122aabbcc"}}.Default())
+	assert.Equal(t, "HOSTNAME=box", Info{Hostname: "box"}.Default())
+}
+
+func TestLocalHasLoopbackAddress(t *testing.T) {
+	info, err := Local()
+	assert.NoError(t, err)
+	assert.True(t, info.Matches("INTERNET=127.0.0.1"), "loopback address must be among %v", info.IPs)
+}
