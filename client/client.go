@@ -1,0 +1,411 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lmtriad/lmtriad/hostid"
+	"github.com/lmtriad/lmtriad/wire"
+)
+
+// Client checks licenses out of the servers of one license search path. It
+// keeps one connection per vendor daemon, heartbeats on it, and when the
+// connection is lost it reconnects (through the triad's other members, or
+// the next entries of the path) and checks its licenses out again.
+type Client struct {
+	opts    Options
+	hostIDs string
+
+	mu       sync.Mutex
+	links    map[string]*link // by vendor
+	byFeat   map[string]string
+	licenses map[*License]struct{}
+	closed   bool
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// EventKind tells what happened to a held license.
+type EventKind int
+
+const (
+	// Lost: the connection to the server is gone; the license is being
+	// checked out again in the background.
+	Lost EventKind = iota + 1
+	// Regained: the license is held again after a reconnect.
+	Regained
+	// Failed: the license could not be checked out again; it is gone.
+	Failed
+)
+
+func (k EventKind) String() string {
+	switch k {
+	case Lost:
+		return "lost"
+	case Regained:
+		return "regained"
+	case Failed:
+		return "failed"
+	}
+	return "EventKind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Event reports a change of a license's state.
+type Event struct {
+	Kind EventKind
+	Err  error
+}
+
+// License is a held checkout. Its methods are safe for concurrent use.
+type License struct {
+	c       *Client
+	Feature string
+	Version string // the version asked for
+	Count   int
+
+	mu      sync.Mutex
+	handle  uint64
+	granted string // the pool's version that granted it
+	server  string // port@host
+	vendor  string
+	held    bool
+	done    bool
+	events  chan Event
+}
+
+// New returns a client for opts (see NewOptions for the defaults).
+func New(opts Options) (*Client, error) {
+	opts = opts.withDefaults()
+	c := &Client{opts: opts, links: map[string]*link{}, byFeat: map[string]string{}, licenses: map[*License]struct{}{}}
+	if info, err := hostid.Local(); err == nil {
+		c.hostIDs = strings.Join(append(append([]string{}, info.Ethers...), info.IPs...), " ")
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	return c, nil
+}
+
+// Checkout checks out count licenses of feature at version or later.
+// Failures are *wire.Error values with FlexLM's code and text.
+func (c *Client) Checkout(ctx context.Context, feature, version string, count int) (*License, error) {
+	if count <= 0 {
+		count = 1
+	}
+	lic := &License{c: c, Feature: feature, Version: version, Count: count, events: make(chan Event, 16)}
+	if err := c.checkout(ctx, lic, true); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.licenses[lic] = struct{}{}
+	c.mu.Unlock()
+	return lic, nil
+}
+
+// checkout gets lic from the server holding its vendor's connection, or
+// else from the first entry of the search path that grants it. With
+// reattach, lic's handle is offered so a server that already holds it
+// keeps it rather than granting a second license.
+func (c *Client) checkout(ctx context.Context, lic *License, fresh bool) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return errors.New("client: closed")
+	}
+	vendor := c.opts.Vendor
+	if vendor == "" {
+		vendor = c.byFeat[lic.Feature]
+	}
+	l := c.links[vendor]
+	c.mu.Unlock()
+
+	if l != nil && l.alive() {
+		return c.checkoutOn(ctx, l, lic)
+	}
+	groups, err := c.groups()
+	if err != nil {
+		return err
+	}
+	var firstDenial, lastErr error
+	for _, g := range groups {
+		tried := map[string]bool{}
+		for i := 0; i < len(g.addrs); i++ {
+			addr := g.addrs[i]
+			if tried[addr] {
+				continue
+			}
+			tried[addr] = true
+			l, resp, err := c.dialLink(ctx, addr, lic.Feature)
+			if err != nil {
+				lastErr = err
+				// A triad member that is not the master names it: go there next.
+				if master, ok := addrOf(resp.Get("master")); ok && isBusy(err) && !tried[master] {
+					g.addrs = append(g.addrs[:i+1], append([]string{master}, g.addrs[i+1:]...)...)
+				}
+				if ctx.Err() != nil {
+					return lastErr
+				}
+				continue
+			}
+			err = c.checkoutOn(ctx, l, lic)
+			if err == nil {
+				c.adopt(l, lic.Feature)
+				return nil
+			}
+			l.close(err)
+			if firstDenial == nil {
+				firstDenial = err
+			}
+			break // this entry denied it: try the next entry of the path
+		}
+	}
+	if firstDenial != nil {
+		return firstDenial
+	}
+	return lastErr
+}
+
+func (c *Client) checkoutOn(ctx context.Context, l *link, lic *License) error {
+	req := wire.New("CHECKOUT", "feature", lic.Feature, "count", strconv.Itoa(lic.Count))
+	if lic.Version != "" {
+		req.Set("version", lic.Version)
+	}
+	lic.mu.Lock()
+	if lic.handle != 0 {
+		req.Set("handle", strconv.FormatUint(lic.handle, 10))
+	}
+	lic.mu.Unlock()
+	rctx, cancel := context.WithTimeout(ctx, c.opts.RequestTimeout)
+	defer cancel()
+	resp, _, err := l.do(rctx, req)
+	if err != nil {
+		return err
+	}
+	handle, err := resp.Uint64("handle")
+	if err != nil {
+		return wire.NewError(wire.CodeBadComm, 3).WithDetail(err.Error())
+	}
+	lic.mu.Lock()
+	lic.handle, lic.granted, lic.server, lic.vendor, lic.held = handle, resp.Get("version"), l.server, l.vendor, true
+	lic.mu.Unlock()
+	return nil
+}
+
+// adopt makes l the connection of its vendor and starts its heartbeats.
+func (c *Client) adopt(l *link, feature string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := c.links[l.vendor]; old == l {
+		return
+	}
+	c.links[l.vendor] = l
+	c.byFeat[feature] = l.vendor
+	c.wg.Add(1)
+	go func() { defer c.wg.Done(); c.watch(l) }()
+}
+
+// watch heartbeats on l while it lives, and recovers its licenses once it dies.
+func (c *Client) watch(l *link) {
+	t := time.NewTicker(c.opts.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-l.dead:
+			c.recover(l)
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(c.ctx, c.opts.RequestTimeout)
+			_, _, _ = l.do(ctx, wire.New("HEARTBEAT"))
+			cancel()
+		}
+	}
+}
+
+// recover checks out again, on a new connection, every license that was
+// held over the dead link l.
+func (c *Client) recover(l *link) {
+	c.mu.Lock()
+	if c.links[l.vendor] == l {
+		delete(c.links, l.vendor)
+	}
+	var lost []*License
+	for lic := range c.licenses {
+		lic.mu.Lock()
+		if lic.vendor == l.vendor && lic.held && !lic.done {
+			lic.held = false
+			lost = append(lost, lic)
+		}
+		lic.mu.Unlock()
+	}
+	c.mu.Unlock()
+	for _, lic := range lost {
+		lic.emit(Event{Kind: Lost, Err: l.deadErr})
+	}
+	c.opts.Logger.WithError(l.deadErr).WithField("server", l.server).Info("connection to license server lost")
+	for len(lost) > 0 {
+		var pending []*License
+		for _, lic := range lost {
+			if lic.isDone() {
+				continue
+			}
+			err := c.checkout(c.ctx, lic, false)
+			switch {
+			case err == nil:
+				lic.emit(Event{Kind: Regained})
+			case c.ctx.Err() != nil:
+				return
+			case retryable(err):
+				pending = append(pending, lic)
+			default:
+				lic.fail(err)
+			}
+		}
+		lost = pending
+		if len(lost) == 0 {
+			return
+		}
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-time.After(c.opts.RetryInterval):
+		}
+	}
+}
+
+// retryable errors are those of a server that is away, not of a denial.
+func retryable(err error) bool {
+	var we *wire.Error
+	if !errors.As(err, &we) {
+		return true
+	}
+	switch we.Code {
+	case wire.CodeCantConnect, wire.CodeCantRead, wire.CodeCantWrite, wire.CodeServBusy,
+		wire.CodeBusyNewServ, wire.CodeNoServResp, wire.CodeVendorDown, wire.CodeHostDown, wire.CodeNoServer:
+		return true
+	}
+	return false
+}
+
+// Close checks in every license and closes the connections.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	lics := make([]*License, 0, len(c.licenses))
+	for lic := range c.licenses {
+		lics = append(lics, lic)
+	}
+	c.mu.Unlock()
+	for _, lic := range lics {
+		_ = lic.Checkin()
+	}
+	c.mu.Lock()
+	c.closed = true
+	links := c.links
+	c.links = map[string]*link{}
+	c.mu.Unlock()
+	c.cancel()
+	for _, l := range links {
+		l.close(errors.New("client: closed"))
+	}
+	c.wg.Wait()
+	return nil
+}
+
+// Checkin returns the license. It is idempotent.
+func (l *License) Checkin() error {
+	l.mu.Lock()
+	if l.done {
+		l.mu.Unlock()
+		return nil
+	}
+	l.done = true
+	held, handle, vendor := l.held, l.handle, l.vendor
+	l.held = false
+	l.mu.Unlock()
+
+	c := l.c
+	c.mu.Lock()
+	delete(c.licenses, l)
+	ln := c.links[vendor]
+	c.mu.Unlock()
+	close(l.events)
+	if !held || ln == nil {
+		return nil // the server freed it already when the connection ended
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.opts.RequestTimeout)
+	defer cancel()
+	_, _, err := ln.do(ctx, wire.New("CHECKIN", "handle", strconv.FormatUint(handle, 10)))
+	return err
+}
+
+// Events delivers Lost, Regained and Failed; it is closed by Checkin.
+func (l *License) Events() <-chan Event { return l.events }
+
+// Held reports whether the license is held right now.
+func (l *License) Held() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.held
+}
+
+// Handle is the server's handle for this checkout (lmremove -h uses it).
+func (l *License) Handle() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.handle
+}
+
+// Server is the port@host that granted the license.
+func (l *License) Server() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.server
+}
+
+// GrantedVersion is the version of the license line that granted it.
+func (l *License) GrantedVersion() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.granted
+}
+
+func (l *License) isDone() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.done
+}
+
+// emit never blocks: a program that does not read events loses the oldest
+// news, never its license.
+func (l *License) emit(e Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.done {
+		return
+	}
+	select {
+	case l.events <- e:
+	default:
+		select {
+		case <-l.events:
+		default:
+		}
+		l.events <- e
+	}
+}
+
+func (l *License) fail(err error) {
+	l.emit(Event{Kind: Failed, Err: err})
+	l.c.mu.Lock()
+	delete(l.c.licenses, l)
+	l.c.mu.Unlock()
+}

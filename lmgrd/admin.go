@@ -1,0 +1,131 @@
+package main
+
+import (
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/lmtriad/lmtriad/licfile"
+	"github.com/lmtriad/lmtriad/wire"
+)
+
+// adminSession serves lmutil's requests to lmgrd itself.
+type adminSession struct {
+	s    *server
+	conn net.Conn
+}
+
+func (s *server) serveAdmin(c net.Conn, hello wire.Message) {
+	defer c.Close()
+	wire.Serve(s.ctx, c, wire.ServeOptions{First: &hello, IdleTimeout: s.opts.GreetingTimeout * 6}, &adminSession{s: s, conn: c})
+}
+
+// Handle implements wire.Handler.
+func (a *adminSession) Handle(req wire.Message) (wire.Message, []wire.Message, bool) {
+	s := a.s
+	switch req.Verb {
+	case "HELLO":
+		return wire.OK("proto", strconv.Itoa(wire.ProtocolVersion), "server", "lmgrd/"+wire.Version,
+			"host", s.host, "port", strconv.Itoa(s.port)), nil, false
+	case "INFO":
+		resp, records := s.info()
+		return resp, records, false
+	case "DOWN":
+		if err := a.allowed(s.opts.NoDown); err != nil {
+			return err.Message(), nil, false
+		}
+		if vendor := req.Get("vendor"); vendor != "" {
+			return s.downVendor(vendor), nil, false
+		}
+		s.log.Info("SERVER shutdown requested")
+		s.cancel()
+		return wire.OK(), nil, true
+	case "REREAD":
+		if err := a.allowed(false); err != nil {
+			return err.Message(), nil, false
+		}
+		if err := s.reread(); err != nil {
+			m := wire.NewError(wire.CodeBadFile, 1).Message()
+			m.Set("detail", err.Error())
+			return m, nil, false
+		}
+		return wire.OK(), nil, false
+	}
+	return wire.NewError(wire.CodeBadComm, 20).Message(), nil, false
+}
+
+// allowed applies -x and -local to an admin request.
+func (a *adminSession) allowed(disabled bool) *wire.Error {
+	if disabled {
+		return wire.NewError(wire.CodeNotLicAdmin, 1)
+	}
+	if a.s.opts.LocalOnly && !isLoopback(a.conn.RemoteAddr()) {
+		return wire.NewError(wire.CodeMustBeLocal, 1)
+	}
+	return nil
+}
+
+func isLoopback(a net.Addr) bool {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP.IsLoopback()
+	}
+	return true
+}
+
+func (s *server) downVendor(name string) wire.Message {
+	s.mu.Lock()
+	v := s.vendors[name]
+	s.mu.Unlock()
+	if v == nil {
+		return wire.NewError(wire.CodeVendorDown, 2).Message()
+	}
+	s.log.Infof("Shutting down %s at an administrator's request", name)
+	if err := v.send([]byte("SHUTDOWN"), nil); err != nil {
+		return wire.NewError(wire.CodeVendorDown, 3).Message()
+	}
+	return wire.OK()
+}
+
+// info describes this server, its triad and its vendor daemons for lmstat.
+func (s *server) info() (wire.Message, []wire.Message) {
+	var records []wire.Message
+	for i, sv := range s.servers {
+		port := sv.Port
+		if port == 0 {
+			port = licfile.DefaultPort
+		}
+		up := i == s.self
+		records = append(records, wire.New("SERVER", "host", sv.Host, "port", strconv.Itoa(port),
+			"rank", strconv.Itoa(i), "up", digit(up || s.peerUp(i)), "master", digit(s.masterRank() == i),
+			"version", wire.VersionShort))
+	}
+	s.mu.Lock()
+	names := make([]string, 0, len(s.vendors))
+	for n := range s.vendors {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		up, pid := s.vendors[n].up()
+		records = append(records, wire.New("VENDOR", "name", n, "up", digit(up), "pid", strconv.Itoa(pid),
+			"version", wire.VersionShort))
+	}
+	var paths []string
+	for _, f := range s.files {
+		paths = append(paths, f.Name)
+	}
+	s.mu.Unlock()
+	records = append(records, s.linkRecords()...)
+	resp := wire.OK("host", s.host, "port", strconv.Itoa(s.port), "version", wire.VersionShort,
+		"role", s.roleName(), "cluster", s.clusterState(), "files", strings.Join(paths, ":"),
+		"records", strconv.Itoa(len(records)))
+	return resp, records
+}
+
+func digit(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}

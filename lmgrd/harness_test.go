@@ -1,0 +1,193 @@
+package main
+
+// Integration tests run the real lmgrd, vendord and lmutil binaries on
+// 127.0.0.x with free ports. TestMain builds them once into a temp dir.
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+var binDir string
+
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "lmtriad-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if !testing.Short() {
+		cmd := exec.Command("go", "build", "-o", dir, "./lmgrd", "./vendord", "./lmutil")
+		cmd.Dir = ".."
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "building binaries: %v\n%s", err, out)
+			return 1
+		}
+		binDir = dir
+	}
+	return m.Run()
+}
+
+func needBinaries(t *testing.T) {
+	t.Helper()
+	if binDir == "" {
+		t.Skip("integration test: binaries are not built with -short")
+	}
+}
+
+// freePort returns a TCP port that was free on host a moment ago.
+func freePort(t *testing.T, host string) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// syncBuffer collects a process's output for assertions while it runs.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// proc is a running lmgrd started by a test; t.Cleanup stops it.
+type proc struct {
+	cmd  *exec.Cmd
+	log  *syncBuffer
+	done chan struct{}
+	err  error
+}
+
+func startLmgrd(t *testing.T, args ...string) *proc {
+	t.Helper()
+	needBinaries(t)
+	p := &proc{log: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(filepath.Join(binDir, "lmgrd"), append([]string{"-z", "-client-timeout", "3s"}, args...)...)
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	require.NoError(t, p.cmd.Start())
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.stop(t)
+		if t.Failed() {
+			t.Logf("lmgrd %v log:\n%s", args, p.log.String())
+		}
+	})
+	return p
+}
+
+// stop sends SIGTERM and waits; the whole process group is killed if lmgrd
+// does not exit in time, so no test leaves processes behind.
+func (p *proc) stop(t *testing.T) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		t.Errorf("lmgrd did not stop on SIGTERM; killing its process group")
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	}
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// waitLog waits until lmgrd's log contains s.
+func (p *proc) waitLog(t *testing.T, s string) {
+	t.Helper()
+	require.Eventually(t, func() bool { return strings.Contains(p.log.String(), s) },
+		10*time.Second, 20*time.Millisecond, "lmgrd log never said %q; log:\n%s", s, p.log.String())
+}
+
+// lmutil runs lmutil with args and returns its output and exit code.
+func lmutil(t *testing.T, env []string, args ...string) (string, int) {
+	t.Helper()
+	needBinaries(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "lmutil"), args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("lmutil %v: %v", args, err)
+	}
+	return string(out), code
+}
+
+// writeLicense writes a license file for one server on 127.0.0.1:port.
+func writeLicense(t *testing.T, dir, name string, port int, features string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	body := fmt.Sprintf("SERVER 127.0.0.1 ANY %d\nVENDOR demo\n%s", port, features)
+	require.NoError(t, os.WriteFile(path, []byte(body), 0o644))
+	return path
+}
+
+// pidsOf lists the running processes whose command line mentions marker.
+func pidsOf(t *testing.T, marker string) []int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	require.NoError(t, err)
+	var pids []int
+	for _, e := range entries {
+		var pid int
+		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if strings.Contains(string(stat), ") Z ") {
+			continue // a zombie is dead already
+		}
+		if strings.Contains(string(cmdline), marker) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}

@@ -1,0 +1,64 @@
+// Command lmgrd is the license server manager: it reads license files, joins
+// its triad, starts one vendor daemon per VENDOR line and hands every client
+// connection on its port to the right one.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/lmtriad/lmtriad/wire"
+)
+
+func main() {
+	app := &cli.App{
+		Name:    "lmgrd",
+		Usage:   "FlexLM-compatible license server manager",
+		Version: wire.Version,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "c", EnvVars: []string{"LM_LICENSE_FILE"}, Usage: "license file, directory or `PATH` list"},
+			&cli.StringFlag{Name: "l", Usage: "debug log `FILE` (+FILE appends)"},
+			&cli.BoolFlag{Name: "z", Usage: "run in the foreground"},
+			&cli.BoolFlag{Name: "local", Usage: "lmdown, lmreread and lmremove only from this host"},
+			&cli.StringSliceFlag{Name: "x", Usage: "disable `lmdown` or `lmremove`"},
+			&cli.StringFlag{Name: "self", Usage: "which SERVER line `HOST` this process is"},
+			&cli.StringFlag{Name: "vendord", EnvVars: []string{"LMTRIAD_VENDORD"}, Usage: "vendor daemon binary `PATH`"},
+			&cli.DurationFlag{Name: "client-timeout", Value: NewOptions().ClientHeartbeatTimeout, Usage: "free licenses of clients silent this long"},
+		},
+		Action: func(c *cli.Context) error {
+			opts := NewOptions()
+			opts.LicensePath = c.String("c")
+			opts.LogFile = c.String("l")
+			opts.Foreground = c.Bool("z")
+			opts.LocalOnly = c.Bool("local")
+			opts.Self = c.String("self")
+			opts.VendordPath = c.String("vendord")
+			opts.ClientHeartbeatTimeout = c.Duration("client-timeout")
+			for _, x := range c.StringSlice("x") {
+				switch x {
+				case "lmdown":
+					opts.NoDown = true
+				case "lmremove":
+					opts.NoRemove = true
+				default:
+					return fmt.Errorf("-x %s: only lmdown and lmremove can be disabled", x)
+				}
+			}
+			if !opts.Foreground {
+				return detach(os.Args)
+			}
+			ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			return Run(ctx, opts)
+		},
+	}
+	if err := app.RunContext(context.Background(), os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "lmgrd:", err)
+		os.Exit(1)
+	}
+}

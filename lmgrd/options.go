@@ -1,0 +1,62 @@
+package main
+
+import (
+	"errors"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// Options configure lmgrd. NewOptions gives the defaults.
+type Options struct {
+	LicensePath string // -c: a file, a directory or a search path of those
+	LogFile     string // -l: debug log path; "+path" appends; empty: stdout
+	Foreground  bool   // -z: do not detach
+	LocalOnly   bool   // -local: lmdown, lmreread, lmremove only from this host
+	NoDown      bool   // -x lmdown
+	NoRemove    bool   // -x lmremove
+	Self        string // -self: which SERVER line host this process is
+
+	// VendordPath overrides where the vendor daemon binary is found
+	// (the VENDOR line's path, else beside lmgrd, else $PATH).
+	VendordPath string
+
+	// ClientHeartbeatTimeout is passed to the vendor daemons: licenses of a
+	// client silent this long are freed.
+	ClientHeartbeatTimeout time.Duration
+	// RestartBackoff is the first delay before restarting a crashed vendor
+	// daemon; it doubles up to RestartBackoffMax and resets after a daemon
+	// has run for a minute.
+	RestartBackoff    time.Duration
+	RestartBackoffMax time.Duration
+	// RereadDelay gathers a burst of file events into one reread.
+	RereadDelay time.Duration
+	// GreetingTimeout bounds how long a new connection may take to say HELLO.
+	GreetingTimeout time.Duration
+
+	Logger *logrus.Logger
+}
+
+// NewOptions returns the defaults.
+func NewOptions() Options {
+	return Options{
+		ClientHeartbeatTimeout: 2 * time.Minute,
+		RestartBackoff:         250 * time.Millisecond,
+		RestartBackoffMax:      30 * time.Second,
+		RereadDelay:            200 * time.Millisecond, // well inside the 1 s promise
+		GreetingTimeout:        10 * time.Second,
+	}
+}
+
+// Validate reports the first option that cannot work.
+func (o *Options) Validate() error {
+	switch {
+	case o.LicensePath == "":
+		return errors.New("lmgrd: no license file: use -c PATH or set LM_LICENSE_FILE")
+	case o.RestartBackoff <= 0 || o.RestartBackoffMax < o.RestartBackoff:
+		return errors.New("lmgrd: restart backoff must be positive and below its maximum")
+	case o.GreetingTimeout <= 0:
+		return errors.New("lmgrd: greeting timeout must be positive")
+	}
+	return nil
+}

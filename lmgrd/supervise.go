@@ -1,0 +1,251 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/lmtriad/lmtriad/handoff"
+	"github.com/lmtriad/lmtriad/licfile"
+	"github.com/lmtriad/lmtriad/wire"
+)
+
+// exitNoFeatures is the vendor daemon's status when it has nothing to serve;
+// restarting it would only fail again, so lmgrd waits for a reread.
+const exitNoFeatures = 36
+
+// vendorProc supervises one vendor daemon child.
+type vendorProc struct {
+	line licfile.Vendor
+
+	mu      sync.Mutex
+	ch      *handoff.Channel // nil while the daemon is down
+	pid     int
+	role    wire.Message // last ROLE sent, replayed to a restarted daemon
+	stopped chan struct{}
+}
+
+func (v *vendorProc) up() (bool, int) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.ch != nil, v.pid
+}
+
+// send hands msg, and conn if not nil, to the daemon.
+func (v *vendorProc) send(msg []byte, conn syscallConn) error {
+	v.mu.Lock()
+	ch := v.ch
+	v.mu.Unlock()
+	if ch == nil {
+		return wire.NewError(wire.CodeVendorDown, 121)
+	}
+	if conn == nil {
+		return ch.Send(msg, nil)
+	}
+	return ch.Send(msg, conn)
+}
+
+type syscallConn interface {
+	syscall.Conn
+	net.Conn
+}
+
+// startVendors starts a supervisor for each VENDOR line not yet running.
+func (s *server) startVendors() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.files {
+		for _, vl := range f.Vendors {
+			if old, ok := s.vendors[vl.Name]; ok && !isClosed(old.stopped) {
+				continue
+			}
+			v := &vendorProc{line: vl, stopped: make(chan struct{})}
+			s.vendors[vl.Name] = v
+			s.wg.Add(1)
+			go func() { defer s.wg.Done(); s.supervise(v) }()
+		}
+	}
+}
+
+// supervise runs the daemon and restarts it with backoff when it dies.
+func (s *server) supervise(v *vendorProc) {
+	defer close(v.stopped)
+	name := v.line.Name
+	backoff := s.opts.RestartBackoff
+	for {
+		started := time.Now()
+		cmd, err := s.startVendor(v)
+		if err != nil {
+			s.log.WithError(err).Errorf("Cannot start vendor daemon %s", name)
+		} else {
+			err = cmd.Wait()
+			v.mu.Lock()
+			v.ch.Close()
+			v.ch, v.pid = nil, 0
+			v.mu.Unlock()
+			if s.ctx.Err() != nil {
+				return
+			}
+			status := describeExit(err)
+			s.log.Infof("%s exited with status %s", name, status)
+			if exitStatus(err) == exitNoFeatures {
+				s.log.Infof("%s daemon found no features.  Please correct", name)
+				s.log.Info("license file and re-start daemons.")
+				return
+			}
+		}
+		if time.Since(started) > time.Minute {
+			backoff = s.opts.RestartBackoff
+		}
+		s.log.Infof("Restarting %s in %v", name, backoff)
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, s.opts.RestartBackoffMax)
+	}
+}
+
+func (s *server) startVendor(v *vendorProc) (*exec.Cmd, error) {
+	bin, err := s.vendordBinary(v.line)
+	if err != nil {
+		return nil, err
+	}
+	parent, child, err := handoff.Pair()
+	if err != nil {
+		return nil, err
+	}
+	defer child.Close()
+	args := []string{
+		"-vendor", v.line.Name,
+		"-c", s.opts.LicensePath,
+		"-handoff-fd", "3",
+		"-server-host", s.host,
+		"-server-port", strconv.Itoa(s.port),
+		"-heartbeat-timeout", s.opts.ClientHeartbeatTimeout.String(),
+	}
+	if v.line.Port != 0 {
+		args = append(args, "-port", strconv.Itoa(v.line.Port))
+	}
+	if s.opts.LocalOnly {
+		args = append(args, "-local")
+	}
+	if s.opts.NoRemove {
+		args = append(args, "-no-remove")
+	}
+	if s.opts.NoDown {
+		args = append(args, "-no-down")
+	}
+	if !s.servesAtStart() {
+		args = append(args, "-standby")
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.ExtraFiles = []*os.File{child}
+	cmd.Stdout = s.logWriter()
+	cmd.Stderr = s.logWriter()
+	// The child dies with lmgrd even on SIGKILL; it also exits when the
+	// handoff channel closes.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		parent.Close()
+		return nil, fmt.Errorf("%s: %w", bin, err)
+	}
+	v.mu.Lock()
+	v.ch, v.pid = parent, cmd.Process.Pid
+	role := v.role
+	v.mu.Unlock()
+	if role.Verb != "" {
+		_ = parent.Send([]byte(role.String()), nil)
+	}
+	s.log.Infof("Started %s (internet tcp_port %d pid %d)", v.line.Name, s.port, cmd.Process.Pid)
+	return cmd, nil
+}
+
+// vendordBinary finds the vendor daemon: the VENDOR line's path, else
+// vendord beside lmgrd, else vendord on $PATH.
+func (s *server) vendordBinary(vl licfile.Vendor) (string, error) {
+	if s.opts.VendordPath != "" {
+		return s.opts.VendordPath, nil
+	}
+	if vl.Path != "" {
+		if _, err := os.Stat(vl.Path); err == nil {
+			return vl.Path, nil
+		}
+		s.log.Warnf("%v: vendor daemon path %s not found, trying vendord beside lmgrd", vl.Pos, vl.Path)
+	}
+	if self, err := os.Executable(); err == nil {
+		beside := filepath.Join(filepath.Dir(self), "vendord")
+		if _, err := os.Stat(beside); err == nil {
+			return beside, nil
+		}
+	}
+	p, err := exec.LookPath("vendord")
+	if err != nil {
+		return "", fmt.Errorf("vendor daemon %s: no vendord beside lmgrd or on PATH: %w", vl.Name, err)
+	}
+	return p, nil
+}
+
+// stopVendors asks every daemon to shut down and kills those that do not.
+func (s *server) stopVendors() {
+	s.mu.Lock()
+	vendors := make([]*vendorProc, 0, len(s.vendors))
+	for _, v := range s.vendors {
+		vendors = append(vendors, v)
+	}
+	s.mu.Unlock()
+	for _, v := range vendors {
+		_ = v.send([]byte("SHUTDOWN"), nil)
+	}
+	deadline := time.After(5 * time.Second)
+	for _, v := range vendors {
+		select {
+		case <-v.stopped:
+		case <-deadline:
+			if _, pid := v.up(); pid != 0 {
+				s.log.Warnf("%s did not stop, killing pid %d", v.line.Name, pid)
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+			<-v.stopped
+		}
+	}
+}
+
+func describeExit(err error) string {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return fmt.Sprintf("%d (killed by signal %d)", 128+int(ws.Signal()), int(ws.Signal()))
+		}
+		return strconv.Itoa(ee.ExitCode())
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return "0"
+}
+
+func exitStatus(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	return 0
+}
+
+func isClosed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/lmtriad/lmtriad/licfile"
+)
+
+// startWatcher watches the license files and directories of -c and rereads
+// shortly after any of them changes, as lmreread would.
+func (s *server) startWatcher() error {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return err
+	}
+	// Watch directories, not files: editors and admins replace files by
+	// rename, which a watch on the old inode would miss.
+	files := map[string]bool{} // files named directly in -c
+	dirs := map[string]bool{}  // directories named in -c: every *.lic counts
+	for _, part := range strings.FieldsFunc(s.opts.LicensePath, func(r rune) bool { return r == ':' || r == ';' }) {
+		abs, err := filepath.Abs(part)
+		if err != nil {
+			continue
+		}
+		if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
+			dirs[abs] = true
+			if err := w.Add(abs); err != nil {
+				w.Close()
+				return fmt.Errorf("watch %s: %w", abs, err)
+			}
+			continue
+		}
+		files[abs] = true
+		if err := w.Add(filepath.Dir(abs)); err != nil {
+			w.Close()
+			return fmt.Errorf("watch %s: %w", filepath.Dir(abs), err)
+		}
+	}
+	relevant := func(name string) bool {
+		abs, _ := filepath.Abs(name)
+		return files[abs] || (dirs[filepath.Dir(abs)] && strings.HasSuffix(abs, ".lic"))
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer w.Close()
+		var timer <-chan time.Time
+		for {
+			select {
+			case <-s.ctx.Done():
+				return
+			case ev, ok := <-w.Events:
+				if !ok {
+					return
+				}
+				if relevant(ev.Name) && timer == nil {
+					timer = time.After(s.opts.RereadDelay)
+				}
+			case err, ok := <-w.Errors:
+				if !ok {
+					return
+				}
+				s.log.WithError(err).Warn("License file watch error")
+			case <-timer:
+				timer = nil
+				s.log.Info("License file(s) changed, rereading")
+				_ = s.reread()
+			}
+		}
+	}()
+	return nil
+}
+
+// reread loads the license files again. A file with errors changes
+// nothing: every problem is logged with its file:line and the licenses
+// already served keep being served.
+func (s *server) reread() error {
+	files, err := licfile.Load(s.opts.LicensePath)
+	if err != nil {
+		logLoadError(s.log, err)
+		s.log.Error("Reread refused: the license files above have errors; still serving the licenses read before")
+		return err
+	}
+	s.setFiles(files)
+	s.startVendors()
+	s.mu.Lock()
+	vendors := make([]*vendorProc, 0, len(s.vendors))
+	for _, v := range s.vendors {
+		vendors = append(vendors, v)
+	}
+	s.mu.Unlock()
+	for _, v := range vendors {
+		if err := v.send([]byte("REREAD"), nil); err != nil {
+			s.log.WithError(err).Warnf("Cannot tell %s to reread", v.line.Name)
+		}
+	}
+	s.log.Info("Rereading license file(s): done")
+	return nil
+}

@@ -1,0 +1,356 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/lmtriad/lmtriad/flexlog"
+	"github.com/lmtriad/lmtriad/handoff"
+	"github.com/lmtriad/lmtriad/licfile"
+	"github.com/lmtriad/lmtriad/pool"
+	"github.com/lmtriad/lmtriad/wire"
+)
+
+// ExitNoFeatures is FlexLM's exit status for a vendor daemon with nothing to serve.
+const ExitNoFeatures = 36
+
+var errNoFeatures = errors.New("no features to serve")
+
+func exitCode(err error) int {
+	if errors.Is(err, errNoFeatures) {
+		return ExitNoFeatures
+	}
+	return 1
+}
+
+// daemon is one running vendor daemon: the license pool behind a mutex,
+// and the connections that use it.
+type daemon struct {
+	opts Options
+	log  logrus.FieldLogger
+	now  func() time.Time
+
+	mu    sync.Mutex // guards pool and pools
+	pool  *pool.State
+	pools []licfile.Pool
+
+	role        atomic.Pointer[role]
+	nextSession atomic.Uint64
+
+	connsMu sync.Mutex
+	conns   map[net.Conn]struct{}
+	wg      sync.WaitGroup
+	cancel  context.CancelFunc
+}
+
+// role is what lmgrd last said about this server's place in its triad.
+type role struct {
+	serving bool
+	code    int    // the FlexLM error a client gets when not serving (-20, -23)
+	master  string // port@host of the master, for redirection
+}
+
+// Run serves until ctx is done, lmgrd goes away or a shutdown is requested.
+func Run(ctx context.Context, opts Options) error {
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	d := &daemon{opts: opts, log: opts.Logger, now: opts.Now, conns: map[net.Conn]struct{}{}}
+	if d.log == nil {
+		d.log = logrus.StandardLogger()
+	}
+	d.log = d.log.WithField(flexlog.FieldDaemon, opts.Vendor)
+	if d.now == nil {
+		d.now = time.Now
+	}
+	d.role.Store(&role{serving: opts.Serving, code: wire.CodeServBusy})
+
+	pools, err := d.loadPools()
+	if err != nil {
+		d.log.WithError(err).Error("Cannot read license file")
+		return err
+	}
+	if len(pools) == 0 {
+		d.log.Error("No features to serve, exiting")
+		return errNoFeatures
+	}
+	d.pools = pools
+	d.pool = pool.New(pools, pool.Options{HeartbeatTimeout: opts.HeartbeatTimeout})
+
+	ctx, d.cancel = context.WithCancel(ctx)
+	defer d.cancel()
+	d.log.Infof("FlexNet-compatible vendor daemon %s started (pid %d)", wire.Version, os.Getpid())
+	d.logServing(pools)
+
+	if opts.Handoff != nil {
+		ch, err := handoff.FromFile(opts.Handoff)
+		opts.Handoff.Close()
+		if err != nil {
+			return err
+		}
+		defer ch.Close()
+		d.wg.Add(1)
+		go func() { defer d.wg.Done(); d.control(ctx, ch) }()
+	}
+	if opts.DirectPort != 0 {
+		ln, err := net.Listen("tcp", net.JoinHostPort(bindHost(opts.ServerHost), fmt.Sprint(opts.DirectPort)))
+		if err != nil {
+			return fmt.Errorf("vendord %s: port %d: %w", opts.Vendor, opts.DirectPort, err)
+		}
+		d.log.Infof("Listening on direct port %d", opts.DirectPort)
+		d.wg.Add(1)
+		go func() { defer d.wg.Done(); d.accept(ctx, ln) }()
+	}
+	d.wg.Add(1)
+	go func() { defer d.wg.Done(); d.expireLoop(ctx) }()
+
+	<-ctx.Done()
+	d.log.Infof("Shutting down %s", opts.Vendor)
+	d.closeAll()
+	d.wg.Wait()
+	d.log.Info("EXITING DUE TO SIGNAL 15")
+	return nil
+}
+
+
+// bindHost is the address to bind for a SERVER host: its IP when it is one
+// (a triad on 127.0.0.1-3 shares a port), else every address.
+func bindHost(host string) string {
+	if net.ParseIP(host) != nil {
+		return host
+	}
+	return ""
+}
+
+func (d *daemon) loadPools() ([]licfile.Pool, error) {
+	files, err := licfile.Load(d.opts.LicensePath)
+	if err != nil {
+		return nil, err
+	}
+	all, excluded := licfile.Pools(files, d.now())
+	for _, e := range excluded {
+		d.log.Warnf("Ignored: %v", e)
+	}
+	var mine []licfile.Pool
+	for _, p := range all {
+		if p.Vendor == d.opts.Vendor {
+			mine = append(mine, p)
+		}
+	}
+	return mine, nil
+}
+
+func (d *daemon) logServing(pools []licfile.Pool) {
+	seen := map[string]bool{}
+	for _, p := range pools {
+		if !seen[p.Name] {
+			seen[p.Name] = true
+			d.log.Infof("Serving features for the following vendor: %s feature: %s", d.opts.Vendor, p.Name)
+		}
+	}
+}
+
+// control reads lmgrd's channel: handed-off client sockets and commands.
+func (d *daemon) control(ctx context.Context, ch *handoff.Channel) {
+	for {
+		msg, conn, err := ch.Recv()
+		if err != nil {
+			if ctx.Err() == nil {
+				d.log.Info("lmgrd has gone away, shutting down")
+				d.cancel()
+			}
+			return
+		}
+		line := strings.TrimRight(string(msg), "\r\n")
+		m, perr := wire.ParseMessage(line)
+		if conn != nil {
+			if perr != nil {
+				conn.Close()
+				continue
+			}
+			d.serve(ctx, conn, &m)
+			continue
+		}
+		if perr != nil {
+			d.log.WithError(perr).Warn("Bad control message from lmgrd")
+			continue
+		}
+		d.command(m)
+	}
+}
+
+// command applies a control message from lmgrd.
+func (d *daemon) command(m wire.Message) {
+	switch m.Verb {
+	case "ROLE":
+		r := &role{serving: m.Get("serving") == "1", master: m.Get("master"), code: wire.CodeServBusy}
+		if c, err := m.Int("code"); err == nil && c != 0 {
+			r.code = c
+		}
+		old := d.role.Swap(r)
+		if old.serving != r.serving {
+			if r.serving {
+				d.log.Info("Serving licenses (this server is the master)")
+			} else {
+				d.log.Info("Not serving licenses (no quorum or not the master)")
+			}
+		}
+	case "REREAD":
+		d.reread()
+	case "SHUTDOWN":
+		d.log.Info("SERVER shutdown requested")
+		d.cancel()
+	default:
+		d.log.WithField("verb", m.Verb).Warn("Unknown control message from lmgrd")
+	}
+}
+
+func (d *daemon) reread() {
+	pools, err := d.loadPools()
+	if err != nil {
+		d.log.WithError(err).Error("Reread failed, still serving the licenses read before")
+		return
+	}
+	d.mu.Lock()
+	deltas := d.pool.Reload(pools, d.now())
+	d.pools = pools
+	d.mu.Unlock()
+	d.logDeltas(deltas)
+	d.log.Info("Rereading license file: done")
+	d.logServing(pools)
+}
+
+func (d *daemon) accept(ctx context.Context, ln net.Listener) {
+	go func() { <-ctx.Done(); ln.Close() }()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			d.log.WithError(err).Warn("Accept failed")
+			time.Sleep(50 * time.Millisecond) // out of descriptors: let some close
+			continue
+		}
+		d.serve(ctx, c, nil)
+	}
+}
+
+// serve runs one client connection in its own goroutine. first is the
+// greeting lmgrd already read, or nil on the direct port.
+func (d *daemon) serve(ctx context.Context, c net.Conn, first *wire.Message) {
+	if !d.track(c) {
+		c.Close()
+		return
+	}
+	s := &session{d: d, id: d.nextSession.Add(1), conn: c}
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		defer d.untrack(c)
+		wire.Serve(ctx, c, wire.ServeOptions{
+			First:       first,
+			IdleTimeout: d.opts.HeartbeatTimeout,
+		}, s)
+		c.Close()
+		d.mu.Lock()
+		deltas := d.pool.CloseSession(s.id, d.now())
+		d.mu.Unlock()
+		d.logDeltas(deltas)
+	}()
+}
+
+func (d *daemon) track(c net.Conn) bool {
+	d.connsMu.Lock()
+	defer d.connsMu.Unlock()
+	if d.conns == nil {
+		return false
+	}
+	d.conns[c] = struct{}{}
+	return true
+}
+
+func (d *daemon) untrack(c net.Conn) {
+	d.connsMu.Lock()
+	defer d.connsMu.Unlock()
+	delete(d.conns, c)
+}
+
+func (d *daemon) closeAll() {
+	d.connsMu.Lock()
+	defer d.connsMu.Unlock()
+	for c := range d.conns {
+		c.Close()
+	}
+	d.conns = nil
+}
+
+func (d *daemon) expireLoop(ctx context.Context) {
+	t := time.NewTicker(d.opts.ExpireEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			d.mu.Lock()
+			deltas := d.pool.Expire(d.now())
+			d.mu.Unlock()
+			d.logDeltas(deltas)
+		}
+	}
+}
+
+// logDeltas writes FlexLM's OUT and IN lines for the changes of the pool.
+func (d *daemon) logDeltas(deltas []pool.Delta) {
+	for _, dl := range deltas {
+		h := dl.Holder
+		f := logrus.Fields{
+			flexlog.FieldFeature: h.Feature,
+			flexlog.FieldUser:    h.User,
+			flexlog.FieldHost:    h.Host,
+			flexlog.FieldCount:   h.Count,
+		}
+		switch dl.Kind {
+		case pool.Grant:
+			f[flexlog.FieldEvent] = flexlog.EventOut
+		case pool.Release:
+			f[flexlog.FieldEvent] = flexlog.EventIn
+			if r := releaseNote(dl.Reason); r != "" {
+				f[flexlog.FieldReason] = r
+			}
+		default:
+			continue
+		}
+		d.log.WithFields(f).Info("usage")
+	}
+}
+
+func releaseNote(r pool.ReleaseReason) string {
+	switch r {
+	case pool.Checkin:
+		return ""
+	case pool.SessionClosed:
+		return "client exited"
+	case pool.Timeout:
+		return "INACTIVE"
+	case pool.Removed:
+		return "REMOVED"
+	case pool.Reread:
+		return "feature removed during lmreread"
+	}
+	return r.String()
+}

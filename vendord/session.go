@@ -1,0 +1,222 @@
+package main
+
+import (
+	"errors"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/lmtriad/lmtriad/flexlog"
+	"github.com/lmtriad/lmtriad/pool"
+	"github.com/lmtriad/lmtriad/wire"
+)
+
+// session is one client connection. Its licenses are freed when it ends.
+type session struct {
+	d       *daemon
+	id      uint64
+	conn    net.Conn
+	greeted bool
+	client  pool.Client
+}
+
+// Handle answers one request; it implements wire.Handler.
+func (s *session) Handle(req wire.Message) (wire.Message, []wire.Message, bool) {
+	if !s.greeted && req.Verb != "HELLO" {
+		return wire.NewError(wire.CodeBadComm, 1).Message(), nil, true
+	}
+	switch req.Verb {
+	case "HELLO":
+		return s.hello(req)
+	case "CHECKOUT":
+		return s.checkout(req), nil, false
+	case "CHECKIN":
+		return s.checkin(req), nil, false
+	case "HEARTBEAT":
+		s.d.mu.Lock()
+		s.d.pool.Heartbeat(s.id, s.d.now())
+		s.d.mu.Unlock()
+		return wire.OK(), nil, false
+	case "STATUS":
+		resp, records := s.d.status(req.Get("feature"))
+		return resp, records, false
+	case "REMOVE":
+		return s.remove(req), nil, false
+	case "SHUTDOWN":
+		if err := s.adminAllowed(s.d.opts.NoDown); err != nil {
+			return err.Message(), nil, false
+		}
+		s.d.log.Info("SERVER shutdown requested")
+		s.d.cancel()
+		return wire.OK(), nil, true
+	case "REREAD":
+		if err := s.adminAllowed(false); err != nil {
+			return err.Message(), nil, false
+		}
+		s.d.reread()
+		return wire.OK(), nil, false
+	}
+	return wire.NewError(wire.CodeBadComm, 2).Message(), nil, false
+}
+
+func (s *session) hello(req wire.Message) (wire.Message, []wire.Message, bool) {
+	if err := wire.CheckProto(req); err != nil {
+		var we *wire.Error
+		if errors.As(err, &we) {
+			return we.Message(), nil, true
+		}
+		return wire.NewError(wire.CodeBadComm, 3).Message(), nil, true
+	}
+	s.greeted = true
+	pid, _ := strconv.Atoi(req.Get("pid"))
+	s.client = pool.Client{
+		Session: s.id,
+		User:    req.Get("user"),
+		Host:    req.Get("host"),
+		Display: req.Get("display"),
+		PID:     pid,
+	}
+	if ids := req.Get("hostid"); ids != "" {
+		s.client.HostIDs = splitIDs(ids)
+	}
+	if req.Get("role") != "admin" {
+		if r := s.d.role.Load(); !r.serving {
+			return s.d.notServing(r), nil, true
+		}
+	}
+	return wire.OK("proto", strconv.Itoa(wire.ProtocolVersion), "server", "vendord/"+wire.Version,
+		"vendor", s.d.opts.Vendor, "host", s.d.opts.ServerHost, "port", strconv.Itoa(s.d.opts.ServerPort)), nil, false
+}
+
+func (d *daemon) notServing(r *role) wire.Message {
+	m := wire.NewError(r.code, 1).Message()
+	if r.master != "" {
+		m.Set("master", r.master)
+	}
+	return m
+}
+
+func (s *session) checkout(req wire.Message) wire.Message {
+	d := s.d
+	if r := d.role.Load(); !r.serving {
+		return d.notServing(r)
+	}
+	count := 1
+	if v, ok := req.Lookup("count"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return wire.NewError(wire.CodeBadComm, 4).Message()
+		}
+		count = n
+	}
+	var handle uint64
+	if v, ok := req.Lookup("handle"); ok {
+		h, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return wire.NewError(wire.CodeBadComm, 5).Message()
+		}
+		handle = h
+	}
+	creq := pool.CheckoutRequest{Client: s.client, Feature: req.Get("feature"), Version: req.Get("version"), Count: count, Handle: handle}
+	d.mu.Lock()
+	h, deltas, err := d.pool.Checkout(creq, d.now())
+	d.mu.Unlock()
+	if err != nil {
+		var denial *pool.Denial
+		code := wire.CodeBadComm
+		if errors.As(err, &denial) {
+			code = denial.Code
+		}
+		werr := wire.NewError(code, 342)
+		event := flexlog.EventDenied
+		if code == wire.CodeNoFeature {
+			event = flexlog.EventUnsupported
+		}
+		d.log.WithFields(logrus.Fields{
+			flexlog.FieldEvent: event, flexlog.FieldFeature: creq.Feature,
+			flexlog.FieldUser: s.client.User, flexlog.FieldHost: s.client.Host,
+			flexlog.FieldReason: werr.Error(),
+		}).Info("usage")
+		return werr.Message()
+	}
+	d.logDeltas(deltas)
+	return wire.OK("handle", strconv.FormatUint(h.Handle, 10), "version", h.PoolVersion, "count", strconv.Itoa(h.Count))
+}
+
+func (s *session) checkin(req wire.Message) wire.Message {
+	handle, err := req.Uint64("handle")
+	if err != nil {
+		return wire.NewError(wire.CodeBadComm, 6).Message()
+	}
+	d := s.d
+	d.mu.Lock()
+	deltas, err := d.pool.Checkin(s.id, handle, d.now())
+	d.mu.Unlock()
+	if err != nil {
+		return denialMessage(err)
+	}
+	d.logDeltas(deltas)
+	return wire.OK()
+}
+
+func (s *session) remove(req wire.Message) wire.Message {
+	if err := s.adminAllowed(s.d.opts.NoRemove); err != nil {
+		return err.Message()
+	}
+	d := s.d
+	var deltas []pool.Delta
+	var err error
+	d.mu.Lock()
+	if v, ok := req.Lookup("handle"); ok {
+		h, perr := strconv.ParseUint(v, 10, 64)
+		if perr != nil {
+			d.mu.Unlock()
+			return wire.NewError(wire.CodeBadComm, 7).Message()
+		}
+		deltas, err = d.pool.RemoveHandle(req.Get("feature"), h, d.now())
+	} else {
+		deltas, err = d.pool.Remove(req.Get("feature"), req.Get("user"), req.Get("host"), req.Get("display"), d.now())
+	}
+	d.mu.Unlock()
+	if err != nil {
+		return denialMessage(err)
+	}
+	for _, dl := range deltas {
+		h := dl.Holder
+		d.log.Infof("REMOVING %s@%s:%s from %s", h.User, h.Host, h.Display, h.Feature)
+	}
+	d.logDeltas(deltas)
+	return wire.OK("removed", strconv.Itoa(len(deltas)))
+}
+
+// adminAllowed applies lmgrd's -x and -local restrictions to an admin verb.
+func (s *session) adminAllowed(disabled bool) *wire.Error {
+	if disabled {
+		return wire.NewError(wire.CodeNotLicAdmin, 1)
+	}
+	if s.d.opts.LocalAdminOnly && !isLoopback(s.conn.RemoteAddr()) {
+		return wire.NewError(wire.CodeMustBeLocal, 1)
+	}
+	return nil
+}
+
+func isLoopback(a net.Addr) bool {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP.IsLoopback()
+	}
+	return true // unix sockets and pipes are local
+}
+
+func denialMessage(err error) wire.Message {
+	var denial *pool.Denial
+	if errors.As(err, &denial) {
+		return wire.NewError(denial.Code, 1).Message()
+	}
+	return wire.NewError(wire.CodeBadComm, 8).Message()
+}
+
+func splitIDs(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' })
+}
