@@ -1,0 +1,241 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/lmtriad/lmtriad/flexlog"
+	"github.com/lmtriad/lmtriad/handoff"
+	"github.com/lmtriad/lmtriad/wire"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// fakeClock is the daemon's injected clock; tests move it forward.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
+func (l *lockedBuffer) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+type harness struct {
+	port  int
+	clock *fakeClock
+	log   *lockedBuffer
+	ch    *handoff.Channel
+	done  chan error
+}
+
+// startDaemon runs a vendor daemon in-process on a direct port, with lmgrd's
+// end of a handoff channel kept by the test.
+func startDaemon(t *testing.T, features string, tweak func(*Options)) *harness {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	lic := filepath.Join(t.TempDir(), "v.lic")
+	require.NoError(t, os.WriteFile(lic, []byte("SERVER 127.0.0.1 ANY 27000\nVENDOR demo\n"+features), 0o644))
+
+	h := &harness{port: port, clock: &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}, log: &lockedBuffer{}, done: make(chan error, 1)}
+	parent, child, err := handoff.Pair()
+	require.NoError(t, err)
+	h.ch = parent
+	opts := NewOptions()
+	opts.Vendor, opts.LicensePath, opts.DirectPort = "demo", lic, port
+	opts.ServerHost, opts.ServerPort = "127.0.0.1", 27000
+	opts.Handoff = child
+	opts.Logger = flexlog.New(h.log, "demo")
+	opts.Logger.(*logrus.Logger).SetLevel(logrus.DebugLevel)
+	opts.Now = h.clock.Now
+	opts.ExpireEvery = 5 * time.Millisecond
+	opts.HeartbeatTimeout = time.Minute
+	if tweak != nil {
+		tweak(&opts)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { h.done <- Run(ctx, opts) }()
+	t.Cleanup(func() {
+		cancel()
+		parent.Close()
+		select {
+		case <-h.done:
+		case <-time.After(5 * time.Second):
+			t.Error("vendor daemon did not stop")
+		}
+	})
+	require.Eventually(t, func() bool { return strings.Contains(h.log.String(), "Listening on direct port") },
+		5*time.Second, 5*time.Millisecond)
+	return h
+}
+
+func (h *harness) dial(t *testing.T, user string) *wire.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", h.port))
+	require.NoError(t, err)
+	wc := wire.NewConn(c)
+	t.Cleanup(func() { wc.Close() })
+	_, _, err = wc.Call(context.Background(), wire.New("HELLO", "proto", "1", "user", user, "host", "h1", "display", "d"))
+	require.NoError(t, err)
+	return wc
+}
+
+func call(t *testing.T, c *wire.Conn, verb string, kv ...string) (wire.Message, []wire.Message, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return c.Call(ctx, wire.New(verb, kv...))
+}
+
+func (h *harness) inUse(t *testing.T, feature string) string {
+	t.Helper()
+	c := h.dial(t, "admin")
+	_, recs, err := call(t, c, "STATUS", "feature", feature)
+	require.NoError(t, err)
+	require.NotEmpty(t, recs)
+	return recs[0].Get("inuse")
+}
+
+func TestDirectPortCheckoutCheckin(t *testing.T) {
+	h := startDaemon(t, "FEATURE f demo 1.0 permanent 1 SIGN=0\n", nil)
+	a := h.dial(t, "alice")
+	resp, _, err := call(t, a, "CHECKOUT", "feature", "f")
+	require.NoError(t, err)
+	handle := resp.Get("handle")
+	_, _, err = call(t, h.dial(t, "bob"), "CHECKOUT", "feature", "f")
+	assert.ErrorIs(t, err, wire.ErrMaxUsers)
+	assert.Equal(t, "1", h.inUse(t, "f"))
+	_, _, err = call(t, a, "CHECKIN", "handle", handle)
+	require.NoError(t, err)
+	assert.Equal(t, "0", h.inUse(t, "f"))
+	assert.Contains(t, h.log.String(), `(demo) OUT: "f" alice@h1`)
+	assert.Contains(t, h.log.String(), `(demo) IN: "f" alice@h1`)
+}
+
+func TestSilentClientFreedAfterHeartbeatTimeout(t *testing.T) {
+	h := startDaemon(t, "FEATURE f demo 1.0 permanent 1 SIGN=0\n", nil)
+	a := h.dial(t, "alice")
+	_, _, err := call(t, a, "CHECKOUT", "feature", "f")
+	require.NoError(t, err)
+
+	h.clock.Advance(59 * time.Second)
+	_, _, err = call(t, a, "HEARTBEAT")
+	require.NoError(t, err)
+	h.clock.Advance(59 * time.Second)
+	assert.Equal(t, "1", h.inUse(t, "f"), "a heartbeat within the timeout keeps the license")
+
+	h.clock.Advance(2 * time.Second)
+	require.Eventually(t, func() bool { return h.inUse(t, "f") == "0" }, 5*time.Second, 5*time.Millisecond)
+	assert.Contains(t, h.log.String(), `IN: "f" alice@h1  (INACTIVE)`)
+}
+
+func TestClosedConnectionFreesLicenses(t *testing.T) {
+	h := startDaemon(t, "FEATURE f demo 1.0 permanent 3 SIGN=0\n", nil)
+	a := h.dial(t, "alice")
+	_, _, err := call(t, a, "CHECKOUT", "feature", "f", "count", "2")
+	require.NoError(t, err)
+	assert.Equal(t, "2", h.inUse(t, "f"))
+	a.Close()
+	require.Eventually(t, func() bool { return h.inUse(t, "f") == "0" }, 5*time.Second, 5*time.Millisecond)
+	assert.Contains(t, h.log.String(), `IN: "f" alice@h1 (2 licenses)  (client exited)`)
+}
+
+func TestStandbyRedirectsToMaster(t *testing.T) {
+	h := startDaemon(t, "FEATURE f demo 1.0 permanent 1 SIGN=0\n", func(o *Options) { o.Serving = false })
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", h.port))
+	require.NoError(t, err)
+	wc := wire.NewConn(c)
+	defer wc.Close()
+	resp, _, err := call(t, wc, "HELLO", "proto", "1", "user", "u")
+	assert.ErrorIs(t, err, wire.ErrServBusy)
+
+	require.NoError(t, h.ch.Send([]byte("ROLE serving=0 code=-20 master=27000@127.0.0.9"), nil))
+	require.Eventually(t, func() bool {
+		c2, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", h.port))
+		if err != nil {
+			return false
+		}
+		wc2 := wire.NewConn(c2)
+		defer wc2.Close()
+		resp, _, _ = call(t, wc2, "HELLO", "proto", "1", "user", "u")
+		return resp.Get("master") == "27000@127.0.0.9"
+	}, 5*time.Second, 10*time.Millisecond)
+
+	require.NoError(t, h.ch.Send([]byte("ROLE serving=1"), nil))
+	require.Eventually(t, func() bool { return strings.Contains(h.log.String(), "Serving licenses") }, 5*time.Second, 5*time.Millisecond)
+	_, _, err = call(t, h.dial(t, "alice"), "CHECKOUT", "feature", "f")
+	assert.NoError(t, err)
+}
+
+func TestHandedOffConnectionIsServed(t *testing.T) {
+	h := startDaemon(t, "FEATURE f demo 1.0 permanent 1 SIGN=0\n", nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	defer client.Close()
+	server, err := ln.Accept()
+	require.NoError(t, err)
+	// lmgrd read the greeting; the daemon answers it and serves the rest.
+	require.NoError(t, h.ch.Send([]byte("HELLO proto=1 vendor=demo user=carol host=h2"), server.(*net.TCPConn)))
+	server.Close()
+	wc := wire.NewConn(client)
+	r := wire.NewReader(client)
+	hello, err := r.ReadMessage()
+	require.NoError(t, err)
+	assert.True(t, wire.IsOK(hello), "greeting answered: %v", hello)
+	_, _, err = call(t, wc, "CHECKOUT", "feature", "f")
+	require.NoError(t, err)
+	assert.Equal(t, "1", h.inUse(t, "f"))
+}
+
+func TestNoFeaturesExitsWith36(t *testing.T) {
+	lic := filepath.Join(t.TempDir(), "v.lic")
+	require.NoError(t, os.WriteFile(lic, []byte("VENDOR other\nFEATURE f other 1.0 permanent 1 SIGN=0\n"), 0o644))
+	opts := NewOptions()
+	opts.Vendor, opts.LicensePath = "demo", lic
+	opts.Logger = flexlog.New(&lockedBuffer{}, "demo")
+	err := Run(context.Background(), opts)
+	require.Error(t, err)
+	assert.Equal(t, ExitNoFeatures, exitCode(err))
+}
+
+func TestLmgrdGoneStopsDaemon(t *testing.T) {
+	h := startDaemon(t, "FEATURE f demo 1.0 permanent 1 SIGN=0\n", nil)
+	h.ch.Close()
+	select {
+	case err := <-h.done:
+		assert.NoError(t, err)
+		h.done <- err // for the cleanup
+	case <-time.After(5 * time.Second):
+		t.Fatal("vendor daemon kept running after lmgrd went away")
+	}
+}
