@@ -84,7 +84,7 @@ func Run(ctx context.Context, opts Options) error {
 		return errNoFeatures
 	}
 	d.pools = pools
-	d.pool = pool.New(pools, pool.Options{HeartbeatTimeout: opts.HeartbeatTimeout})
+	d.pool = pool.New(pools, pool.Options{HeartbeatTimeout: opts.HeartbeatTimeout, Location: time.Local})
 
 	ctx, d.cancel = context.WithCancel(ctx)
 	defer d.cancel()

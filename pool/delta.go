@@ -1,0 +1,114 @@
+package pool
+
+import (
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/lmtriad/lmtriad/licfile"
+)
+
+// DeltaKind tells the kinds of state change apart.
+type DeltaKind int
+
+const (
+	// Grant records a new holder (Delta.Holder).
+	Grant DeltaKind = iota + 1
+	// Rebind records a reattach: the existing holder Delta.Holder.Handle now
+	// belongs to session Delta.Holder.Session.
+	Rebind
+	// Release records that holder Delta.Holder was freed for Delta.Reason.
+	Release
+	// Reload records an lmreread: the pools became Delta.Pools and the holders
+	// kept under another pool moved as Delta.Moves says. The Release deltas of
+	// the holders it dropped come just before it.
+	Reload
+)
+
+func (k DeltaKind) String() string {
+	switch k {
+	case Grant:
+		return "Grant"
+	case Rebind:
+		return "Rebind"
+	case Release:
+		return "Release"
+	case Reload:
+		return "Reload"
+	}
+	return "DeltaKind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// ReleaseReason says why a holder was freed.
+type ReleaseReason int
+
+const (
+	// NoReason is the zero value, carried by deltas other than Release.
+	NoReason ReleaseReason = iota
+	// Checkin: the client checked the license in.
+	Checkin
+	// SessionClosed: the client's connection closed.
+	SessionClosed
+	// Timeout: the client's session was silent longer than the heartbeat timeout.
+	Timeout
+	// Removed: an administrator ran lmremove.
+	Removed
+	// Reread: the license no longer exists (or no longer has room) after lmreread.
+	Reread
+)
+
+func (r ReleaseReason) String() string {
+	switch r {
+	case NoReason:
+		return "none"
+	case Checkin:
+		return "checkin"
+	case SessionClosed:
+		return "session closed"
+	case Timeout:
+		return "timeout"
+	case Removed:
+		return "removed"
+	case Reread:
+		return "reread"
+	}
+	return "ReleaseReason(" + strconv.Itoa(int(r)) + ")"
+}
+
+// Code is the FlexLM error number a client should be told when it loses a
+// license for r: -92 for Reread, 0 otherwise.
+func (r ReleaseReason) Code() int {
+	if r == Reread {
+		return CodeServerRemoved
+	}
+	return 0
+}
+
+// Delta is one state change, the unit of replication: applying a master's
+// deltas in Seq order to a replica reproduces the master's state.
+type Delta struct {
+	Seq    uint64
+	Kind   DeltaKind
+	Time   time.Time      // the now of the operation; sessions' LastSeen follow it
+	Holder Holder         // Grant, Rebind, Release
+	Reason ReleaseReason  // Release
+	Pools  []licfile.Pool // Reload: the new pools, in file order
+	Moves  []Move         // Reload: kept holders now under a different pool
+}
+
+// Move is a holder kept across an lmreread under a different pool.
+type Move struct {
+	Handle      uint64
+	PoolKey     string
+	PoolVersion string
+}
+
+// Errors returned by Apply and Restore.
+var (
+	// ErrGap means a delta's Seq skips over deltas not yet applied; the replica
+	// must catch up from a Snapshot.
+	ErrGap = errors.New("pool: delta sequence gap")
+	// ErrDiverged means a delta does not fit the replica's state (unknown
+	// handle or pool, duplicate handle); the replica must resynchronise.
+	ErrDiverged = errors.New("pool: replica diverged from master")
+)

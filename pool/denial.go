@@ -1,0 +1,47 @@
+package pool
+
+import "strconv"
+
+// FlexLM error numbers (flexlm.md §7) that the pool produces.
+const (
+	CodeMaxUsers        = -4  // LM_MAXUSERS
+	CodeNoFeature       = -5  // LM_NOFEATURE
+	CodeNotThisHost     = -9  // LM_NOTTHISHOST
+	CodeExpired         = -10 // LM_LONGGONE
+	CodeOldVersion      = -21 // LM_OLDVER
+	CodeTooMany         = -26 // LM_TOOMANY
+	CodeTooEarly        = -31 // LM_TOOEARLY
+	CodeNeverCheckedOut = -41 // LM_NEVERCHECKOUT
+	CodeServerRemoved   = -92 // LM_SERVER_REMOVED
+)
+
+var denialText = map[int]string{
+	CodeMaxUsers:        "Licensed number of users already reached.",
+	CodeNoFeature:       "No such feature exists.",
+	CodeNotThisHost:     "Invalid host.",
+	CodeExpired:         "Feature has expired.",
+	CodeOldVersion:      "License file does not support this version.",
+	CodeTooMany:         "Request for more licenses than this feature supports.",
+	CodeTooEarly:        "Feature start date is in the future.",
+	CodeNeverCheckedOut: "Feature was never checked out.",
+	CodeServerRemoved:   "Feature removed during lmreread, or wrong SERVER line hostid.",
+}
+
+// Denial is a refused request: a FlexLM error number for the client and its
+// exact FlexLM message text.
+type Denial struct {
+	Code   int
+	Reason string
+}
+
+// Error returns the FlexLM message text.
+func (d *Denial) Error() string { return d.Reason }
+
+// NewDenial returns the Denial for a FlexLM error number with its standard
+// text; an unknown number gets a generic text naming it.
+func NewDenial(code int) *Denial {
+	if t, ok := denialText[code]; ok {
+		return &Denial{Code: code, Reason: t}
+	}
+	return &Denial{Code: code, Reason: "FlexLM error " + strconv.Itoa(code) + "."}
+}

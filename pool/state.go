@@ -1,0 +1,617 @@
+package pool
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/lmtriad/lmtriad/licfile"
+)
+
+// Options tune a State.
+type Options struct {
+	// HeartbeatTimeout frees the holders of a session that sent nothing for
+	// longer than this (Expire). Zero disables timeouts.
+	HeartbeatTimeout time.Duration
+	// FirstHandle is the first handle number given out; zero means 1.
+	FirstHandle uint64
+	// Location is the time zone in which license-file dates (expiry, START)
+	// are calendar days; nil means UTC. Master and replicas must agree.
+	Location *time.Location
+}
+
+// Client identifies the process asking for licenses.
+type Client struct {
+	Session uint64 // the connection; all of a session's licenses go when it closes
+	User    string
+	Host    string
+	Display string
+	PID     int
+	// HostIDs are the client's host ids, matched against node-locked HOSTID=
+	// lines (plain ids case-insensitively, INTERNET= patterns against the
+	// ids of IPv4 form).
+	HostIDs []string
+	// VendorDef is the vendor-defined checkout string, used by the V of a
+	// DUP_GROUP.
+	VendorDef string
+}
+
+// CheckoutRequest asks for licenses of one feature.
+type CheckoutRequest struct {
+	Client  Client
+	Feature string
+	Version string // minimum version, compared as a decimal; "" = any
+	Count   int    // licenses wanted; 0 (or less) means 1
+	// Handle, when non-zero, reattaches an existing handle (after a reconnect
+	// or a failover); see the package documentation.
+	Handle uint64
+}
+
+// Holder is one checked-out license handle.
+type Holder struct {
+	Handle      uint64
+	Feature     string
+	PoolKey     string // the licfile.Pool.Key it is counted in
+	PoolVersion string
+	Version     string // the version requested
+	Count       int    // licenses requested
+	Session     uint64
+	User        string
+	Host        string
+	Display     string
+	PID         int
+	HostIDs     []string // the client's host ids; shared, do not modify
+	VendorDef   string
+	Start       time.Time // when it was granted
+	LastSeen    time.Time // the session's last activity
+}
+
+// State is the license pool of one vendor daemon. It is not safe for
+// concurrent use; the caller serialises operations.
+type State struct {
+	opts Options
+	loc  *time.Location
+
+	ps *poolSet
+
+	holders  map[uint64]*holder
+	sessions map[uint64]*session
+	// Sessions in touch order, least recently active first (Expire scans from
+	// the front).
+	lruHead, lruTail *session
+
+	nextHandle uint64
+	seq        uint64
+}
+
+// poolSet is the pool structure built from one license-file read.
+type poolSet struct {
+	pools  []*poolState // file order
+	byKey  map[string]*poolState
+	byName map[string]*feature
+	names  []string // sorted
+}
+
+type feature struct {
+	name      string
+	byVersion []*poolState // checkout order: lowest version first, then file order
+	byFile    []*poolState
+}
+
+type poolState struct {
+	pool     licfile.Pool
+	order    int
+	ver      version
+	lock     nodeLock
+	expires  time.Time // first instant the pool is expired; zero: permanent
+	starts   time.Time // first instant the pool may be used; zero: no START
+	dup      dupMode
+	capacity int // Count + Overdraft
+
+	inUse      int // licenses consumed
+	nHolders   int
+	head, tail *holder
+	groups     map[string]*dupGroup
+}
+
+type holder struct {
+	Holder // LastSeen unused here: it lives in sess
+	pool   *poolState
+	sess   *session
+	group  *dupGroup
+
+	poolPrev, poolNext *holder
+	sessPrev, sessNext *holder
+}
+
+type session struct {
+	id         uint64
+	lastSeen   time.Time
+	head, tail *holder
+	n          int
+	prev, next *session // LRU list
+}
+
+// New returns a State serving pools (in license-file order). Pool keys must
+// be unique; of pools sharing a key only the first is served.
+func New(pools []licfile.Pool, opts Options) *State {
+	s := &State{
+		opts:     opts,
+		loc:      opts.Location,
+		holders:  make(map[uint64]*holder),
+		sessions: make(map[uint64]*session),
+	}
+	if s.loc == nil {
+		s.loc = time.UTC
+	}
+	s.nextHandle = opts.FirstHandle
+	if s.nextHandle == 0 {
+		s.nextHandle = 1
+	}
+	s.ps = newPoolSet(pools, s.loc)
+	return s
+}
+
+func newPoolSet(pools []licfile.Pool, loc *time.Location) *poolSet {
+	ps := &poolSet{
+		byKey:  make(map[string]*poolState, len(pools)),
+		byName: make(map[string]*feature),
+	}
+	for _, p := range pools {
+		if _, dup := ps.byKey[p.Key]; dup {
+			continue
+		}
+		st := &poolState{
+			pool:     p,
+			order:    len(ps.pools),
+			ver:      parseVersion(p.Version),
+			lock:     parseNodeLock(p.HostID),
+			dup:      parseDupGroup(p.DupGroup),
+			capacity: p.Count + max(p.Overdraft, 0),
+		}
+		// Year 0 is "permanent" in license files, whatever the parser left.
+		if !p.Expiry.IsZero() && p.Expiry.Year != 0 {
+			st.expires = dayStart(p.Expiry, loc).AddDate(0, 0, 1)
+		}
+		if !p.Start.IsZero() {
+			st.starts = dayStart(p.Start, loc)
+		}
+		ps.pools = append(ps.pools, st)
+		ps.byKey[p.Key] = st
+		f := ps.byName[p.Name]
+		if f == nil {
+			f = &feature{name: p.Name}
+			ps.byName[p.Name] = f
+			ps.names = append(ps.names, p.Name)
+		}
+		f.byFile = append(f.byFile, st)
+		f.byVersion = append(f.byVersion, st)
+	}
+	slices.Sort(ps.names)
+	for _, f := range ps.byName {
+		slices.SortStableFunc(f.byVersion, func(a, b *poolState) int { return a.ver.cmp(b.ver) })
+	}
+	return ps
+}
+
+// dayStart is the first instant of a license-file date in loc
+// (licfile.Date.Time is the UTC case).
+func dayStart(d licfile.Date, loc *time.Location) time.Time {
+	return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, loc)
+}
+
+func (p *poolState) expired(now time.Time) bool {
+	return !p.expires.IsZero() && !now.Before(p.expires)
+}
+
+func (p *poolState) started(now time.Time) bool {
+	return p.starts.IsZero() || !now.Before(p.starts)
+}
+
+// fits reports whether extra more licenses fit in p now.
+func (p *poolState) fits(extra int) bool {
+	return p.pool.Uncounted || p.inUse+extra <= p.capacity
+}
+
+// everFits reports whether a request of count licenses, extra of them new,
+// could fit in p were the other holders gone.
+func (p *poolState) everFits(count, extra int) bool {
+	return p.pool.Uncounted || extra == 0 || count <= p.capacity
+}
+
+// ---- DUP_GROUP ----
+
+type dupMode uint8
+
+const (
+	dupUser dupMode = 1 << iota
+	dupHost
+	dupDisplay
+	dupVendor
+	dupSite
+)
+
+func parseDupGroup(s string) dupMode {
+	s = strings.ToUpper(strings.TrimSpace(s))
+	switch s {
+	case "", "NONE":
+		return 0
+	case "SITE":
+		return dupSite
+	}
+	var m dupMode
+	for _, c := range s {
+		switch c {
+		case 'U':
+			m |= dupUser
+		case 'H':
+			m |= dupHost
+		case 'D':
+			m |= dupDisplay
+		case 'V':
+			m |= dupVendor
+		}
+	}
+	return m
+}
+
+// dupKey is the duplicate-group identity of a holder in a pool with mode m.
+func (m dupMode) key(user, host, display, vendorDef string) string {
+	if m&dupSite != 0 {
+		return ""
+	}
+	var b strings.Builder
+	for _, f := range [...]struct {
+		bit dupMode
+		v   string
+	}{{dupUser, user}, {dupHost, host}, {dupDisplay, display}, {dupVendor, vendorDef}} {
+		if m&f.bit != 0 {
+			b.WriteString(f.v)
+		}
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+// dupGroup is the set of holders of one pool sharing licenses: together they
+// consume the largest Count among them.
+type dupGroup struct {
+	key    string
+	max    int
+	n      int
+	counts []countN // Count -> how many members requested it
+}
+
+type countN struct{ count, n int }
+
+func (g *dupGroup) add(c int) {
+	g.n++
+	for i := range g.counts {
+		if g.counts[i].count == c {
+			g.counts[i].n++
+			return
+		}
+	}
+	g.counts = append(g.counts, countN{c, 1})
+	g.max = max(g.max, c)
+}
+
+func (g *dupGroup) remove(c int) {
+	g.n--
+	for i := range g.counts {
+		if g.counts[i].count == c {
+			if g.counts[i].n--; g.counts[i].n == 0 {
+				g.counts = slices.Delete(g.counts, i, i+1)
+			}
+			break
+		}
+	}
+	g.max = 0
+	for _, e := range g.counts {
+		g.max = max(g.max, e.count)
+	}
+}
+
+// extra is how many licenses of p a new holder would consume.
+func (p *poolState) extra(count int, user, host, display, vendorDef string) int {
+	if p.dup == 0 || p.groups == nil {
+		return count
+	}
+	if g := p.groups[p.dup.key(user, host, display, vendorDef)]; g != nil {
+		return max(0, count-g.max)
+	}
+	return count
+}
+
+// link adds h to p's lists and counters (no capacity check).
+func (p *poolState) link(h *holder) {
+	h.pool = p
+	h.PoolKey = p.pool.Key
+	h.PoolVersion = p.pool.Version
+	h.poolPrev, h.poolNext = p.tail, nil
+	if p.tail != nil {
+		p.tail.poolNext = h
+	} else {
+		p.head = h
+	}
+	p.tail = h
+	p.nHolders++
+	if p.dup == 0 {
+		p.inUse += h.Count
+		return
+	}
+	k := p.dup.key(h.User, h.Host, h.Display, h.VendorDef)
+	if p.groups == nil {
+		p.groups = make(map[string]*dupGroup)
+	}
+	g := p.groups[k]
+	if g == nil {
+		g = &dupGroup{key: k}
+		p.groups[k] = g
+	}
+	old := g.max
+	g.add(h.Count)
+	p.inUse += g.max - old
+	h.group = g
+}
+
+func (p *poolState) unlink(h *holder) {
+	if h.poolPrev != nil {
+		h.poolPrev.poolNext = h.poolNext
+	} else {
+		p.head = h.poolNext
+	}
+	if h.poolNext != nil {
+		h.poolNext.poolPrev = h.poolPrev
+	} else {
+		p.tail = h.poolPrev
+	}
+	h.poolPrev, h.poolNext = nil, nil
+	p.nHolders--
+	if g := h.group; g != nil {
+		old := g.max
+		g.remove(h.Count)
+		p.inUse -= old - g.max
+		if g.n == 0 {
+			delete(p.groups, g.key)
+		}
+		h.group = nil
+	} else {
+		p.inUse -= h.Count
+	}
+	h.pool = nil
+}
+
+// ---- sessions ----
+
+func (s *State) session(id uint64) *session {
+	ss := s.sessions[id]
+	if ss == nil {
+		ss = &session{id: id}
+		s.sessions[id] = ss
+		s.lruPushBack(ss)
+	}
+	return ss
+}
+
+// touch records activity of ss at now and moves it to the back of the LRU list.
+func (s *State) touch(ss *session, now time.Time) {
+	ss.lastSeen = now
+	if s.lruTail == ss {
+		return
+	}
+	s.lruRemove(ss)
+	s.lruPushBack(ss)
+}
+
+func (s *State) lruPushBack(ss *session) {
+	ss.prev, ss.next = s.lruTail, nil
+	if s.lruTail != nil {
+		s.lruTail.next = ss
+	} else {
+		s.lruHead = ss
+	}
+	s.lruTail = ss
+}
+
+func (s *State) lruRemove(ss *session) {
+	if ss.prev != nil {
+		ss.prev.next = ss.next
+	} else {
+		s.lruHead = ss.next
+	}
+	if ss.next != nil {
+		ss.next.prev = ss.prev
+	} else {
+		s.lruTail = ss.prev
+	}
+	ss.prev, ss.next = nil, nil
+}
+
+func (s *State) attach(h *holder, ss *session) {
+	h.sess = ss
+	h.Session = ss.id
+	h.sessPrev, h.sessNext = ss.tail, nil
+	if ss.tail != nil {
+		ss.tail.sessNext = h
+	} else {
+		ss.head = h
+	}
+	ss.tail = h
+	ss.n++
+}
+
+// detach takes h out of its session, dropping the session when empty.
+func (s *State) detach(h *holder) {
+	ss := h.sess
+	if h.sessPrev != nil {
+		h.sessPrev.sessNext = h.sessNext
+	} else {
+		ss.head = h.sessNext
+	}
+	if h.sessNext != nil {
+		h.sessNext.sessPrev = h.sessPrev
+	} else {
+		ss.tail = h.sessPrev
+	}
+	h.sessPrev, h.sessNext, h.sess = nil, nil, nil
+	if ss.n--; ss.n == 0 {
+		delete(s.sessions, ss.id)
+		s.lruRemove(ss)
+	}
+}
+
+// ---- delta plumbing ----
+
+func (s *State) emit(d Delta) Delta {
+	s.seq++
+	d.Seq = s.seq
+	return d
+}
+
+func (h *holder) export() Holder {
+	out := h.Holder
+	if h.sess != nil {
+		out.LastSeen = h.sess.lastSeen
+	}
+	return out
+}
+
+// insert records a new holder under pool p and session id at now.
+func (s *State) insert(h *holder, p *poolState, sessionID uint64, now time.Time) {
+	p.link(h)
+	ss := s.session(sessionID)
+	s.attach(h, ss)
+	s.touch(ss, now)
+	s.holders[h.Handle] = h
+	s.nextHandle = max(s.nextHandle, h.Handle+1)
+}
+
+// drop removes a holder entirely.
+func (s *State) drop(h *holder) {
+	h.pool.unlink(h)
+	s.detach(h)
+	delete(s.holders, h.Handle)
+}
+
+func (s *State) release(h *holder, reason ReleaseReason, now time.Time) Delta {
+	d := s.emit(Delta{Kind: Release, Time: now, Holder: h.export(), Reason: reason})
+	s.drop(h)
+	return d
+}
+
+// releaseAll releases hs in handle order.
+func (s *State) releaseAll(hs []*holder, reason ReleaseReason, now time.Time) []Delta {
+	if len(hs) == 0 {
+		return nil
+	}
+	slices.SortFunc(hs, byHandle)
+	ds := make([]Delta, 0, len(hs))
+	for _, h := range hs {
+		ds = append(ds, s.release(h, reason, now))
+	}
+	return ds
+}
+
+func byHandle(a, b *holder) int { return cmp.Compare(a.Handle, b.Handle) }
+
+func byStart(a, b *holder) int {
+	if c := a.Start.Compare(b.Start); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Handle, b.Handle)
+}
+
+// ---- operations ----
+
+// Checkout grants req.Count licenses of req.Feature at a version of at least
+// req.Version, or reattaches req.Handle. The error is a *Denial.
+func (s *State) Checkout(req CheckoutRequest, now time.Time) (Holder, []Delta, error) {
+	now = now.Round(0)
+	if req.Count <= 0 {
+		req.Count = 1
+	}
+	c := &req.Client
+	handle := s.nextHandle
+	if req.Handle != 0 {
+		if h := s.holders[req.Handle]; h != nil {
+			if h.Feature == req.Feature && h.User == c.User && h.Host == c.Host &&
+				h.Display == c.Display && h.PID == c.PID {
+				d := s.rebind(h, c.Session, now)
+				return h.export(), []Delta{d}, nil
+			}
+			// The number belongs to someone else: a fresh handle.
+		} else if req.Handle >= s.nextHandle && req.Handle != math.MaxUint64 {
+			handle = req.Handle // never given out here: keep the client's number
+		}
+	}
+	p, err := s.choose(&req, now)
+	if err != nil {
+		return Holder{}, nil, err
+	}
+	h := &holder{Holder: Holder{
+		Handle:    handle,
+		Feature:   req.Feature,
+		Version:   req.Version,
+		Count:     req.Count,
+		User:      c.User,
+		Host:      c.Host,
+		Display:   c.Display,
+		PID:       c.PID,
+		HostIDs:   slices.Clone(c.HostIDs),
+		VendorDef: c.VendorDef,
+		Start:     now,
+	}}
+	s.insert(h, p, c.Session, now)
+	out := h.export()
+	return out, []Delta{s.emit(Delta{Kind: Grant, Time: now, Holder: out})}, nil
+}
+
+// choose picks the pool for a new checkout or explains the denial.
+func (s *State) choose(req *CheckoutRequest, now time.Time) (*poolState, error) {
+	f := s.ps.byName[req.Feature]
+	if f == nil {
+		return nil, NewDenial(CodeNoFeature)
+	}
+	var want version
+	if req.Version != "" {
+		want = parseVersion(req.Version)
+	}
+	c := &req.Client
+	w := who{user: c.User, host: c.Host, display: c.Display, hostIDs: c.HostIDs}
+	// The denial reported is that of the furthest stage any pool reached.
+	reached := 0
+	for _, p := range f.byVersion {
+		if req.Version != "" && p.ver.cmp(want) < 0 {
+			continue
+		}
+		reached = max(reached, 1)
+		if p.expired(now) {
+			continue
+		}
+		reached = max(reached, 2)
+		if !p.started(now) {
+			continue
+		}
+		reached = max(reached, 3)
+		if !p.lock.matches(w) {
+			continue
+		}
+		reached = max(reached, 4)
+		extra := p.extra(req.Count, c.User, c.Host, c.Display, c.VendorDef)
+		if !p.everFits(req.Count, extra) {
+			continue
+		}
+		reached = 5
+		if p.fits(extra) {
+			return p, nil
+		}
+	}
+	return nil, NewDenial(stageDenial[reached])
+}
+
+// stageDenial is the denial for a checkout whose best pool passed the first
+// i checks: version, expiry, START, node lock, size, free capacity.
+var stageDenial = [...]int{CodeOldVersion, CodeExpired, CodeTooEarly, CodeNotThisHost, CodeTooMany, CodeMaxUsers}
