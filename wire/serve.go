@@ -1,0 +1,270 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime/debug"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// Handler answers the requests of one connection. Serve calls it from one
+// goroutine, one request at a time, so a Handler made per connection may keep
+// that connection's state (its user, the licenses it holds) without locking.
+//
+// Handle returns the reply, the records that follow it (Serve sets
+// records=len(records) on the reply, see [Conn.SendReply]) and whether to
+// close the connection once the reply is written. A panic in Handle is
+// recovered and logged; the peer gets an ERR with [MinorInternal] and the
+// connection is closed.
+type Handler interface {
+	Handle(req Message) (resp Message, records []Message, closeConn bool)
+}
+
+// HandlerFunc adapts a function to [Handler].
+type HandlerFunc func(req Message) (resp Message, records []Message, closeConn bool)
+
+// Handle calls f(req).
+func (f HandlerFunc) Handle(req Message) (Message, []Message, bool) { return f(req) }
+
+// DefaultMaxBadLines is the default for ServeOptions.MaxBadLines.
+const DefaultMaxBadLines = 10
+
+// ServeOptions tune [Serve]. The zero value means: lines up to [MaxLine], no
+// timeouts, close after [DefaultMaxBadLines] bad lines in a row, no logging.
+type ServeOptions struct {
+	// MaxLine is the longest request line accepted; 0 means MaxLine.
+	MaxLine int
+	// IdleTimeout is how long to wait for the first byte of the next
+	// request; the connection is closed when it passes. 0 means no limit.
+	// Clients heartbeat (HEARTBEAT) more often than this.
+	IdleTimeout time.Duration
+	// ReadTimeout is how long the rest of a line may take once its first
+	// byte has arrived. 0 means IdleTimeout.
+	ReadTimeout time.Duration
+	// WriteTimeout is how long writing one reply with its records may take.
+	// 0 means no limit.
+	WriteTimeout time.Duration
+	// MaxBadLines is how many malformed or too long lines in a row are
+	// answered with an ERR before the connection is closed. 0 means
+	// DefaultMaxBadLines; a negative value means no limit.
+	MaxBadLines int
+	// First, when set, is a request already read from the connection (the
+	// HELLO lmgrd read before handing the socket over); it is handled before
+	// anything is read.
+	First *Message
+	// Log receives bad lines, handler panics and why the connection ended.
+	// nil means no logging.
+	Log logrus.FieldLogger
+}
+
+// Errors returned by Serve for why it closed the connection.
+var (
+	ErrIdleTimeout     = errors.New("wire: connection idle too long")
+	ErrTooManyBadLines = errors.New("wire: too many bad lines in a row")
+	ErrHandlerPanic    = errors.New("wire: handler panicked")
+)
+
+var discardLog = func() logrus.FieldLogger {
+	l := logrus.New()
+	l.SetOutput(io.Discard)
+	l.SetLevel(logrus.PanicLevel)
+	return l
+}()
+
+// Serve runs the request loop of one connection: it reads a request line,
+// passes it to h and writes the reply, until the peer closes the connection,
+// h asks to close it, a timeout passes, an I/O error occurs, or ctx is done.
+// It closes c before returning.
+//
+// A malformed or too long line is answered with an ERR (code -12,
+// [CodeBadComm]: MinorBadLine or MinorLineTooLong, with the column in
+// detail=) and serving goes on; after opts.MaxBadLines such lines in a row the
+// last answer has MinorTooManyErrors and the connection is closed.
+//
+// Serve returns nil when the peer closed the connection at a line boundary
+// or h asked to close it; otherwise the reason: ctx.Err(), ErrIdleTimeout,
+// ErrTooManyBadLines, ErrHandlerPanic, or a (wrapped) I/O error.
+func Serve(ctx context.Context, c net.Conn, opts ServeOptions, h Handler) (err error) {
+	s := &server{c: c, opts: opts, h: h, r: NewReaderSize(c, opts.MaxLine), w: NewWriter(c), log: opts.Log}
+	if s.log == nil {
+		s.log = discardLog
+	}
+	if s.opts.MaxBadLines == 0 {
+		s.opts.MaxBadLines = DefaultMaxBadLines
+	}
+	if s.opts.ReadTimeout == 0 {
+		s.opts.ReadTimeout = s.opts.IdleTimeout
+	}
+	// Closing (rather than moving a deadline, which the loop would move
+	// back) is what reliably unblocks a read when ctx is done.
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer func() {
+		stop()
+		c.Close()
+		if ctx.Err() != nil && err != nil {
+			err = ctx.Err()
+		}
+		if err != nil {
+			s.log.WithError(err).WithField("remote", remote(c)).Debug("wire: connection closed")
+		}
+	}()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if opts.First != nil {
+		if done, err := s.handle(*opts.First); done || err != nil {
+			return err
+		}
+	}
+	for {
+		req, err := s.read()
+		if err != nil {
+			if done, err := s.badLine(err); done || err != nil {
+				return err
+			}
+			continue
+		}
+		s.bad = 0
+		if done, err := s.handle(req); done || err != nil {
+			return err
+		}
+	}
+}
+
+type server struct {
+	c    net.Conn
+	opts ServeOptions
+	h    Handler
+	r    *Reader
+	w    *Writer
+	log  logrus.FieldLogger
+	bad  int // bad lines in a row
+}
+
+func remote(c net.Conn) string {
+	if a := c.RemoteAddr(); a != nil {
+		return a.String()
+	}
+	return ""
+}
+
+// read waits (up to IdleTimeout) for a request to start, then reads it (up
+// to ReadTimeout).
+func (s *server) read() (Message, error) {
+	if s.r.Buffered() == 0 {
+		var dl time.Time // none, but clear the last line's ReadTimeout
+		if t := s.opts.IdleTimeout; t > 0 {
+			dl = time.Now().Add(t)
+		}
+		if s.opts.IdleTimeout > 0 || s.opts.ReadTimeout > 0 {
+			if err := s.c.SetReadDeadline(dl); err != nil {
+				return Message{}, err
+			}
+		}
+		if _, err := s.r.br.Peek(1); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return Message{}, ErrIdleTimeout
+			}
+			return Message{}, err
+		}
+	}
+	if t := s.opts.ReadTimeout; t > 0 {
+		if err := s.c.SetReadDeadline(time.Now().Add(t)); err != nil {
+			return Message{}, err
+		}
+	}
+	m, err := s.r.ReadMessage()
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		err = fmt.Errorf("wire: read timeout: %w", err)
+	}
+	return m, err
+}
+
+// badLine answers a read error: a bad line gets an ERR and serving goes on
+// (done false, err nil); any other error ends the connection (err, or nil
+// for a clean EOF).
+func (s *server) badLine(err error) (done bool, _ error) {
+	var pe *ProtocolError
+	if !errors.As(err, &pe) && !errors.Is(err, ErrLineTooLong) {
+		if err == io.EOF {
+			return true, nil
+		}
+		return true, err
+	}
+	s.bad++
+	e := ToError(err)
+	s.log.WithError(err).WithFields(logrus.Fields{"remote": remote(s.c), "in_a_row": s.bad}).Warn("wire: bad request line")
+	if s.opts.MaxBadLines > 0 && s.bad >= s.opts.MaxBadLines {
+		e = NewError(CodeBadComm, MinorTooManyErrors).WithDetail(fmt.Sprintf("%d bad lines in a row, closing; last: %s", s.bad, e.Detail))
+		if werr := s.write(e.Message(), nil); werr != nil {
+			return true, werr
+		}
+		return true, ErrTooManyBadLines
+	}
+	return false, s.write(e.Message(), nil)
+}
+
+// handle runs the handler on req and writes its reply.
+func (s *server) handle(req Message) (done bool, err error) {
+	resp, recs, closeConn, p := s.call(req)
+	if p != nil {
+		s.log.WithFields(logrus.Fields{"remote": remote(s.c), "verb": req.Verb, "panic": p.val, "stack": string(p.stack)}).Error("wire: handler panicked")
+		e := NewError(CodeBadComm, MinorInternal).WithDetail("internal error")
+		s.write(e.Message(), nil)
+		return true, ErrHandlerPanic
+	}
+	if err := s.write(resp, recs); err != nil {
+		if errors.Is(err, ErrLineTooLong) || resp.Validate() != nil || !validRecords(recs) {
+			// The handler built a reply that cannot be sent; tell the
+			// peer rather than leave it waiting.
+			s.log.WithError(err).WithFields(logrus.Fields{"remote": remote(s.c), "verb": req.Verb}).Error("wire: handler returned an unwritable reply")
+			e := NewError(CodeBadComm, MinorInternal).WithDetail("internal error")
+			if werr := s.write(e.Message(), nil); werr != nil {
+				return true, werr
+			}
+			return closeConn, nil
+		}
+		return true, err
+	}
+	return closeConn, nil
+}
+
+func validRecords(recs []Message) bool {
+	for _, r := range recs {
+		if check(r) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+type panicked struct {
+	val   any
+	stack []byte
+}
+
+// call runs the handler, turning a panic into p.
+func (s *server) call(req Message) (resp Message, recs []Message, closeConn bool, p *panicked) {
+	defer func() {
+		if r := recover(); r != nil {
+			p = &panicked{val: r, stack: debug.Stack()}
+		}
+	}()
+	resp, recs, closeConn = s.h.Handle(req)
+	return resp, recs, closeConn, nil
+}
+
+func (s *server) write(resp Message, recs []Message) error {
+	if t := s.opts.WriteTimeout; t > 0 {
+		if err := s.c.SetWriteDeadline(time.Now().Add(t)); err != nil {
+			return err
+		}
+	}
+	return writeReply(s.w, resp, recs)
+}
