@@ -6,6 +6,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -27,6 +28,7 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
+	flag.Parse()
 	dir, err := os.MkdirTemp("", "lmtriad-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -109,4 +109,3 @@ func readGreeting(c net.Conn) (string, error) {
 	}
 	return "", wire.ErrLineTooLong
 }
-

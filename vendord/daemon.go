@@ -97,9 +97,10 @@ func Run(ctx context.Context, opts Options) error {
 		if err != nil {
 			return err
 		}
-		defer ch.Close()
 		d.wg.Add(1)
 		go func() { defer d.wg.Done(); d.control(ctx, ch) }()
+		// Closing the channel is what ends control's blocking Recv.
+		go func() { <-ctx.Done(); ch.Close() }()
 	}
 	if opts.DirectPort != 0 {
 		ln, err := net.Listen("tcp", net.JoinHostPort(bindHost(opts.ServerHost), fmt.Sprint(opts.DirectPort)))
@@ -120,7 +121,6 @@ func Run(ctx context.Context, opts Options) error {
 	d.log.Info("EXITING DUE TO SIGNAL 15")
 	return nil
 }
-
 
 // bindHost is the address to bind for a SERVER host: its IP when it is one
 // (a triad on 127.0.0.1-3 shares a port), else every address.

@@ -10,6 +10,8 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/lmtriad/lmtriad/flexlog"
 )
 
 func main() {
@@ -41,6 +43,7 @@ func main() {
 			opts.NoRemove = c.Bool("no-remove")
 			opts.NoDown = c.Bool("no-down")
 			opts.Serving = !c.Bool("standby")
+			opts.Logger = flexlog.New(os.Stdout, opts.Vendor)
 			if fd := c.Int("handoff-fd"); fd >= 0 {
 				opts.Handoff = os.NewFile(uintptr(fd), "handoff")
 			}

@@ -29,8 +29,12 @@ func (d *daemon) status(feature string) (wire.Message, []wire.Message) {
 				"inuse", strconv.Itoa(p.InUse), "uncounted", boolDigit(p.Pool.Uncounted),
 				"vendor_string", p.Pool.VendorString, "hostid", p.Pool.HostID))
 			for _, h := range p.Holders {
+				version := h.Version
+				if version == "" { // no version asked for: show the license's, as FlexLM shows the client's
+					version = p.Pool.Version
+				}
 				records = append(records, wire.New("HOLDER", "feature", f.Name, "pool_version", p.Pool.Version,
-					"user", h.User, "host", h.Host, "display", h.Display, "version", h.Version,
+					"user", h.User, "host", h.Host, "display", h.Display, "version", version,
 					"server", server, "port", port, "handle", strconv.FormatUint(h.Handle, 10),
 					"start", strconv.FormatInt(h.Start.Unix(), 10), "count", strconv.Itoa(h.Count),
 					"pid", strconv.Itoa(h.PID)))

@@ -1,0 +1,229 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/lmtriad/lmtriad/hostid"
+	"github.com/lmtriad/lmtriad/wire"
+)
+
+// environment is what the commands take from the process, injectable in tests.
+type environment struct {
+	argv0  string
+	getenv func(string) string
+	stdin  io.Reader
+	clock  func() time.Time
+}
+
+func (e *environment) now() time.Time {
+	if e.clock == nil {
+		return time.Now()
+	}
+	return e.clock()
+}
+
+// program is the name to print in banners: the link's name when lmutil was
+// called as lmstat, else def.
+func (e *environment) program(def string) string {
+	if e.argv0 == "lmstat" {
+		return "lmstat"
+	}
+	return def
+}
+
+func lmdownCommand(env *environment) *cli.Command {
+	return &cli.Command{
+		Name:      "lmdown",
+		Usage:     "shut down the license servers (all members of a triad)",
+		UsageText: "lmdown [-c port@host] [-q] [-force] [-vendor NAME] [-self]",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "c", Usage: "license `PATH`"},
+			&cli.BoolFlag{Name: "q", Usage: "do not ask for confirmation"},
+			&cli.BoolFlag{Name: "force", Usage: "shut down even when licenses are held"},
+			&cli.StringFlag{Name: "vendor", Usage: "stop only this vendor daemon; lmgrd keeps running"},
+			&cli.BoolFlag{Name: "self", Usage: "stop only the one server -c names, not its whole triad"},
+		},
+		Action: func(c *cli.Context) error {
+			t, err := resolveTarget(c.String("c"), env.getenv)
+			if err != nil {
+				return err
+			}
+			w := c.App.Writer
+			if !c.Bool("q") {
+				fmt.Fprintf(w, "Are you sure (y/n)? ")
+				answer, _ := bufio.NewReader(env.stdin).ReadString('\n')
+				if !strings.HasPrefix(strings.ToLower(strings.TrimSpace(answer)), "y") {
+					return cli.Exit("lmdown: not confirmed", 1)
+				}
+			}
+			req := wire.New("DOWN")
+			if v := c.String("vendor"); v != "" {
+				req.Set("vendor", v)
+			}
+			if c.Bool("force") {
+				req.Set("force", "1")
+			}
+			scope := "triad"
+			if c.Bool("self") {
+				scope = "self"
+			}
+			req.Set("scope", scope)
+			var failed []string
+			stopped := 0
+			for _, hp := range t.servers {
+				_, _, err := adminCall(c.Context, hp, "", req)
+				if err != nil {
+					var we *wire.Error
+					if errors.As(err, &we) && we.Code != wire.CodeCantConnect {
+						return cli.Exit(fmt.Sprintf("lmdown: %d@%s: %v", hp.Port, hp.Host, err), 1)
+					}
+					failed = append(failed, fmt.Sprintf("%d@%s: %v", hp.Port, hp.Host, err))
+					continue
+				}
+				stopped++
+				fmt.Fprintf(w, "Shutting down FlexNet-compatible license server on %d@%s\n", hp.Port, hp.Host)
+				if scope == "self" || req.Get("vendor") != "" {
+					break
+				}
+			}
+			if stopped == 0 {
+				return cli.Exit("lmdown: "+strings.Join(failed, "; "), 1)
+			}
+			fmt.Fprintf(w, "%d FlexNet-compatible License Server(s) shut down\n", stopped)
+			return nil
+		},
+	}
+}
+
+func lmrereadCommand(env *environment) *cli.Command {
+	return &cli.Command{
+		Name:      "lmreread",
+		Usage:     "make the license servers reread their license files",
+		UsageText: "lmreread [-c port@host] [-vendor NAME]",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "c", Usage: "license `PATH`"},
+			&cli.StringFlag{Name: "vendor", Usage: "reread only this vendor daemon"},
+		},
+		Action: func(c *cli.Context) error {
+			t, err := resolveTarget(c.String("c"), env.getenv)
+			if err != nil {
+				return err
+			}
+			req := wire.New("REREAD")
+			if v := c.String("vendor"); v != "" {
+				req.Set("vendor", v)
+			}
+			done := 0
+			var lastErr error
+			for _, hp := range t.servers {
+				if _, _, err := adminCall(c.Context, hp, "", req); err != nil {
+					lastErr = err
+					continue
+				}
+				done++
+				fmt.Fprintf(c.App.Writer, "lmreread successful on %d@%s\n", hp.Port, hp.Host)
+			}
+			if done == 0 {
+				return cli.Exit(fmt.Sprintf("lmreread: %v", lastErr), 1)
+			}
+			return nil
+		},
+	}
+}
+
+func lmremoveCommand(env *environment) *cli.Command {
+	return &cli.Command{
+		Name:      "lmremove",
+		Usage:     "free one user's license",
+		UsageText: "lmremove [-c port@host] feature user user_host display\n   lmremove [-c port@host] -h feature server_host port handle",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "c", Usage: "license `PATH`"},
+			// FlexLM spells it -h; runEnv renames it, as cli keeps -h for help.
+			&cli.BoolFlag{Name: "handle", Usage: "(-h) remove by handle: feature server_host port handle"},
+		},
+		Action: func(c *cli.Context) error {
+			args := c.Args().Slice()
+			if len(args) != 4 {
+				return cli.Exit("usage: "+c.Command.UsageText, 2)
+			}
+			t, err := resolveTarget(c.String("c"), env.getenv)
+			if err != nil {
+				return err
+			}
+			req := wire.New("REMOVE", "feature", args[0])
+			if c.Bool("handle") {
+				req.Set("handle", args[3])
+			} else {
+				req.Set("user", args[1])
+				req.Set("host", args[2])
+				req.Set("display", args[3])
+			}
+			return sendToMasterVendor(c, t, args[0], req)
+		},
+	}
+}
+
+// sendToMasterVendor sends req to the vendor daemon serving feature, on
+// whichever member of t is serving.
+func sendToMasterVendor(c *cli.Context, t target, feature string, req wire.Message) error {
+	var lastErr error
+	for _, hp := range t.servers {
+		// lmgrd routes an admin greeting that names a feature to its vendor.
+		resp, _, err := adminCallFeature(c.Context, hp, feature, req)
+		if err == nil {
+			fmt.Fprintf(c.App.Writer, "lmremove: %s license(s) of %s freed\n", resp.Get("removed"), feature)
+			return nil
+		}
+		lastErr = err
+		var we *wire.Error
+		if errors.As(err, &we) && we.Code != wire.CodeCantConnect && we.Code != wire.CodeServBusy {
+			break
+		}
+	}
+	return cli.Exit(fmt.Sprintf("lmremove: %v", lastErr), 1)
+}
+
+func lmhostidCommand(env *environment) *cli.Command {
+	return &cli.Command{
+		Name:      "lmhostid",
+		Usage:     "print this machine's host id",
+		UsageText: "lmhostid [-n] [-ether|-internet|-hostname]",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "n", Usage: "print only the value"},
+			&cli.BoolFlag{Name: "ether", Usage: "Ethernet address (default)"},
+			&cli.BoolFlag{Name: "internet", Usage: "IP addresses"},
+			&cli.BoolFlag{Name: "hostname", Usage: "host name"},
+		},
+		Action: func(c *cli.Context) error {
+			info, err := hostid.Local()
+			if err != nil {
+				return err
+			}
+			id := info.Default()
+			switch {
+			case c.Bool("internet"):
+				id = "INTERNET=" + strings.Join(info.IPs, " INTERNET=")
+			case c.Bool("hostname"):
+				id = "HOSTNAME=" + info.Hostname
+			}
+			if c.Bool("n") {
+				fmt.Fprintln(c.App.Writer, id)
+				return nil
+			}
+			fmt.Fprintf(c.App.Writer, "The FlexNet host ID of this machine is \"%s\"\n", id)
+			return nil
+		},
+	}
+}
+
+func defaultEnvironment(argv0 string) *environment {
+	return &environment{argv0: argv0, getenv: os.Getenv, stdin: os.Stdin}
+}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/lmtriad/lmtriad/licfile"
+	"github.com/urfave/cli/v2"
+)
+
+// lmcksumOptions is what lmcksum runs on.
+type lmcksumOptions struct {
+	LicensePath string // -c, or $LM_LICENSE_FILE
+	Feature     string // only lines of this name; empty: all
+}
+
+func lmcksumCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "lmcksum",
+		Usage:     "check every line of license files",
+		ArgsUsage: "[feature]",
+		Description: "Checks each FEATURE, INCREMENT, UPGRADE and PACKAGE line and prints\n" +
+			"\"OK\" or what is wrong with it. lmtriad has no signature algorithm: OK\n" +
+			"means the line is well formed and consistent. Exits 0 only when every\n" +
+			"line of every file is valid.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "c", Usage: "license file, directory or search path (default $LM_LICENSE_FILE)"},
+			&cli.BoolFlag{Name: "k", Usage: "case-sensitive checksums (accepted for compatibility; no effect)"},
+		},
+		Action: func(c *cli.Context) error {
+			opts := lmcksumOptions{LicensePath: c.String("c"), Feature: c.Args().First()}
+			if opts.LicensePath == "" {
+				opts.LicensePath = licfile.SearchPathFromEnv("", os.Getenv)
+			}
+			return lmcksum(c.App.Writer, opts)
+		},
+	}
+}
+
+// lmcksum prints a banner, then for each file its lines in order: an OK
+// line per valid FEATURE/INCREMENT/UPGRADE/PACKAGE line, every error and
+// warning with its file:line. It returns exitError{1} when anything is wrong.
+func lmcksum(w io.Writer, opts lmcksumOptions) error {
+	fmt.Fprintln(w, "lmcksum - Copyright (c) 2026 The lmtriad Authors. All Rights Reserved.")
+	if opts.LicensePath == "" {
+		fmt.Fprintln(w, "lmcksum: no license file: give -c file or set LM_LICENSE_FILE (-1: Cannot find license file.)")
+		return exitError{1}
+	}
+	files, err := licfile.Load(opts.LicensePath)
+	var errs licfile.ErrorList
+	if err != nil && !errors.As(err, &errs) {
+		return err
+	}
+	byFile := map[string][]*licfile.Error{}
+	for _, e := range errs {
+		byFile[e.Pos.File] = append(byFile[e.Pos.File], e)
+	}
+	found := false
+	for _, f := range files {
+		fmt.Fprintf(w, "lmcksum: using license file %q\n", f.Name)
+		var items []item
+		for _, ft := range f.Features {
+			if opts.Feature == "" || ft.Name == opts.Feature {
+				found = true
+				items = append(items, item{ft.Pos.Line, okLine(ft.Kind.String(), ft.Name, ft.Vendor, ft.Version)})
+			}
+		}
+		for _, p := range f.Packages {
+			if opts.Feature == "" || p.Name == opts.Feature {
+				found = true
+				items = append(items, item{p.Pos.Line, okLine("PACKAGE", p.Name, p.Vendor, p.Version)})
+			}
+		}
+		for _, e := range byFile[f.Name] {
+			items = append(items, item{e.Pos.Line, e.Error()})
+		}
+		delete(byFile, f.Name)
+		for _, e := range f.Warnings {
+			items = append(items, item{e.Pos.Line, fmt.Sprintf("%s: warning: %s", e.Pos, e.Msg)})
+		}
+		sort.SliceStable(items, func(i, j int) bool { return items[i].line < items[j].line })
+		for _, it := range items {
+			fmt.Fprintln(w, it.text)
+		}
+	}
+	// Errors about files that could not be read or path entries.
+	for _, e := range errs {
+		if _, left := byFile[e.Pos.File]; left {
+			fmt.Fprintf(w, "%s: %s\n", e.Pos.File, e.Msg)
+		}
+	}
+	if opts.Feature != "" && !found {
+		fmt.Fprintf(w, "lmcksum: no line for feature %q\n", opts.Feature)
+		return exitError{1}
+	}
+	if len(errs) > 0 {
+		return exitError{1}
+	}
+	return nil
+}
+
+// item is one output line of lmcksum, placed by its license-file line.
+type item struct {
+	line int
+	text string
+}
+
+func okLine(kind string, fields ...string) string {
+	var parts []string
+	for _, f := range append([]string{kind}, fields...) {
+		if f != "" {
+			parts = append(parts, f)
+		}
+	}
+	return strings.Join(parts, " ") + ": OK"
+}

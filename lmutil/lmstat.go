@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/lmtriad/lmtriad/licfile"
+	"github.com/lmtriad/lmtriad/lmstat"
+	"github.com/lmtriad/lmtriad/wire"
+)
+
+// allFeatures stands for a bare -f or -i: every feature.
+const allFeatures = "\x00all"
+
+func lmstatCommand(env *environment) *cli.Command {
+	return &cli.Command{
+		Name:      "lmstat",
+		Usage:     "report the status of license servers and who holds which licenses",
+		UsageText: "lmstat [-a] [-c port@host|file] [-f [feature]] [-S [vendor]] [-i [feature]] [-s] [-v]",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "a", Usage: "display everything"},
+			&cli.StringFlag{Name: "c", Usage: "license `PATH`: port@host, triad, file or directory"},
+			&cli.StringFlag{Name: "f", Usage: "users of `FEATURE` (all features when bare)"},
+			&cli.StringFlag{Name: "S", Usage: "users of `VENDOR`'s features"},
+			&cli.StringFlag{Name: "i", Usage: "FEATURE/INCREMENT lines of the license file (not from the server)"},
+			&cli.BoolFlag{Name: "s", Usage: "server status only"},
+			&cli.BoolFlag{Name: "v", Usage: "print lmstat's version"},
+			&cli.BoolFlag{Name: "pid", Usage: "show client PIDs on user lines (as FlexLM v11.19)"},
+		},
+		Action: func(c *cli.Context) error {
+			w := c.App.Writer
+			if c.Bool("v") {
+				fmt.Fprintln(w, lmstat.VersionBanner(env.program("lmstat"), wire.Version))
+				return nil
+			}
+			if c.IsSet("i") {
+				return lmstatIncrements(w, c.String("c"), c.String("i"), env)
+			}
+			t, err := resolveTarget(c.String("c"), env.getenv)
+			if err != nil {
+				return err
+			}
+			opts := lmstat.Options{All: c.Bool("a"), Servers: c.Bool("s"), ShowPID: c.Bool("pid")}
+			if c.IsSet("f") {
+				opts.FeatureSet = true
+				if f := c.String("f"); f != allFeatures {
+					opts.Feature = f
+				}
+			}
+			if c.IsSet("S") {
+				opts.Vendor = c.String("S")
+				if opts.Vendor == allFeatures {
+					opts.Vendor, opts.All = "", true
+				}
+			}
+			report := gatherStatus(c.Context, t, opts.Feature, env.now())
+			report.Program = env.program("lmutil")
+			if err := lmstat.Write(w, report, opts); err != nil {
+				return err
+			}
+			if report.ConnectErr != "" {
+				return cli.Exit("", 1)
+			}
+			return nil
+		},
+	}
+}
+
+// gatherStatus asks every server of t for its view (INFO), then the
+// master's vendor daemons for their features and holders (STATUS).
+func gatherStatus(ctx context.Context, t target, feature string, now time.Time) lmstat.Report {
+	r := lmstat.Report{Now: now}
+	master := -1
+	firstUp := -1
+	var infos = make([]wire.Message, len(t.servers))
+	var records = make([][]wire.Message, len(t.servers))
+	var firstErr error
+	for i, hp := range t.servers {
+		s := lmstat.Server{Host: hp.Host, Port: hp.Port}
+		resp, recs, err := adminCall(ctx, hp, "", wire.New("INFO"))
+		if err != nil {
+			s.Err = err.Error()
+			if firstErr == nil {
+				firstErr = err
+			}
+		} else {
+			s.Up = true
+			s.Version = resp.Get("version")
+			s.Master = resp.Get("role") == "master"
+			infos[i], records[i] = resp, recs
+			if s.Master && master < 0 {
+				master = i
+			}
+			if firstUp < 0 {
+				firstUp = i
+			}
+		}
+		r.Servers = append(r.Servers, s)
+	}
+	if firstUp < 0 {
+		r.ConnectErr = firstErr.Error()
+		return r
+	}
+	about := master
+	if about < 0 {
+		about = firstUp
+	}
+	r.FileHost = t.servers[about].Host
+	r.LicenseFile = infos[about].Get("files")
+	if len(t.servers) == 3 {
+		r.Cluster = clusterOf(infos[about], records[about], t)
+	}
+	if master < 0 {
+		// No master: nobody serves. Show the servers and say so per vendor.
+		for _, rec := range records[about] {
+			if rec.Verb == "VENDOR" {
+				r.Vendors = append(r.Vendors, lmstat.Vendor{Name: rec.Get("name"), Err: wire.NewError(wire.CodeServBusy, 1).Error()})
+			}
+		}
+		return r
+	}
+	r.VendorHost = t.servers[master].Host
+	for _, rec := range records[master] {
+		if rec.Verb != "VENDOR" {
+			continue
+		}
+		v := lmstat.Vendor{Name: rec.Get("name"), Up: rec.Get("up") == "1", Version: rec.Get("version")}
+		if v.Up {
+			req := wire.New("STATUS")
+			if feature != "" {
+				req.Set("feature", feature)
+			}
+			_, recs, err := adminCall(ctx, t.servers[master], v.Name, req)
+			if err != nil {
+				v.Up, v.Err = false, err.Error()
+			} else {
+				r.Features = append(r.Features, featuresOf(v.Name, recs)...)
+			}
+		}
+		r.Vendors = append(r.Vendors, v)
+	}
+	return r
+}
+
+// featuresOf turns STATUS records into lmstat's features.
+func featuresOf(vendor string, recs []wire.Message) []lmstat.Feature {
+	var out []lmstat.Feature
+	for _, rec := range recs {
+		switch rec.Verb {
+		case "FEATURE":
+			issued, _ := rec.Int("issued")
+			inUse, _ := rec.Int("inuse")
+			out = append(out, lmstat.Feature{Name: rec.Get("name"), Issued: issued, InUse: inUse,
+				Uncounted: rec.Get("uncounted") == "1", Vendor: vendor})
+		case "POOL":
+			if len(out) == 0 {
+				continue
+			}
+			f := &out[len(out)-1]
+			f.Pools = append(f.Pools, lmstat.Pool{Name: rec.Get("feature"), Version: rec.Get("version"),
+				Vendor: rec.Get("vendor"), Expiry: rec.Get("expiry"), VendorString: rec.Get("vendor_string"),
+				NodeLocked: nodeLock(rec), Uncounted: rec.Get("uncounted") == "1"})
+		case "HOLDER":
+			if len(out) == 0 || len(out[len(out)-1].Pools) == 0 {
+				continue
+			}
+			pools := out[len(out)-1].Pools
+			p := &pools[len(pools)-1]
+			port, _ := rec.Int("port")
+			handle, _ := rec.Uint64("handle")
+			start, _ := strconv.ParseInt(rec.Get("start"), 10, 64)
+			count, _ := rec.Int("count")
+			pid, _ := rec.Int("pid")
+			p.Holders = append(p.Holders, lmstat.Holder{User: rec.Get("user"), Host: rec.Get("host"),
+				Display: rec.Get("display"), Version: rec.Get("version"), Server: rec.Get("server"), Port: port,
+				Handle: handle, Start: time.Unix(start, 0), Count: count, PID: pid})
+		}
+	}
+	return out
+}
+
+func nodeLock(rec wire.Message) string {
+	id := rec.Get("hostid")
+	if id == "" {
+		return ""
+	}
+	return id
+}
+
+func clusterOf(info wire.Message, recs []wire.Message, t target) *lmstat.Cluster {
+	c := &lmstat.Cluster{State: info.Get("cluster")}
+	for _, rec := range recs {
+		if rec.Verb == "LINK" {
+			c.Links = append(c.Links, lmstat.Link{From: rec.Get("from"), To: rec.Get("to"), Up: rec.Get("up") == "1"})
+		}
+	}
+	if c.State == "" {
+		c.State = lmstat.ClusterNotOperational
+	}
+	return c
+}
+
+// lmstatIncrements prints lmstat -i: the FEATURE/INCREMENT lines of the
+// license file, read locally.
+func lmstatIncrements(w io.Writer, spec, feature string, env *environment) error {
+	if spec == "" {
+		spec = licfile.SearchPathFromEnv("", env.getenv)
+	}
+	files, err := licfile.Load(spec)
+	if err != nil && len(files) == 0 {
+		return err
+	}
+	var lines []lmstat.IncrementLine
+	for _, f := range files {
+		for _, ft := range f.Features {
+			if feature != "" && feature != allFeatures && ft.Name != feature {
+				continue
+			}
+			lines = append(lines, lmstat.IncrementLine{Feature: ft.Name, Version: ft.Version, Count: ft.Count,
+				Expires: ft.ExpiryText, Vendor: ft.Vendor})
+		}
+	}
+	if len(lines) == 0 && feature != "" && feature != allFeatures {
+		return errors.New(wire.NewError(wire.CodeNoFeature, 1).Error())
+	}
+	return lmstat.WriteIncrements(w, lines)
+}

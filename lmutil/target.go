@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/lmtriad/lmtriad/licfile"
+	"github.com/lmtriad/lmtriad/wire"
+)
+
+// target is the license server system an admin command talks to: the
+// servers of the first entry of -c (or LM_LICENSE_FILE) that names any.
+type target struct {
+	spec    string // what -c said, for messages
+	file    string // the license file, when -c named one
+	servers []licfile.HostPort
+}
+
+func resolveTarget(spec string, getenv func(string) string) (target, error) {
+	if spec == "" {
+		spec = licfile.SearchPathFromEnv("", getenv)
+	}
+	if spec == "" {
+		return target{}, wire.NewError(wire.CodeNoConfFile, 1).WithDetail("use -c port@host or set LM_LICENSE_FILE")
+	}
+	entries, errs := licfile.ParseSearchPath(spec, nil)
+	for _, e := range entries {
+		switch e.Kind {
+		case licfile.EntryPortAtHost, licfile.EntryTriad:
+			return target{spec: spec, servers: withDefaultPorts(e.Servers)}, nil
+		case licfile.EntryFile, licfile.EntryDir:
+			paths := []string{e.Path}
+			if e.Kind == licfile.EntryDir {
+				paths, _ = licfile.ExpandDir(e.Path)
+			}
+			for _, p := range paths {
+				f, err := licfile.ParseFile(p)
+				if f == nil || len(f.Servers) == 0 {
+					if err != nil {
+						errs = append(errs, err)
+					}
+					continue
+				}
+				var hps []licfile.HostPort
+				for _, s := range f.Servers {
+					hps = append(hps, licfile.HostPort{Host: s.Host, Port: s.Port})
+				}
+				return target{spec: spec, file: p, servers: withDefaultPorts(hps)}, nil
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return target{}, fmt.Errorf("%s: %w", spec, errs[0])
+	}
+	return target{}, wire.NewError(wire.CodeNoServerInFile, 1).WithDetail(spec)
+}
+
+func withDefaultPorts(hps []licfile.HostPort) []licfile.HostPort {
+	out := make([]licfile.HostPort, len(hps))
+	for i, hp := range hps {
+		if hp.Port == 0 {
+			hp.Port = licfile.DefaultPort
+		}
+		out[i] = hp
+	}
+	return out
+}
+
+func addr(hp licfile.HostPort) string { return net.JoinHostPort(hp.Host, strconv.Itoa(hp.Port)) }
+
+// adminTimeout bounds every admin exchange with one server.
+const adminTimeout = 5 * time.Second
+
+// adminCall greets the server at hp as an admin (of vendor, when not empty)
+// and sends req.
+func adminCall(ctx context.Context, hp licfile.HostPort, vendor string, req wire.Message) (wire.Message, []wire.Message, error) {
+	return adminExchange(ctx, hp, "vendor", vendor, req)
+}
+
+// adminCallFeature is adminCall to the vendor daemon that serves feature.
+func adminCallFeature(ctx context.Context, hp licfile.HostPort, feature string, req wire.Message) (wire.Message, []wire.Message, error) {
+	return adminExchange(ctx, hp, "feature", feature, req)
+}
+
+func adminExchange(ctx context.Context, hp licfile.HostPort, key, value string, req wire.Message) (wire.Message, []wire.Message, error) {
+	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
+	defer cancel()
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp", addr(hp))
+	if err != nil {
+		return wire.Message{}, nil, wire.NewError(wire.CodeCantConnect, 570).WithDetail(wire.SysDetail(err))
+	}
+	c := wire.NewConn(nc)
+	defer c.Close()
+	hello := wire.New("HELLO", "proto", strconv.Itoa(wire.ProtocolVersion), "role", "admin")
+	if value != "" {
+		hello.Set(key, value)
+	}
+	if _, _, err := c.Call(ctx, hello); err != nil {
+		return wire.Message{}, nil, err
+	}
+	return c.Call(ctx, req)
+}

@@ -1,0 +1,218 @@
+package quorum
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Role is a server's place in the triad.
+type Role uint8
+
+const (
+	// RoleNoQuorum: no live peer (alone). Serves nothing; FlexLM logs "Lost quorum".
+	RoleNoQuorum Role = iota
+	// RoleStandby: in quorum, not master (FlexLM's slave). Redirects clients to Status.Master.
+	RoleStandby
+	// RoleMaster: claims the master role. It serves only while Status.Serving, i.e.
+	// while its lease is valid; a master that is not serving yet answers clients
+	// "-23 License server system temporarily busy (new server connecting)".
+	RoleMaster
+)
+
+func (r Role) String() string {
+	switch r {
+	case RoleNoQuorum:
+		return "NoQuorum"
+	case RoleStandby:
+		return "Standby"
+	case RoleMaster:
+		return "Master"
+	}
+	return "Role(" + strconv.Itoa(int(r)) + ")"
+}
+
+// ClusterState is the cluster status in the words of the DSLS License
+// Administration Tool, computed from the link matrix as one server sees it.
+type ClusterState uint8
+
+const (
+	// ClusterNotOperational: no link at all (red). This server has no quorum.
+	ClusterNotOperational ClusterState = iota
+	// ClusterPartiallyOperational: exactly one link (yellow): one member is out, the
+	// other two still form a quorum; losing one more stops the cluster.
+	ClusterPartiallyOperational
+	// ClusterOperational: at least two links (green), so every member is connected
+	// to the cluster. A single cut link between two members still counts as green.
+	ClusterOperational
+)
+
+func (c ClusterState) String() string {
+	switch c {
+	case ClusterNotOperational:
+		return "not operational"
+	case ClusterPartiallyOperational:
+		return "partially operational"
+	case ClusterOperational:
+		return "operational"
+	}
+	return "ClusterState(" + strconv.Itoa(int(c)) + ")"
+}
+
+// EventKind classifies log events.
+type EventKind uint8
+
+const (
+	EventConnected       EventKind = iota + 1 // "Connected to HOST"
+	EventLostConnection                       // "Lost connection to HOST"
+	EventMaster                               // "CONNECTED, master is HOST"
+	EventLostQuorum                           // "Lost quorum"
+	EventExistingMaster                       // "Selected (EXISTING) master node"
+	EventOrderMismatch                        // "License File SERVER line order mismatch."
+	EventServerMismatch                       // SERVER lines differ in hosts, hostids or ports
+	EventLicenseMismatch                      // served license content differs
+)
+
+func (k EventKind) String() string {
+	switch k {
+	case EventConnected:
+		return "Connected"
+	case EventLostConnection:
+		return "LostConnection"
+	case EventMaster:
+		return "Master"
+	case EventLostQuorum:
+		return "LostQuorum"
+	case EventExistingMaster:
+		return "ExistingMaster"
+	case EventOrderMismatch:
+		return "OrderMismatch"
+	case EventServerMismatch:
+		return "ServerMismatch"
+	case EventLicenseMismatch:
+		return "LicenseMismatch"
+	}
+	return "EventKind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Event is something lmgrd writes to its debug log.
+type Event struct {
+	Kind EventKind
+	// Peer is the rank concerned (the peer or the master), or None.
+	Peer int
+	// Host is Peer's host name, "" when Peer is None.
+	Host string
+	// Text is the debug-log message in FlexLM's wording, e.g. "Connected to host1".
+	Text string
+	// Detail adds facts for the log (mismatches: both host lists), or "".
+	Detail string
+}
+
+func (e Event) String() string {
+	if e.Detail == "" {
+		return e.Text
+	}
+	return e.Text + " (" + e.Detail + ")"
+}
+
+// SoftState is the part of Status the glue must act on at once.
+type SoftState struct {
+	Role    Role
+	Serving bool
+	Master  int
+}
+
+// Ready is the output accumulated since the previous call to Node.Ready.
+type Ready struct {
+	// Messages to send, in order; To is the peer rank. Delivery is best effort.
+	Messages []Message
+	// Events to log, in order.
+	Events []Event
+	// SoftState is non-nil when Role, Serving or Master changed since the last
+	// Ready. When Serving turns false, stop granting licenses before anything else.
+	SoftState *SoftState
+}
+
+// Empty reports whether r carries nothing.
+func (r Ready) Empty() bool {
+	return len(r.Messages) == 0 && len(r.Events) == 0 && r.SoftState == nil
+}
+
+// Status is a snapshot of one server's view of the triad.
+type Status struct {
+	Self  int
+	Hosts [Size]string
+	// Now is the server's tick counter.
+	Now     int64
+	Role    Role
+	Serving bool
+	// Master is the master this server knows of (itself, a peer it hears, or one
+	// a peer reports), or None. Non-masters redirect clients to it.
+	Master int
+	// Live[r]: this server hears r (Live[Self] is true).
+	Live [Size]bool
+	// Rejected[r]: r is heard but refused for a SERVER line or license mismatch.
+	Rejected [Size]bool
+	// Links[a][b]: a reports hearing b. Row Self is this server's own view; a live
+	// peer's row is what its last message said; other rows are all false
+	// (unknown). Links[a][a] is true when a is known to be up.
+	Links [Size][Size]bool
+	// Cluster is the DSLS cluster status from the undirected links (a,b) for which
+	// Links[a][b] or Links[b][a].
+	Cluster ClusterState
+	// PromisedTo is the master this server has promised to support (Self while
+	// it claims the role), None, or -2 during the startup promise; PromiseLeft is
+	// how many ticks the promise still runs (0 if none or while claiming).
+	PromisedTo  int
+	PromiseLeft int64
+	// LeaseLeft is how many ticks the master's lease still runs.
+	LeaseLeft int64
+}
+
+// MasterHost returns the master's host name, or "" when there is none.
+func (s Status) MasterHost() string {
+	if s.Master < 0 || s.Master >= Size {
+		return ""
+	}
+	return s.Hosts[s.Master]
+}
+
+// LinkUp reports whether the undirected link a-b is known to be up.
+func (s Status) LinkUp(a, b int) bool { return a != b && (s.Links[a][b] || s.Links[b][a]) }
+
+// String is a one-line summary, e.g.
+// "Master serving master=host0 cluster=operational links=0-1,0-2,1-2".
+func (s Status) String() string {
+	var b strings.Builder
+	b.WriteString(s.Role.String())
+	if s.Serving {
+		b.WriteString(" serving")
+	}
+	master := s.MasterHost()
+	if master == "" {
+		master = "none"
+	}
+	fmt.Fprintf(&b, " master=%s cluster=%q links=", master, s.Cluster.String())
+	var links []string
+	for a := range Size {
+		for c := a + 1; c < Size; c++ {
+			if s.LinkUp(a, c) {
+				links = append(links, fmt.Sprintf("%d-%d", a, c))
+			}
+		}
+	}
+	if len(links) == 0 {
+		b.WriteString("none")
+	}
+	b.WriteString(strings.Join(links, ","))
+	var rej []string
+	for r, x := range s.Rejected {
+		if x {
+			rej = append(rej, s.Hosts[r])
+		}
+	}
+	if len(rej) > 0 {
+		b.WriteString(" rejected=" + strings.Join(rej, ","))
+	}
+	return b.String()
+}
