@@ -15,6 +15,8 @@ import (
 	"net"
 	"os"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // MaxMessage is the largest message a Channel carries.
@@ -150,4 +152,15 @@ func closeRights(oob []byte) {
 	if f, err := fileFromRights(oob); err == nil {
 		f.Close()
 	}
+}
+
+// MonotonicNow is CLOCK_MONOTONIC in nanoseconds. Unlike Go's monotonic
+// readings it is the same clock in every process of the machine, so lmgrd
+// can hand a vendor daemon a lease deadline that the daemon checks itself.
+func MonotonicNow() int64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return 0
+	}
+	return ts.Nano()
 }

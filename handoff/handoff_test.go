@@ -72,3 +72,12 @@ func TestOversizedMessageRefused(t *testing.T) {
 	defer childFile.Close()
 	assert.Error(t, parent.Send(make([]byte, MaxMessage+1), nil))
 }
+
+func TestMonotonicNowAdvances(t *testing.T) {
+	a := MonotonicNow()
+	require.NotZero(t, a)
+	deadline := time.Now().Add(time.Second)
+	for MonotonicNow() == a && time.Now().Before(deadline) {
+	}
+	assert.Greater(t, MonotonicNow(), a)
+}

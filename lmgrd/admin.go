@@ -1,12 +1,13 @@
 package main
 
 import (
+	"context"
 	"net"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
-	"github.com/lmtriad/lmtriad/licfile"
 	"github.com/lmtriad/lmtriad/wire"
 )
 
@@ -38,9 +39,13 @@ func (a *adminSession) Handle(req wire.Message) (wire.Message, []wire.Message, b
 		if vendor := req.Get("vendor"); vendor != "" {
 			return s.downVendor(vendor), nil, false
 		}
+		stopped := 1
+		if s.isTriad() && req.Get("scope") != "self" {
+			stopped += s.downPeers()
+		}
 		s.log.Info("SERVER shutdown requested")
 		s.cancel()
-		return wire.OK(), nil, true
+		return wire.OK("stopped", strconv.Itoa(stopped)), nil, true
 	case "REREAD":
 		if err := a.allowed(false); err != nil {
 			return err.Message(), nil, false
@@ -89,15 +94,11 @@ func (s *server) downVendor(name string) wire.Message {
 
 // info describes this server, its triad and its vendor daemons for lmstat.
 func (s *server) info() (wire.Message, []wire.Message) {
+	v := s.view()
 	var records []wire.Message
 	for i, sv := range s.servers {
-		port := sv.Port
-		if port == 0 {
-			port = licfile.DefaultPort
-		}
-		up := i == s.self
-		records = append(records, wire.New("SERVER", "host", sv.Host, "port", strconv.Itoa(port),
-			"rank", strconv.Itoa(i), "up", digit(up || s.peerUp(i)), "master", digit(s.masterRank() == i),
+		records = append(records, wire.New("SERVER", "host", sv.Host, "port", strconv.Itoa(s.portOf(i)),
+			"rank", strconv.Itoa(i), "up", digit(v.up[i]), "master", digit(v.master == i),
 			"version", wire.VersionShort))
 	}
 	s.mu.Lock()
@@ -116,10 +117,15 @@ func (s *server) info() (wire.Message, []wire.Message) {
 		paths = append(paths, f.Name)
 	}
 	s.mu.Unlock()
-	records = append(records, s.linkRecords()...)
+	for i, l := range v.links {
+		records = append(records, wire.New("LINK", "from", s.servers[l[0]].Host, "to", s.servers[l[1]].Host,
+			"up", digit(v.linkUp[i])))
+	}
 	resp := wire.OK("host", s.host, "port", strconv.Itoa(s.port), "version", wire.VersionShort,
-		"role", s.roleName(), "cluster", s.clusterState(), "files", strings.Join(paths, ":"),
-		"records", strconv.Itoa(len(records)))
+		"role", v.role, "files", strings.Join(paths, ":"), "records", strconv.Itoa(len(records)))
+	if v.cluster != "" {
+		resp.Set("cluster", v.cluster)
+	}
 	return resp, records
 }
 
@@ -128,4 +134,39 @@ func digit(b bool) string {
 		return "1"
 	}
 	return "0"
+}
+
+// downPeers stops the other members of the triad, as lmdown stops all three.
+func (s *server) downPeers() int {
+	stopped := 0
+	for i := range s.servers {
+		if i == s.self {
+			continue
+		}
+		addr := net.JoinHostPort(s.servers[i].Host, strconv.Itoa(s.portOf(i)))
+		if err := adminDown(s.ctx, addr); err != nil {
+			s.log.WithError(err).Warnf("Cannot shut down %s", s.portAtHost(i))
+			continue
+		}
+		s.log.Infof("Shut down %s", s.portAtHost(i))
+		stopped++
+	}
+	return stopped
+}
+
+func adminDown(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	c := wire.NewConn(nc)
+	defer c.Close()
+	if _, _, err := c.Call(ctx, wire.New("HELLO", "proto", strconv.Itoa(wire.ProtocolVersion), "role", "admin")); err != nil {
+		return err
+	}
+	_, _, err = c.Call(ctx, wire.New("DOWN", "scope", "self"))
+	return err
 }

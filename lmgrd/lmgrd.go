@@ -36,6 +36,7 @@ type server struct {
 	host    string
 	port    int
 	ln      net.Listener
+	tri     *triad // nil for a lone server
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -81,6 +82,16 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	log.Infof("lmgrd tcp-port %d", s.port)
+	if len(s.servers) == 3 {
+		if s.tri, err = newTriad(s, files); err != nil {
+			log.Error(err.Error())
+			return err
+		}
+		log.Infof("Started with redundant configuration - %s, %s, %s; this server is %s",
+			s.portAtHost(0), s.portAtHost(1), s.portAtHost(2), s.portAtHost(s.self))
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.tri.run(s.ctx) }()
+	}
 
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.acceptLoop() }()

@@ -1,32 +1,90 @@
 package main
 
-import "github.com/lmtriad/lmtriad/wire"
+import (
+	"strconv"
 
-// The role of this server in its triad. A lone server is always the master;
-// a triad member's role comes from the quorum.
+	"github.com/lmtriad/lmtriad/licfile"
+	"github.com/lmtriad/lmtriad/quorum"
+	"github.com/lmtriad/lmtriad/wire"
+)
 
-func (s *server) triad() bool { return len(s.servers) == 3 }
+// The role of this server. A lone server is always the master; a triad
+// member's role comes from its quorum.Node.
+
+func (s *server) isTriad() bool { return s.tri != nil }
 
 // servesAtStart: a lone server serves at once, a triad member only once
 // the quorum has made it master.
-func (s *server) servesAtStart() bool { return !s.triad() }
+func (s *server) servesAtStart() bool { return !s.isTriad() }
 
-func (s *server) masterRank() int {
-	if !s.triad() {
-		return s.self
+func (s *server) portOf(rank int) int {
+	if p := s.servers[rank].Port; p != 0 {
+		return p
 	}
-	return -1
+	return licfile.DefaultPort
 }
 
-func (s *server) peerUp(rank int) bool { return false }
-
-func (s *server) roleName() string {
-	if !s.triad() {
-		return "master"
-	}
-	return "standby"
+func (s *server) portAtHost(rank int) string {
+	return strconv.Itoa(s.portOf(rank)) + "@" + s.servers[rank].Host
 }
 
-func (s *server) clusterState() string { return "" }
+// setRole remembers the ROLE line for daemons started later and sends it to
+// the running ones.
+func (s *server) setRole(m wire.Message) {
+	line := []byte(m.String())
+	s.mu.Lock()
+	vendors := make([]*vendorProc, 0, len(s.vendors))
+	for _, v := range s.vendors {
+		vendors = append(vendors, v)
+	}
+	s.mu.Unlock()
+	for _, v := range vendors {
+		v.mu.Lock()
+		v.role = m
+		v.mu.Unlock()
+		_ = v.send(line, nil)
+	}
+}
 
-func (s *server) linkRecords() []wire.Message { return nil }
+// view is what INFO reports about the triad: who is up, who is master, the
+// role and the cluster state as this server sees them.
+type view struct {
+	up      []bool
+	master  int
+	role    string
+	cluster string
+	links   [][2]int
+	linkUp  []bool
+}
+
+func (s *server) view() view {
+	v := view{up: make([]bool, len(s.servers)), master: s.self, role: "master"}
+	v.up[s.self] = true
+	if !s.isTriad() {
+		return v
+	}
+	st := s.tri.status()
+	v.master = -1
+	if st.Serving || st.Role == quorum.RoleStandby {
+		v.master = st.Master
+	}
+	for i := range s.servers {
+		v.up[i] = i == s.self || st.Live[i]
+	}
+	switch {
+	case st.Serving:
+		v.role = "master"
+	case st.Role == quorum.RoleStandby:
+		v.role = "standby"
+	default:
+		v.role = "alone"
+	}
+	v.cluster = st.Cluster.String()
+	for a := 0; a < quorum.Size; a++ {
+		for b := a + 1; b < quorum.Size; b++ {
+			v.links = append(v.links, [2]int{a, b})
+			v.linkUp = append(v.linkUp, st.LinkUp(a, b))
+		}
+	}
+	return v
+}

@@ -57,6 +57,14 @@ func (s *server) route(c net.Conn) {
 			return
 		}
 	}
+	if hello.Get("role") == "peer" {
+		if s.tri == nil {
+			s.reject(c, wire.NewError(wire.CodeNotLicAdmin, 33).WithDetail("this server is not a triad member"))
+			return
+		}
+		s.tri.servePeer(c, hello)
+		return
+	}
 	if vendor == "" {
 		_ = c.SetDeadline(time.Time{})
 		s.serveAdmin(c, hello)

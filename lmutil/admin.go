@@ -76,10 +76,12 @@ func lmdownCommand(env *environment) *cli.Command {
 				scope = "self"
 			}
 			req.Set("scope", scope)
+			// The first server that answers stops its whole triad (unless
+			// -self), so one request is enough.
 			var failed []string
 			stopped := 0
 			for _, hp := range t.servers {
-				_, _, err := adminCall(c.Context, hp, "", req)
+				resp, _, err := adminCall(c.Context, hp, "", req)
 				if err != nil {
 					var we *wire.Error
 					if errors.As(err, &we) && we.Code != wire.CodeCantConnect {
@@ -88,11 +90,12 @@ func lmdownCommand(env *environment) *cli.Command {
 					failed = append(failed, fmt.Sprintf("%d@%s: %v", hp.Port, hp.Host, err))
 					continue
 				}
-				stopped++
-				fmt.Fprintf(w, "Shutting down FlexNet-compatible license server on %d@%s\n", hp.Port, hp.Host)
-				if scope == "self" || req.Get("vendor") != "" {
-					break
+				stopped = 1
+				if n, err := resp.Int("stopped"); err == nil {
+					stopped = n
 				}
+				fmt.Fprintf(w, "Shutting down FlexNet-compatible license server on %d@%s\n", hp.Port, hp.Host)
+				break
 			}
 			if stopped == 0 {
 				return cli.Exit("lmdown: "+strings.Join(failed, "; "), 1)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -55,6 +56,7 @@ type daemon struct {
 // role is what lmgrd last said about this server's place in its triad.
 type role struct {
 	serving bool
+	lease   int64  // CLOCK_MONOTONIC ns after which serving lapses; 0: no lease (a lone server)
 	code    int    // the FlexLM error a client gets when not serving (-20, -23)
 	master  string // port@host of the master, for redirection
 }
@@ -193,11 +195,14 @@ func (d *daemon) command(m wire.Message) {
 	switch m.Verb {
 	case "ROLE":
 		r := &role{serving: m.Get("serving") == "1", master: m.Get("master"), code: wire.CodeServBusy}
+		if l, err := strconv.ParseInt(m.Get("lease"), 10, 64); err == nil {
+			r.lease = l
+		}
 		if c, err := m.Int("code"); err == nil && c != 0 {
 			r.code = c
 		}
 		old := d.role.Swap(r)
-		if old.serving != r.serving {
+		if old.serving != r.serving || old.code != r.code {
 			if r.serving {
 				d.log.Info("Serving licenses (this server is the master)")
 			} else {
@@ -353,4 +358,11 @@ func releaseNote(r pool.ReleaseReason) string {
 		return "feature removed during lmreread"
 	}
 	return r.String()
+}
+
+// grants reports whether this daemon may grant licenses now: lmgrd says it
+// is the master, and the lease lmgrd last renewed has not run out, even if
+// lmgrd has stopped talking.
+func (r *role) grants() bool {
+	return r.serving && (r.lease == 0 || handoff.MonotonicNow() < r.lease)
 }

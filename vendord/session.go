@@ -82,7 +82,7 @@ func (s *session) hello(req wire.Message) (wire.Message, []wire.Message, bool) {
 		s.client.HostIDs = splitIDs(ids)
 	}
 	if req.Get("role") != "admin" {
-		if r := s.d.role.Load(); !r.serving {
+		if r := s.d.role.Load(); !r.grants() {
 			return s.d.notServing(r), nil, true
 		}
 	}
@@ -100,7 +100,7 @@ func (d *daemon) notServing(r *role) wire.Message {
 
 func (s *session) checkout(req wire.Message) wire.Message {
 	d := s.d
-	if r := d.role.Load(); !r.serving {
+	if r := d.role.Load(); !r.grants() {
 		return d.notServing(r)
 	}
 	count := 1
