@@ -261,17 +261,17 @@ func drain(ch chan quorum.Message) {
 // address of the SERVER line it claims.
 func (t *triad) servePeer(c net.Conn, hello wire.Message) {
 	defer c.Close()
+	if theirs, ours := hello.Get("servers"), serverList(t.s.servers); theirs != ours {
+		t.s.log.WithField("ours", ours).WithField("theirs", theirs).Error("License File SERVER line order mismatch.")
+		t.s.reject(c, wire.NewError(wire.CodeNotLicAdmin, 31).WithDetail("SERVER lines differ: ours "+ours+", yours "+theirs))
+		return
+	}
 	rank, err := hello.Int("rank")
 	if err != nil || rank < 0 || rank >= len(t.s.servers) || rank == t.s.self {
 		t.s.reject(c, wire.NewError(wire.CodeNotLicAdmin, 30).WithDetail("bad peer rank"))
 		return
 	}
 	peer := t.s.servers[rank].Host
-	if theirs, ours := hello.Get("servers"), serverList(t.s.servers); theirs != ours {
-		t.s.log.WithField("ours", ours).WithField("theirs", theirs).Errorf("License File SERVER line order mismatch. (peer %s)", peer)
-		t.s.reject(c, wire.NewError(wire.CodeNotLicAdmin, 31).WithDetail("SERVER lines differ: ours "+ours+", yours "+theirs))
-		return
-	}
 	if ip := net.ParseIP(peer); ip != nil {
 		if ra, ok := c.RemoteAddr().(*net.TCPAddr); ok && !ra.IP.Equal(ip) {
 			t.s.log.Warnf("Refused peer claiming to be %s from %s", peer, ra.IP)

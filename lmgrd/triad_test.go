@@ -1,0 +1,249 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lmtriad/lmtriad/client"
+	"github.com/lmtriad/lmtriad/wire"
+)
+
+var triadHosts = [3]string{"127.0.0.1", "127.0.0.2", "127.0.0.3"}
+
+// triadCluster is three lmgrds on 127.0.0.1-3 sharing one port.
+type triadCluster struct {
+	port  int
+	lic   string
+	procs [3]*proc
+}
+
+func startTriad(t *testing.T, primaryIsMaster bool) *triadCluster {
+	t.Helper()
+	needBinaries(t)
+	port := freePort(t, "127.0.0.1")
+	pim := ""
+	if primaryIsMaster {
+		pim = " PRIMARY_IS_MASTER"
+	}
+	body := fmt.Sprintf("SERVER 127.0.0.1 ANY %d%s\nSERVER 127.0.0.2 ANY %d\nSERVER 127.0.0.3 ANY %d\nVENDOR demo\n"+
+		"FEATURE solver demo 1.0 permanent 3 SIGN=0\n", port, pim, port, port)
+	lic := filepath.Join(t.TempDir(), "triad.lic")
+	require.NoError(t, os.WriteFile(lic, []byte(body), 0o644))
+	tc := &triadCluster{port: port, lic: lic}
+	for i := range triadHosts {
+		tc.start(t, i)
+	}
+	return tc
+}
+
+func (tc *triadCluster) start(t *testing.T, i int) {
+	tc.procs[i] = startLmgrd(t, "-c", tc.lic, "-self", triadHosts[i])
+}
+
+func (tc *triadCluster) path() string {
+	parts := make([]string, 3)
+	for i, h := range triadHosts {
+		parts[i] = fmt.Sprintf("%d@%s", tc.port, h)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (tc *triadCluster) kill(t *testing.T, i int) {
+	require.NoError(t, tc.procs[i].cmd.Process.Signal(syscall.SIGKILL))
+	<-tc.procs[i].done
+}
+
+// masterOf asks lmstat which server is (MASTER); "" when none.
+func (tc *triadCluster) lmstat(t *testing.T) string {
+	out, _ := lmutil(t, nil, "lmstat", "-a", "-c", tc.path())
+	return out
+}
+
+func masterIn(out string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasSuffix(strings.TrimSpace(l), "(MASTER) v0.1") {
+			return strings.TrimSpace(strings.SplitN(l, ":", 2)[0])
+		}
+	}
+	return ""
+}
+
+func (tc *triadCluster) waitMaster(t *testing.T, want string) string {
+	t.Helper()
+	var out string
+	require.Eventually(t, func() bool {
+		out = tc.lmstat(t)
+		return masterIn(out) == want
+	}, 15*time.Second, 100*time.Millisecond, "master never became %q; last lmstat:\n%s", want, out)
+	return out
+}
+
+func triadClient(t *testing.T, tc *triadCluster, user string) *client.Client {
+	opts := client.NewOptions()
+	opts.LicensePath = tc.path()
+	opts.User, opts.Host = user, "ws"
+	opts.HeartbeatInterval = 200 * time.Millisecond
+	c, err := client.New(opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestTriadElectsPrimaryAndServesThroughAnyMember(t *testing.T) {
+	tc := startTriad(t, false)
+	out := tc.waitMaster(t, "127.0.0.1")
+	assert.Contains(t, out, fmt.Sprintf("License server status: %d@127.0.0.1,%d@127.0.0.2,%d@127.0.0.3", tc.port, tc.port, tc.port))
+	assert.Contains(t, out, "127.0.0.2: license server UP v0.1")
+	assert.Contains(t, out, "127.0.0.3: license server UP v0.1")
+	assert.Contains(t, out, "Cluster status: operational")
+
+	// A client that knows only the tertiary is pointed to the master.
+	opts := client.NewOptions()
+	opts.LicensePath = fmt.Sprintf("%d@127.0.0.3", tc.port)
+	c, err := client.New(opts)
+	require.NoError(t, err)
+	defer c.Close()
+	lic, err := c.Checkout(ctx(t), "solver", "", 1)
+	require.NoError(t, err)
+	assert.Equal(t, fmt.Sprintf("%d@127.0.0.1", tc.port), lic.Server())
+	tc.procs[0].waitLog(t, `OUT: "solver"`)
+	assert.NotContains(t, tc.procs[2].log.String(), "OUT:", "the tertiary never serves")
+}
+
+func TestTriadFailoverToSecondaryAndClientRecovers(t *testing.T) {
+	tc := startTriad(t, false)
+	tc.waitMaster(t, "127.0.0.1")
+	c := triadClient(t, tc, "alice")
+	lic, err := c.Checkout(ctx(t), "solver", "", 1)
+	require.NoError(t, err)
+	require.Equal(t, fmt.Sprintf("%d@127.0.0.1", tc.port), lic.Server())
+
+	killed := time.Now()
+	tc.kill(t, 0)
+	ev := waitEvent(t, lic, client.Lost)
+	assert.NotNil(t, ev.Err)
+	waitEvent(t, lic, client.Regained)
+	t.Logf("license regained %v after the master's SIGKILL", time.Since(killed))
+	assert.Equal(t, fmt.Sprintf("%d@127.0.0.2", tc.port), lic.Server())
+	out := tc.waitMaster(t, "127.0.0.2")
+	assert.Contains(t, out, "127.0.0.1: Cannot connect to license server system.")
+	assert.Contains(t, out, "Cluster status: partially operational")
+	assert.Contains(t, out, "Total of 1 license in use")
+
+	// Without PRIMARY_IS_MASTER the secondary keeps the role when the primary returns.
+	tc.start(t, 0)
+	tc.procs[0].waitLog(t, "CONNECTED, master is 127.0.0.2")
+	out = tc.waitMaster(t, "127.0.0.2")
+	assert.Contains(t, out, "127.0.0.1: license server UP v0.1")
+	assert.NotContains(t, tc.procs[2].log.String(), "OUT:", "the tertiary never serves")
+}
+
+func TestTriadPrimaryIsMasterTakesRoleBack(t *testing.T) {
+	tc := startTriad(t, true)
+	tc.waitMaster(t, "127.0.0.1")
+	tc.kill(t, 0)
+	tc.waitMaster(t, "127.0.0.2")
+	tc.start(t, 0)
+	tc.waitMaster(t, "127.0.0.1")
+	_, err := triadClient(t, tc, "bob").Checkout(ctx(t), "solver", "", 1)
+	require.NoError(t, err)
+	tc.procs[0].waitLog(t, `OUT: "solver" bob@ws`)
+}
+
+func TestTriadWithoutPrimaryAndSecondaryServesNothing(t *testing.T) {
+	tc := startTriad(t, false)
+	tc.waitMaster(t, "127.0.0.1")
+	tc.kill(t, 0)
+	tc.kill(t, 1)
+	var out string
+	require.Eventually(t, func() bool {
+		out = tc.lmstat(t)
+		return strings.Contains(out, "Cluster status: not operational")
+	}, 10*time.Second, 100*time.Millisecond, "lmstat:\n%s", out)
+	assert.Empty(t, masterIn(out))
+
+	opts := client.NewOptions()
+	opts.LicensePath = tc.path()
+	c, err := client.New(opts)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Checkout(ctx(t), "solver", "", 1)
+	assert.ErrorIs(t, err, wire.ErrServBusy, "a lone tertiary answers -20, it never serves")
+	assert.NotContains(t, tc.procs[2].log.String(), "OUT:")
+	tc.procs[2].waitLog(t, "Lost quorum")
+}
+
+func TestTriadLmdownStopsAllThree(t *testing.T) {
+	tc := startTriad(t, false)
+	tc.waitMaster(t, "127.0.0.1")
+	out, code := lmutil(t, nil, "lmdown", "-q", "-c", fmt.Sprintf("%d@127.0.0.2", tc.port))
+	require.Equal(t, 0, code, out)
+	assert.Contains(t, out, "3 FlexNet-compatible License Server(s) shut down")
+	for i, p := range tc.procs {
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("member %d still running after lmdown", i)
+		}
+	}
+	assert.Empty(t, pidsOf(t, tc.lic), "no vendor daemon left")
+}
+
+func TestTriadLmdownSelfStopsOneMember(t *testing.T) {
+	tc := startTriad(t, false)
+	tc.waitMaster(t, "127.0.0.1")
+	out, code := lmutil(t, nil, "lmdown", "-q", "-self", "-c", fmt.Sprintf("%d@127.0.0.3", tc.port))
+	require.Equal(t, 0, code, out)
+	select {
+	case <-tc.procs[2].done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("tertiary still running")
+	}
+	assert.False(t, tc.procs[0].exited())
+	assert.False(t, tc.procs[1].exited())
+}
+
+func TestTriadRejectsPeerWithDifferentServerLines(t *testing.T) {
+	needBinaries(t)
+	port := freePort(t, "127.0.0.1")
+	dir := t.TempDir()
+	write := func(name, order string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(order+"VENDOR demo\nFEATURE solver demo 1.0 permanent 3 SIGN=0\n"), 0o644))
+		return p
+	}
+	line := func(h string) string { return fmt.Sprintf("SERVER %s ANY %d\n", h, port) }
+	good := write("good.lic", line("127.0.0.1")+line("127.0.0.2")+line("127.0.0.3"))
+	swapped := write("swapped.lic", line("127.0.0.2")+line("127.0.0.1")+line("127.0.0.3"))
+	a := startLmgrd(t, "-c", good, "-self", "127.0.0.1")
+	b := startLmgrd(t, "-c", swapped, "-self", "127.0.0.2")
+	a.waitLog(t, "License File SERVER line order mismatch.")
+	b.waitLog(t, "License File SERVER line order mismatch.")
+	b.waitLog(t, "refused this server")
+	assert.NotContains(t, a.log.String(), "CONNECTED, master is")
+}
+
+func waitEvent(t *testing.T, lic *client.License, kind client.EventKind) client.Event {
+	t.Helper()
+	timeout := time.After(15 * time.Second)
+	for {
+		select {
+		case ev, ok := <-lic.Events():
+			require.True(t, ok, "events closed")
+			if ev.Kind == kind {
+				return ev
+			}
+			require.NotEqual(t, client.Failed, ev.Kind, "license failed: %v", ev.Err)
+		case <-timeout:
+			t.Fatalf("no %v event", kind)
+		}
+	}
+}
