@@ -1,0 +1,228 @@
+package licfile
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// poolLine is one FEATURE, INCREMENT or UPGRADE line while Pools works on it.
+type poolLine struct {
+	f      *Feature
+	active bool
+	count  int // licenses it brings to its pool after upgrades
+}
+
+// Pools groups the lines of files, taken in order, into FlexLM license pools
+// as of now (flexlm.md §1.5, §1.6):
+//
+//   - a line that expired before now's date, or whose START is after it, is
+//     left out;
+//   - a line with SUPERSEDE and ISSUED retires the earlier lines of the names
+//     it lists (its own name for a bare SUPERSEDE) that were issued before
+//     it; a line without ISSUED counts as issued before any date;
+//   - only the first FEATURE line of a name (per vendor) counts;
+//   - an UPGRADE takes up to its count from the closest earlier FEATURE or
+//     INCREMENT line of that name with from <= version < to, and those
+//     licenses move to a pool at the UPGRADE's version;
+//   - lines that agree on the pool key (name, vendor, version as a number,
+//     BORROW, DUP_GROUP, FLOAT_OK, HOST_BASED, HOSTID, PLATFORMS, TZ,
+//     USER_BASED, VENDOR_STRING, VM_PLATFORMS, counted or not) add up.
+//
+// Every line left out is reported in excluded with its position and why.
+// Pools are sorted by feature name, then by the file order of their first
+// line. A pool's Expiry is the soonest expiry among its lines (zero only when
+// all are permanent): the next time its count changes.
+func Pools(files []*File, now time.Time) (pools []Pool, excluded []*Error) {
+	today := DateOf(now)
+	n := 0
+	for _, file := range files {
+		n += len(file.Features)
+	}
+	lines := make([]poolLine, 0, n)
+	byName := map[[2]string][]int{} // vendor, name -> indexes into lines
+	for _, file := range files {
+		for i := range file.Features {
+			f := &file.Features[i]
+			k := [2]string{f.Vendor, f.Name}
+			byName[k] = append(byName[k], len(lines))
+			lines = append(lines, poolLine{f: f, active: true, count: f.Count})
+		}
+	}
+	exclude := func(l *poolLine, format string, args ...any) {
+		l.active = false
+		msg := l.f.Kind.String() + " " + l.f.Name + ": " + fmt.Sprintf(format, args...)
+		excluded = append(excluded, &Error{Pos: l.f.Pos, Msg: msg})
+	}
+
+	for i := range lines {
+		l := &lines[i]
+		switch {
+		case !l.f.Expiry.IsZero() && l.f.Expiry.Compare(today) < 0:
+			exclude(l, "expired on %s", l.f.Expiry)
+		case !l.f.Start.IsZero() && l.f.Start.Compare(today) > 0:
+			exclude(l, "not started: START=%s is after %s", l.f.Start, today)
+		}
+	}
+
+	for i := range lines {
+		l := &lines[i]
+		if !l.active || len(l.f.Supersede) == 0 || l.f.Issued.IsZero() {
+			continue
+		}
+		for _, name := range l.f.Supersede {
+			for _, j := range byName[[2]string{l.f.Vendor, name}] {
+				old := &lines[j]
+				if j >= i {
+					break
+				}
+				if old.active && old.f.Issued.Compare(l.f.Issued) < 0 {
+					exclude(old, "superseded by %s (ISSUED=%s)", l.f.Pos, l.f.Issued)
+				}
+			}
+		}
+	}
+
+	first := map[[2]string]Pos{}
+	for i := range lines {
+		l := &lines[i]
+		if !l.active || l.f.Kind != KindFeature {
+			continue
+		}
+		k := [2]string{l.f.Vendor, l.f.Name}
+		if pos, dup := first[k]; dup {
+			exclude(l, "ignored: the FEATURE line at %s comes first", pos)
+			continue
+		}
+		first[k] = l.f.Pos
+	}
+
+	for i := range lines {
+		if u := &lines[i]; u.active && u.f.Kind == KindUpgrade {
+			upgrade(lines, byName[[2]string{u.f.Vendor, u.f.Name}], i, exclude)
+		}
+	}
+
+	index := map[string]int{} // pool key -> index into pools
+	for i := range lines {
+		l := &lines[i]
+		if !l.active {
+			continue
+		}
+		key := poolKey(l.f)
+		pi, ok := index[key]
+		if !ok {
+			pi = len(pools)
+			index[key] = pi
+			pools = append(pools, newPool(key, l.f))
+		}
+		p := &pools[pi]
+		p.Count += l.count
+		p.Overdraft += l.f.Overdraft
+		p.Lines = append(p.Lines, l.f.Pos)
+		if e := l.f.Expiry; !e.IsZero() && (p.Expiry.IsZero() || e.Compare(p.Expiry) < 0) {
+			p.Expiry, p.ExpiryText = e, l.f.ExpiryText
+		}
+	}
+	// pools is in order of first line already; a stable sort by name keeps it.
+	sort.SliceStable(pools, func(i, j int) bool { return pools[i].Name < pools[j].Name })
+	return pools, excluded
+}
+
+// upgrade applies the UPGRADE line lines[u]: it takes licenses from the
+// closest earlier active FEATURE or INCREMENT line of the same name (same
+// indexes, in order) whose version is in [from, to) and still has some.
+func upgrade(lines []poolLine, same []int, u int, exclude func(*poolLine, string, ...any)) {
+	up := &lines[u]
+	found := false
+	for k := len(same) - 1; k >= 0; k-- {
+		j := same[k]
+		src := &lines[j]
+		if j >= u || !src.active || src.f.Kind == KindUpgrade ||
+			CompareVersions(src.f.Version, up.f.FromVersion) < 0 || CompareVersions(src.f.Version, up.f.Version) >= 0 {
+			continue
+		}
+		found = true
+		switch {
+		case up.f.Uncounted:
+			return
+		case src.f.Uncounted:
+			up.count = up.f.Count
+			return
+		case src.count > 0:
+			up.count = min(up.f.Count, src.count)
+			src.count -= up.count
+			return
+		}
+	}
+	if found {
+		exclude(up, "nothing left to upgrade: every line with version >= %s and < %s is used up", up.f.FromVersion, up.f.Version)
+	} else {
+		exclude(up, "no earlier FEATURE or INCREMENT line with version >= %s and < %s", up.f.FromVersion, up.f.Version)
+	}
+}
+
+// poolKeyAttrs are the attributes besides name and version that split
+// pools (flexlm.md §1.5). BORROW, FLOAT_OK, HOST_BASED and USER_BASED count
+// as given or not, with their value.
+var poolKeyAttrs = []string{"BORROW", "DUP_GROUP", "FLOAT_OK", "HOST_BASED", "HOSTID", "PLATFORMS", "TZ", "USER_BASED", "VENDOR_STRING", "VM_PLATFORMS"}
+
+// poolKey is a stable text naming f's pool: the same lines give the same key
+// on every reread.
+func poolKey(f *Feature) string {
+	var b strings.Builder
+	b.WriteString(strconv.Quote(f.Vendor))
+	b.WriteByte(' ')
+	b.WriteString(strconv.Quote(f.Name))
+	b.WriteString(" v")
+	b.WriteString(normVersion(f.Version))
+	if f.Uncounted {
+		b.WriteString(" uncounted")
+	}
+	for _, k := range poolKeyAttrs {
+		a, ok := f.Attr(k)
+		if !ok {
+			continue
+		}
+		v := a.Value
+		switch k {
+		case "BORROW":
+			v = strconv.Itoa(f.Borrow)
+		case "DUP_GROUP":
+			v = strings.ToUpper(v)
+		case "HOSTID":
+			v = strings.ToLower(strings.Join(strings.Fields(v), " "))
+		}
+		b.WriteString(" " + k + "=" + strconv.Quote(v))
+	}
+	return b.String()
+}
+
+func newPool(key string, f *Feature) Pool {
+	return Pool{
+		Key:          key,
+		Name:         f.Name,
+		Vendor:       f.Vendor,
+		Version:      f.Version,
+		ExpiryText:   f.ExpiryText,
+		Start:        f.Start,
+		Uncounted:    f.Uncounted,
+		HostID:       f.HostID,
+		VendorString: f.VendorString,
+		DupGroup:     f.DupGroup,
+		UserBased:    f.UserBased,
+		HostBased:    f.HostBased,
+	}
+}
+
+// Attr returns the first attribute of f whose keyword is key, in any case.
+func (f *Feature) Attr(key string) (Attr, bool) {
+	for _, a := range f.Attrs {
+		if strings.EqualFold(a.Key, key) {
+			return a, true
+		}
+	}
+	return Attr{}, false
+}
