@@ -51,7 +51,11 @@ func checkoutCommand(env *environment) *cli.Command {
 			fmt.Fprintf(c.App.ErrWriter, "lmutil checkout: %s checked out from %s (handle %d)\n", feature, lic.Server(), lic.Handle())
 			go func() {
 				for ev := range lic.Events() {
-					fmt.Fprintf(c.App.ErrWriter, "lmutil checkout: %s license %v %v\n", feature, ev.Kind, errOrEmpty(ev.Err))
+					if ev.Err != nil {
+						fmt.Fprintf(c.App.ErrWriter, "lmutil checkout: %s license %v: %v\n", feature, ev.Kind, ev.Err)
+					} else {
+						fmt.Fprintf(c.App.ErrWriter, "lmutil checkout: %s license %v\n", feature, ev.Kind)
+					}
 				}
 			}()
 			status := runCommand(command, c.App.Writer, c.App.ErrWriter)
@@ -64,13 +68,6 @@ func checkoutCommand(env *environment) *cli.Command {
 			return nil
 		},
 	}
-}
-
-func errOrEmpty(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
 }
 
 // runCommand runs the gated command, passing on SIGINT and SIGTERM, and
