@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -147,7 +148,7 @@ func (c *Client) checkout(ctx context.Context, lic *License, fresh bool) error {
 					g.addrs = append(g.addrs[:i+1], append([]string{master}, g.addrs[i+1:]...)...)
 				}
 				if ctx.Err() != nil {
-					return lastErr
+					return withCtxErr(ctx, lastErr)
 				}
 				continue
 			}
@@ -157,6 +158,9 @@ func (c *Client) checkout(ctx context.Context, lic *License, fresh bool) error {
 				return nil
 			}
 			l.close(err)
+			if ctx.Err() != nil {
+				return withCtxErr(ctx, err) // not a denial: the caller gave up
+			}
 			if firstDenial == nil {
 				firstDenial = err
 			}
@@ -167,6 +171,15 @@ func (c *Client) checkout(ctx context.Context, lic *License, fresh bool) error {
 		return firstDenial
 	}
 	return lastErr
+}
+
+// withCtxErr makes an error that ctx's end caused say so (errors.Is with
+// context.DeadlineExceeded or context.Canceled).
+func withCtxErr(ctx context.Context, err error) error {
+	if errors.Is(err, ctx.Err()) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", err, ctx.Err())
 }
 
 func (c *Client) checkoutOn(ctx context.Context, l *link, lic *License) error {
@@ -199,6 +212,12 @@ func (c *Client) checkoutOn(ctx context.Context, l *link, lic *License) error {
 func (c *Client) adopt(l *link, feature string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.closed {
+		// Close ran while a reconnect was under way: nobody would
+		// ever close l.
+		l.close(errors.New("client: closed"))
+		return
+	}
 	if old := c.links[l.vendor]; old == l {
 		return
 	}

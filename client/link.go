@@ -65,6 +65,9 @@ func (c *Client) dialLink(ctx context.Context, addr, feature string) (*link, wir
 		return nil, resp, err
 	}
 	l.vendor = resp.Get("vendor")
+	if l.vendor == "" {
+		l.vendor = c.opts.Vendor // vendor= is optional in the reply (protocol §5)
+	}
 	return l, resp, nil
 }
 
@@ -72,13 +75,17 @@ func (c *Client) dialLink(ctx context.Context, addr, feature string) (*link, wir
 func (l *link) do(ctx context.Context, req wire.Message) (wire.Message, []wire.Message, error) {
 	cl := &call{done: make(chan struct{})}
 	l.wmu.Lock()
+	// Checked under qmu: close marks the link dead before it takes qmu to
+	// fail the queue, so a call queued here is either failed by close or
+	// refused here, never left waiting.
+	l.qmu.Lock()
 	select {
 	case <-l.dead:
+		l.qmu.Unlock()
 		l.wmu.Unlock()
 		return wire.Message{}, nil, l.deadErr
 	default:
 	}
-	l.qmu.Lock()
 	l.queue = append(l.queue, cl)
 	l.qmu.Unlock()
 	err := l.w.WriteMessage(req)

@@ -11,7 +11,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"math/rand/v2"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -54,13 +56,45 @@ func needBinaries(t *testing.T) {
 	}
 }
 
-// freePort returns a TCP port that was free on host a moment ago.
-func freePort(t *testing.T, host string) int {
+// freePort returns a TCP port that was free on every one of hosts a moment
+// ago. It is taken below Linux's ephemeral range (32768-60999), so that no
+// outgoing connection of another test grabs it before lmgrd binds it.
+func freePort(t *testing.T, hosts ...string) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	for attempt := 0; attempt < 200; attempt++ {
+		port := 20000 + rand.IntN(12000)
+		var lns []net.Listener
+		ok := true
+		for _, h := range hosts {
+			ln, err := net.Listen("tcp", net.JoinHostPort(h, strconv.Itoa(port)))
+			if err != nil {
+				ok = false
+				break
+			}
+			lns = append(lns, ln)
+		}
+		for _, ln := range lns {
+			ln.Close()
+		}
+		if ok {
+			return port
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+// vendordPids lists the vendor daemons started on license file lic.
+func vendordPids(t *testing.T, lic string) []int {
+	t.Helper()
+	var pids []int
+	for _, pid := range pidsOf(t, lic) {
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if strings.Contains(string(cmdline), "-vendor\x00") {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // syncBuffer collects a process's output for assertions while it runs.

@@ -146,8 +146,8 @@ func TestGarbageLineGetsErrorAndHarmsNobody(t *testing.T) {
 }
 
 func TestVendorDaemonRestartedAfterCrash(t *testing.T) {
-	port, _, p := startDemo(t)
-	pids := pidsOf(t, "-vendor\x00demo")
+	port, lic, p := startDemo(t)
+	pids := vendordPids(t, lic)
 	require.Len(t, pids, 1)
 	require.NoError(t, syscall.Kill(pids[0], syscall.SIGKILL))
 	p.waitLog(t, "demo exited with status")
@@ -156,7 +156,7 @@ func TestVendorDaemonRestartedAfterCrash(t *testing.T) {
 		_, err := newClient(t, port).Checkout(ctx(t), "solver", "", 1)
 		return err == nil
 	}, 10*time.Second, 50*time.Millisecond, "checkout after the vendor daemon restart")
-	after := pidsOf(t, "-vendor\x00demo")
+	after := vendordPids(t, lic)
 	require.Len(t, after, 1)
 	assert.NotEqual(t, pids[0], after[0])
 }

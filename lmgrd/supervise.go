@@ -147,6 +147,9 @@ func (s *server) startVendor(v *vendorProc) (*exec.Cmd, error) {
 	if !s.servesAtStart() {
 		args = append(args, "-standby")
 	}
+	if s.isTriad() {
+		args = append(args, "-servers", serverList(s.servers), "-rank", strconv.Itoa(s.self))
+	}
 	cmd := exec.Command(bin, args...)
 	cmd.ExtraFiles = []*os.File{child}
 	cmd.Stdout = s.logWriter()

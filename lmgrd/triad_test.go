@@ -28,7 +28,7 @@ type triadCluster struct {
 func startTriad(t *testing.T, primaryIsMaster bool) *triadCluster {
 	t.Helper()
 	needBinaries(t)
-	port := freePort(t, "127.0.0.1")
+	port := freePort(t, triadHosts[:]...)
 	pim := ""
 	if primaryIsMaster {
 		pim = " PRIMARY_IS_MASTER"
@@ -213,7 +213,7 @@ func TestTriadLmdownSelfStopsOneMember(t *testing.T) {
 
 func TestTriadRejectsPeerWithDifferentServerLines(t *testing.T) {
 	needBinaries(t)
-	port := freePort(t, "127.0.0.1")
+	port := freePort(t, triadHosts[:]...)
 	dir := t.TempDir()
 	write := func(name, order string) string {
 		p := filepath.Join(dir, name)

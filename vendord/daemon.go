@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"strconv"
@@ -40,15 +41,24 @@ type daemon struct {
 	log  logrus.FieldLogger
 	now  func() time.Time
 
-	mu    sync.Mutex // guards pool and pools
+	mu    sync.Mutex // guards pool, pools, epoch, repl and stopMaster
 	pool  *pool.State
 	pools []licfile.Pool
+	epoch uint64       // replication epoch of the pool's state (triad only)
+	repl  *replication // the master's replication; nil on a standby or a lone server
+
+	// master is set while this daemon grants licenses: at once for a lone
+	// server, after a takeover for a triad member.
+	master     atomic.Bool
+	takingOver atomic.Bool
+	stopMaster context.CancelFunc
+	ctx        context.Context
 
 	role        atomic.Pointer[role]
 	nextSession atomic.Uint64
 
 	connsMu sync.Mutex
-	conns   map[net.Conn]struct{}
+	conns   map[net.Conn]bool // true: a client's (closed when this server steps down)
 	wg      sync.WaitGroup
 	cancel  context.CancelFunc
 }
@@ -66,7 +76,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err := opts.Validate(); err != nil {
 		return err
 	}
-	d := &daemon{opts: opts, log: opts.Logger, now: opts.Now, conns: map[net.Conn]struct{}{}}
+	d := &daemon{opts: opts, log: opts.Logger, now: opts.Now, conns: map[net.Conn]bool{}}
 	if d.log == nil {
 		d.log = logrus.StandardLogger()
 	}
@@ -86,10 +96,18 @@ func Run(ctx context.Context, opts Options) error {
 		return errNoFeatures
 	}
 	d.pools = pools
-	d.pool = pool.New(pools, pool.Options{HeartbeatTimeout: opts.HeartbeatTimeout, Location: time.Local})
+	d.pool = pool.New(pools, d.poolOptions())
 
 	ctx, d.cancel = context.WithCancel(ctx)
 	defer d.cancel()
+	d.ctx = ctx
+	// Sessions are named apart across daemons: after a failover the new
+	// master holds the old master's holders, and a new client must never
+	// get the session number of an old one.
+	d.nextSession.Store(rand.Uint64() &^ (1<<32 - 1))
+	if !d.triad() {
+		d.master.Store(true)
+	}
 	d.log.Infof("FlexNet-compatible vendor daemon %s started (pid %d)", wire.Version, os.Getpid())
 	d.logServing(pools)
 
@@ -118,10 +136,17 @@ func Run(ctx context.Context, opts Options) error {
 
 	<-ctx.Done()
 	d.log.Infof("Shutting down %s", opts.Vendor)
+	d.master.Store(false) // from here on nothing changes the license table
 	d.closeAll()
 	d.wg.Wait()
 	d.log.Info("EXITING DUE TO SIGNAL 15")
 	return nil
+}
+
+func (d *daemon) triad() bool { return len(d.opts.Servers) == 3 }
+
+func (d *daemon) poolOptions() pool.Options {
+	return pool.Options{HeartbeatTimeout: d.opts.HeartbeatTimeout, Location: time.Local}
 }
 
 // bindHost is the address to bind for a SERVER host: its IP when it is one
@@ -179,7 +204,14 @@ func (d *daemon) control(ctx context.Context, ch *handoff.Channel) {
 				conn.Close()
 				continue
 			}
-			d.serve(ctx, conn, &m)
+			switch m.Get("role") {
+			case "replica":
+				d.servePeer(conn, m, d.serveReplica)
+			case "fetch":
+				d.servePeer(conn, m, d.serveFetch)
+			default:
+				d.serve(ctx, conn, &m)
+			}
 			continue
 		}
 		if perr != nil {
@@ -202,6 +234,15 @@ func (d *daemon) command(m wire.Message) {
 			r.code = c
 		}
 		old := d.role.Swap(r)
+		if d.triad() {
+			switch {
+			case r.serving && !d.master.Load() && d.takingOver.CompareAndSwap(false, true):
+				d.wg.Add(1)
+				go func() { defer d.wg.Done(); d.takeover(d.ctx) }()
+			case !r.serving && d.master.Load():
+				d.stepDown()
+			}
+		}
 		if old.serving != r.serving || old.code != r.code {
 			if r.serving {
 				d.log.Info("Serving licenses (this server is the master)")
@@ -225,9 +266,13 @@ func (d *daemon) reread() {
 		d.log.WithError(err).Error("Reread failed, still serving the licenses read before")
 		return
 	}
+	var deltas []pool.Delta
 	d.mu.Lock()
-	deltas := d.pool.Reload(pools, d.now())
 	d.pools = pools
+	if d.master.Load() { // a standby gets the master's Reload delta instead
+		deltas = d.pool.Reload(pools, d.now())
+		d.queue(deltas)
+	}
 	d.mu.Unlock()
 	d.logDeltas(deltas)
 	d.log.Info("Rereading license file: done")
@@ -257,7 +302,7 @@ func (d *daemon) accept(ctx context.Context, ln net.Listener) {
 // serve runs one client connection in its own goroutine. first is the
 // greeting lmgrd already read, or nil on the direct port.
 func (d *daemon) serve(ctx context.Context, c net.Conn, first *wire.Message) {
-	if !d.track(c) {
+	if !d.track(c, true) {
 		c.Close()
 		return
 	}
@@ -271,20 +316,60 @@ func (d *daemon) serve(ctx context.Context, c net.Conn, first *wire.Message) {
 			IdleTimeout: d.opts.HeartbeatTimeout,
 		}, s)
 		c.Close()
+		var deltas []pool.Delta
 		d.mu.Lock()
-		deltas := d.pool.CloseSession(s.id, d.now())
+		// A client that went away frees its licenses; this daemon shutting
+		// down does not: a triad's next master keeps them for the clients
+		// to reattach.
+		if d.master.Load() && ctx.Err() == nil {
+			deltas = d.pool.CloseSession(s.id, d.now())
+			d.queue(deltas)
+		}
 		d.mu.Unlock()
 		d.logDeltas(deltas)
 	}()
 }
 
-func (d *daemon) track(c net.Conn) bool {
+// servePeer runs a replication or fetch connection from a peer's daemon.
+func (d *daemon) servePeer(c net.Conn, hello wire.Message, serve func(net.Conn, wire.Message)) {
+	if !d.track(c, false) {
+		c.Close()
+		return
+	}
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		defer d.untrack(c)
+		serve(c, hello)
+	}()
+}
+
+// queue hands deltas to the replication, if this is a triad's master.
+// d.mu is held.
+func (d *daemon) queue(deltas []pool.Delta) {
+	if d.repl != nil {
+		d.repl.append(deltas)
+	}
+}
+
+// closeClients disconnects every client; peers' streams stay.
+func (d *daemon) closeClients() {
+	d.connsMu.Lock()
+	defer d.connsMu.Unlock()
+	for c, client := range d.conns {
+		if client {
+			c.Close()
+		}
+	}
+}
+
+func (d *daemon) track(c net.Conn, client bool) bool {
 	d.connsMu.Lock()
 	defer d.connsMu.Unlock()
 	if d.conns == nil {
 		return false
 	}
-	d.conns[c] = struct{}{}
+	d.conns[c] = client
 	return true
 }
 
@@ -311,8 +396,12 @@ func (d *daemon) expireLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			var deltas []pool.Delta
 			d.mu.Lock()
-			deltas := d.pool.Expire(d.now())
+			if d.master.Load() { // a standby's holders are the master's to expire
+				deltas = d.pool.Expire(d.now())
+				d.queue(deltas)
+			}
 			d.mu.Unlock()
 			d.logDeltas(deltas)
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -28,6 +29,8 @@ func main() {
 			&cli.DurationFlag{Name: "heartbeat-timeout", Value: NewOptions().HeartbeatTimeout, Usage: "free licenses of clients silent this long"},
 			&cli.BoolFlag{Name: "local", Usage: "refuse lmremove and shutdown from non-loopback peers"},
 			&cli.BoolFlag{Name: "no-remove", Usage: "disable lmremove (lmgrd -x lmremove)"},
+			&cli.StringFlag{Name: "servers", Usage: "the triad's SERVER lines as host:port,host:port,host:port"},
+			&cli.IntFlag{Name: "rank", Usage: "this server's index among -servers"},
 			&cli.BoolFlag{Name: "standby", Usage: "start without serving until lmgrd says this server is the master"},
 			&cli.BoolFlag{Name: "no-down", Usage: "disable shutdown requests (lmgrd -x lmdown)"},
 		},
@@ -43,6 +46,10 @@ func main() {
 			opts.NoRemove = c.Bool("no-remove")
 			opts.NoDown = c.Bool("no-down")
 			opts.Serving = !c.Bool("standby")
+			if sv := c.String("servers"); sv != "" {
+				opts.Servers = strings.Split(sv, ",")
+			}
+			opts.Rank = c.Int("rank")
 			opts.Logger = flexlog.New(os.Stdout, opts.Vendor)
 			if fd := c.Int("handoff-fd"); fd >= 0 {
 				opts.Handoff = os.NewFile(uintptr(fd), "handoff")

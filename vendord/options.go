@@ -17,6 +17,12 @@ type Options struct {
 	ServerHost  string   // SERVER line host, shown in lmstat's "(host/port handle)"
 	ServerPort  int      // lmgrd's port, likewise
 
+	// Servers are the triad's SERVER lines as host:port in file order and
+	// Rank is this server's index among them; empty for a lone server.
+	// The master replicates its license table to the others' daemons.
+	Servers []string
+	Rank    int
+
 	// HeartbeatTimeout frees the licenses of a client that has sent nothing
 	// (no request, no heartbeat) for this long; its connection is closed.
 	HeartbeatTimeout time.Duration
@@ -53,6 +59,10 @@ func (o *Options) Validate() error {
 		return errors.New("vendord: no license path")
 	case o.HeartbeatTimeout <= 0:
 		return errors.New("vendord: heartbeat timeout must be positive")
+	case len(o.Servers) != 0 && len(o.Servers) != 3:
+		return errors.New("vendord: a triad has three servers")
+	case len(o.Servers) == 3 && (o.Rank < 0 || o.Rank > 2):
+		return errors.New("vendord: rank must be 0, 1 or 2")
 	case o.ExpireEvery <= 0:
 		return errors.New("vendord: expire interval must be positive")
 	}

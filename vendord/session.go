@@ -35,7 +35,7 @@ func (s *session) Handle(req wire.Message) (wire.Message, []wire.Message, bool) 
 	case "CHECKIN":
 		return s.checkin(req), nil, false
 	case "HEARTBEAT":
-		s.d.mu.Lock()
+		s.d.mu.Lock() // a standby's pool ignores it: the master counts liveness
 		s.d.pool.Heartbeat(s.id, s.d.now())
 		s.d.mu.Unlock()
 		return wire.OK(), nil, false
@@ -121,7 +121,13 @@ func (s *session) checkout(req wire.Message) wire.Message {
 	}
 	creq := pool.CheckoutRequest{Client: s.client, Feature: req.Get("feature"), Version: req.Get("version"), Count: count, Handle: handle}
 	d.mu.Lock()
+	if !d.master.Load() {
+		d.mu.Unlock()
+		return d.notServing(d.role.Load())
+	}
 	h, deltas, err := d.pool.Checkout(creq, d.now())
+	d.queue(deltas)
+	repl, seq := d.repl, d.pool.Seq()
 	d.mu.Unlock()
 	if err != nil {
 		var denial *pool.Denial
@@ -141,8 +147,34 @@ func (s *session) checkout(req wire.Message) wire.Message {
 		}).Info("usage")
 		return werr.Message()
 	}
+	if !d.replicated(repl, seq) {
+		if isGrant(deltas) { // nobody else holds it: take it back rather than risk a double grant
+			d.mu.Lock()
+			if d.master.Load() {
+				undo, _ := d.pool.Checkin(s.id, h.Handle, d.now())
+				d.queue(undo)
+			}
+			d.mu.Unlock()
+		}
+		return wire.NewError(wire.CodeBusyNewServ, 345).WithDetail("no peer acknowledged the checkout").Message()
+	}
 	d.logDeltas(deltas)
 	return wire.OK("handle", strconv.FormatUint(h.Handle, 10), "version", h.PoolVersion, "count", strconv.Itoa(h.Count))
+}
+
+// replicated waits, on a triad's master, until a peer holds the pool up to
+// seq: only then may a client be told.
+func (d *daemon) replicated(repl *replication, seq uint64) bool {
+	return repl == nil || repl.waitAcked(seq, ackTimeout)
+}
+
+func isGrant(deltas []pool.Delta) bool {
+	for _, dl := range deltas {
+		if dl.Kind == pool.Grant {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *session) checkin(req wire.Message) wire.Message {
@@ -152,12 +184,21 @@ func (s *session) checkin(req wire.Message) wire.Message {
 	}
 	d := s.d
 	d.mu.Lock()
+	if !d.master.Load() {
+		d.mu.Unlock()
+		return d.notServing(d.role.Load())
+	}
 	deltas, err := d.pool.Checkin(s.id, handle, d.now())
+	d.queue(deltas)
+	repl, seq := d.repl, d.pool.Seq()
 	d.mu.Unlock()
 	if err != nil {
 		return denialMessage(err)
 	}
 	d.logDeltas(deltas)
+	if !d.replicated(repl, seq) {
+		return wire.NewError(wire.CodeBusyNewServ, 346).WithDetail("no peer acknowledged the checkin").Message()
+	}
 	return wire.OK()
 }
 
@@ -169,6 +210,10 @@ func (s *session) remove(req wire.Message) wire.Message {
 	var deltas []pool.Delta
 	var err error
 	d.mu.Lock()
+	if !d.master.Load() {
+		d.mu.Unlock()
+		return d.notServing(d.role.Load())
+	}
 	if v, ok := req.Lookup("handle"); ok {
 		h, perr := strconv.ParseUint(v, 10, 64)
 		if perr != nil {
@@ -179,6 +224,7 @@ func (s *session) remove(req wire.Message) wire.Message {
 	} else {
 		deltas, err = d.pool.Remove(req.Get("feature"), req.Get("user"), req.Get("host"), req.Get("display"), d.now())
 	}
+	d.queue(deltas)
 	d.mu.Unlock()
 	if err != nil {
 		return denialMessage(err)
