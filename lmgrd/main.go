@@ -28,6 +28,7 @@ func main() {
 			&cli.StringSliceFlag{Name: "x", Usage: "disable `lmdown` or `lmremove`"},
 			&cli.StringFlag{Name: "self", Usage: "which SERVER line `HOST` this process is"},
 			&cli.StringFlag{Name: "vendord", EnvVars: []string{"LMTRIAD_VENDORD"}, Usage: "vendor daemon binary `PATH`"},
+			&cli.IntFlag{Name: "max-connections", Usage: "client connections per vendor daemon (0: as many as descriptors allow)"},
 			&cli.DurationFlag{Name: "client-timeout", Value: NewOptions().ClientHeartbeatTimeout, Usage: "free licenses of clients silent this long"},
 		},
 		Action: func(c *cli.Context) error {
@@ -39,6 +40,7 @@ func main() {
 			opts.Self = c.String("self")
 			opts.VendordPath = c.String("vendord")
 			opts.ClientHeartbeatTimeout = c.Duration("client-timeout")
+			opts.MaxConnections = c.Int("max-connections")
 			for _, x := range c.StringSlice("x") {
 				switch x {
 				case "lmdown":

@@ -21,6 +21,10 @@ type Options struct {
 	// (the VENDOR line's path, else beside lmgrd, else $PATH).
 	VendordPath string
 
+	// MaxConnections is passed to the vendor daemons (FlexNet's
+	// MAX_CONNECTIONS); 0 lets each derive it from its descriptor limit.
+	MaxConnections int
+
 	// ClientHeartbeatTimeout is passed to the vendor daemons: licenses of a
 	// client silent this long are freed.
 	ClientHeartbeatTimeout time.Duration

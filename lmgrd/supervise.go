@@ -132,6 +132,9 @@ func (s *server) startVendor(v *vendorProc) (*exec.Cmd, error) {
 		"-server-port", strconv.Itoa(s.port),
 		"-heartbeat-timeout", s.opts.ClientHeartbeatTimeout.String(),
 	}
+	if s.opts.MaxConnections > 0 {
+		args = append(args, "-max-connections", strconv.Itoa(s.opts.MaxConnections))
+	}
 	if v.line.Port != 0 {
 		args = append(args, "-port", strconv.Itoa(v.line.Port))
 	}

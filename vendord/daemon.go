@@ -57,6 +57,9 @@ type daemon struct {
 	role        atomic.Pointer[role]
 	nextSession atomic.Uint64
 
+	maxClients int          // client connections allowed; admins get AdminReserve more
+	clients    atomic.Int64 // client and admin connections open now
+
 	connsMu sync.Mutex
 	conns   map[net.Conn]bool // true: a client's (closed when this server steps down)
 	wg      sync.WaitGroup
@@ -97,6 +100,11 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	d.pools = pools
 	d.pool = pool.New(pools, d.poolOptions())
+	d.maxClients = opts.MaxConnections
+	if d.maxClients == 0 {
+		d.maxClients = connectionBudget(raiseFileLimit(), opts.AdminReserve)
+	}
+	d.log.Infof("Accepting up to %d client connections (%d more for administrators)", d.maxClients, opts.AdminReserve)
 
 	ctx, d.cancel = context.WithCancel(ctx)
 	defer d.cancel()
@@ -307,9 +315,11 @@ func (d *daemon) serve(ctx context.Context, c net.Conn, first *wire.Message) {
 		return
 	}
 	s := &session{d: d, id: d.nextSession.Add(1), conn: c}
+	d.clients.Add(1)
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
+		defer d.clients.Add(-1)
 		defer d.untrack(c)
 		wire.Serve(ctx, c, wire.ServeOptions{
 			First:       first,

@@ -243,3 +243,35 @@ func TestLmgrdGoneStopsDaemon(t *testing.T) {
 		t.Fatal("vendor daemon kept running after lmgrd went away")
 	}
 }
+
+func TestConnectionLimitKeepsAdminReserve(t *testing.T) {
+	h := startDaemon(t, "FEATURE f demo 1.0 permanent 5 SIGN=0\n", func(o *Options) {
+		o.MaxConnections, o.AdminReserve = 2, 1
+	})
+	h.dial(t, "a")
+	h.dial(t, "b")
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", h.port))
+	require.NoError(t, err)
+	third := wire.NewConn(c)
+	defer third.Close()
+	_, _, err = call(t, third, "HELLO", "proto", "1", "user", "c")
+	assert.ErrorIs(t, err, wire.ErrServerMaxedOut, "a client over MAX_CONNECTIONS gets -106")
+	assert.Contains(t, h.log.String(), "Maximum connections to the server has reached")
+
+	require.Eventually(t, func() bool { // the refused connection is closed and uncounted
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", h.port))
+		if err != nil {
+			return false
+		}
+		admin := wire.NewConn(c)
+		defer admin.Close()
+		_, _, err = call(t, admin, "HELLO", "proto", "1", "role", "admin")
+		return err == nil
+	}, 5*time.Second, 10*time.Millisecond, "an administrator gets in through the reserve")
+}
+
+func TestConnectionBudget(t *testing.T) {
+	assert.Equal(t, 1024-descriptorsKept-16, connectionBudget(1024, 16))
+	assert.Equal(t, 1, connectionBudget(10, 16))
+	assert.Greater(t, raiseFileLimit(), uint64(0))
+}

@@ -27,6 +27,7 @@ func main() {
 			&cli.StringFlag{Name: "server-host", Usage: "the SERVER line host this daemon serves under (for lmstat)"},
 			&cli.IntFlag{Name: "server-port", Usage: "lmgrd's port (for lmstat)"},
 			&cli.DurationFlag{Name: "heartbeat-timeout", Value: NewOptions().HeartbeatTimeout, Usage: "free licenses of clients silent this long"},
+			&cli.IntFlag{Name: "max-connections", Usage: "cap on client connections (0: from the descriptor limit)"},
 			&cli.BoolFlag{Name: "local", Usage: "refuse lmremove and shutdown from non-loopback peers"},
 			&cli.BoolFlag{Name: "no-remove", Usage: "disable lmremove (lmgrd -x lmremove)"},
 			&cli.StringFlag{Name: "servers", Usage: "the triad's SERVER lines as host:port,host:port,host:port"},
@@ -43,6 +44,7 @@ func main() {
 			opts.ServerPort = c.Int("server-port")
 			opts.HeartbeatTimeout = c.Duration("heartbeat-timeout")
 			opts.LocalAdminOnly = c.Bool("local")
+			opts.MaxConnections = c.Int("max-connections")
 			opts.NoRemove = c.Bool("no-remove")
 			opts.NoDown = c.Bool("no-down")
 			opts.Serving = !c.Bool("standby")

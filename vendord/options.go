@@ -29,6 +29,12 @@ type Options struct {
 	// ExpireEvery is how often silent clients and expired lines are looked for.
 	ExpireEvery time.Duration
 
+	// MaxConnections caps client connections, as FlexNet's MAX_CONNECTIONS;
+	// 0 derives it from the descriptor limit. AdminReserve more are kept for
+	// lmstat, lmdown and lmremove, so an admin always gets in.
+	MaxConnections int
+	AdminReserve   int
+
 	LocalAdminOnly bool // lmgrd -local: remove/shutdown only from loopback peers
 	NoRemove       bool // lmgrd -x lmremove
 	NoDown         bool // lmgrd -x lmdown
@@ -46,6 +52,7 @@ func NewOptions() Options {
 	return Options{
 		HeartbeatTimeout: 2 * time.Minute, // four missed 30 s client heartbeats
 		ExpireEvery:      time.Second,
+		AdminReserve:     16,
 		Serving:          true,
 	}
 }
@@ -63,6 +70,8 @@ func (o *Options) Validate() error {
 		return errors.New("vendord: a triad has three servers")
 	case len(o.Servers) == 3 && (o.Rank < 0 || o.Rank > 2):
 		return errors.New("vendord: rank must be 0, 1 or 2")
+	case o.MaxConnections < 0 || o.AdminReserve < 0:
+		return errors.New("vendord: connection limits must not be negative")
 	case o.ExpireEvery <= 0:
 		return errors.New("vendord: expire interval must be positive")
 	}

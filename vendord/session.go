@@ -81,6 +81,9 @@ func (s *session) hello(req wire.Message) (wire.Message, []wire.Message, bool) {
 	if ids := req.Get("hostid"); ids != "" {
 		s.client.HostIDs = splitIDs(ids)
 	}
+	if err := s.d.admit(req.Get("role") == "admin"); err != nil {
+		return err.Message(), nil, true
+	}
 	if req.Get("role") != "admin" {
 		if r := s.d.role.Load(); !r.grants() {
 			return s.d.notServing(r), nil, true
