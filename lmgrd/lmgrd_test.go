@@ -292,3 +292,26 @@ func TestCheckoutCommandGatesAndReportsDenial(t *testing.T) {
 	out, code = lmutil(t, []string{"LM_LICENSE_FILE=" + server}, "checkout", "mesher", "--", "true")
 	assert.Equal(t, 0, code, out)
 }
+
+func TestWithoutZLmgrdDetaches(t *testing.T) {
+	needBinaries(t)
+	port := freePort(t, "127.0.0.1")
+	dir := t.TempDir()
+	lic := writeLicense(t, dir, "demo.lic", port, demoFeatures)
+	logPath := filepath.Join(dir, "lmgrd.log")
+	out, err := exec.Command(filepath.Join(binDir, "lmgrd"), "-c", lic, "-l", logPath).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "lmgrd started in the background")
+	server := fmt.Sprintf("%d@127.0.0.1", port)
+	t.Cleanup(func() {
+		lmutil(t, nil, "lmdown", "-q", "-c", server)
+		require.Eventually(t, func() bool { return len(pidsOf(t, lic)) == 0 }, 10*time.Second, 20*time.Millisecond)
+	})
+	require.Eventually(t, func() bool {
+		out, code := lmutil(t, nil, "lmstat", "-c", server)
+		return code == 0 && strings.Contains(out, "license server UP (MASTER)")
+	}, 10*time.Second, 50*time.Millisecond, "the detached lmgrd serves")
+	logged, err := os.ReadFile(logPath)
+	require.NoError(t, err)
+	assert.Contains(t, string(logged), "(lmgrd) lmgrd tcp-port")
+}
