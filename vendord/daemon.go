@@ -277,7 +277,7 @@ func (d *daemon) reread() {
 	var deltas []pool.Delta
 	d.mu.Lock()
 	d.pools = pools
-	if d.master.Load() { // a standby gets the master's Reload delta instead
+	if d.mayChange() { // a standby gets the master's Reload delta instead
 		deltas = d.pool.Reload(pools, d.now())
 		d.queue(deltas)
 	}
@@ -331,7 +331,7 @@ func (d *daemon) serve(ctx context.Context, c net.Conn, first *wire.Message) {
 		// A client that went away frees its licenses; this daemon shutting
 		// down does not: a triad's next master keeps them for the clients
 		// to reattach.
-		if d.master.Load() && ctx.Err() == nil {
+		if d.mayChange() && ctx.Err() == nil {
 			deltas = d.pool.CloseSession(s.id, d.now())
 			d.queue(deltas)
 		}
@@ -408,7 +408,7 @@ func (d *daemon) expireLoop(ctx context.Context) {
 		case <-t.C:
 			var deltas []pool.Delta
 			d.mu.Lock()
-			if d.master.Load() { // a standby's holders are the master's to expire
+			if d.mayChange() { // a standby's holders are the master's to expire
 				deltas = d.pool.Expire(d.now())
 				d.queue(deltas)
 			}
@@ -464,4 +464,11 @@ func releaseNote(r pool.ReleaseReason) string {
 // lmgrd has stopped talking.
 func (r *role) grants() bool {
 	return r.serving && (r.lease == 0 || handoff.MonotonicNow() < r.lease)
+}
+
+// mayChange reports whether this daemon may change the license table: it is
+// the master and its lease has not run out. A deposed master that has not
+// heard so yet must not free or grant anything the new master will not know.
+func (d *daemon) mayChange() bool {
+	return d.master.Load() && d.role.Load().grants()
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -84,7 +85,9 @@ func (d *daemon) serveReplica(c net.Conn, hello wire.Message) {
 			if err := d.applyDelta(their, m); err != nil {
 				d.log.WithError(err).Warn("Replica out of step with the master; asking for a snapshot")
 				d.mu.Lock()
-				d.epoch = 0 // the next greeting gets a snapshot
+				if d.epoch == their { // a stale master's stream must not lower the fence
+					d.epoch = 0 // the next greeting gets a snapshot
+				}
 				d.mu.Unlock()
 				return
 			}
@@ -201,20 +204,26 @@ func (d *daemon) takeover(ctx context.Context) {
 		a := answers[best]
 		c := a.conn
 		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-		if err := wire.NewWriter(c).WriteMessage(wire.New("FETCH")); err == nil {
-			r := wire.NewReaderSize(c, replMaxLine)
-			head, err := r.ReadMessage()
-			if err == nil && head.Verb == "SNAP" {
-				var e uint64
-				var snap pool.Snapshot
-				if e, snap, err = readSnapshot(r, head); err == nil {
-					err = d.restore(e, snap)
-				}
+		err := wire.NewWriter(c).WriteMessage(wire.New("FETCH"))
+		var head wire.Message
+		r := wire.NewReaderSize(c, replMaxLine)
+		if err == nil {
+			head, err = r.ReadMessage()
+		}
+		if err == nil && head.Verb != "SNAP" {
+			err = fmt.Errorf("peer answered FETCH with %s", head.Verb)
+		}
+		if err == nil {
+			var e uint64
+			var snap pool.Snapshot
+			if e, snap, err = readSnapshot(r, head); err == nil {
+				err = d.restore(e, snap)
 			}
-			if err != nil {
-				d.log.WithError(err).Warn("Cannot adopt the newer license table of a peer; not serving yet")
-				return
-			}
+		}
+		if err != nil {
+			// lmgrd renews serving=1 every tick; a later ROLE retries.
+			d.log.WithError(err).Warn("Cannot adopt the newer license table of a peer; not serving yet")
+			return
 		}
 	}
 	if ctx.Err() != nil || !d.role.Load().serving {

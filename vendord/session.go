@@ -124,7 +124,7 @@ func (s *session) checkout(req wire.Message) wire.Message {
 	}
 	creq := pool.CheckoutRequest{Client: s.client, Feature: req.Get("feature"), Version: req.Get("version"), Count: count, Handle: handle}
 	d.mu.Lock()
-	if !d.master.Load() {
+	if !d.mayChange() {
 		d.mu.Unlock()
 		return d.notServing(d.role.Load())
 	}
@@ -152,8 +152,9 @@ func (s *session) checkout(req wire.Message) wire.Message {
 	}
 	if !d.replicated(repl, seq) {
 		if isGrant(deltas) { // nobody else holds it: take it back rather than risk a double grant
+			d.log.Warnf("Checkout of %q by %s@%s taken back: no peer acknowledged it", creq.Feature, s.client.User, s.client.Host)
 			d.mu.Lock()
-			if d.master.Load() {
+			if d.mayChange() {
 				undo, _ := d.pool.Checkin(s.id, h.Handle, d.now())
 				d.queue(undo)
 			}
@@ -187,7 +188,7 @@ func (s *session) checkin(req wire.Message) wire.Message {
 	}
 	d := s.d
 	d.mu.Lock()
-	if !d.master.Load() {
+	if !d.mayChange() {
 		d.mu.Unlock()
 		return d.notServing(d.role.Load())
 	}
@@ -213,7 +214,7 @@ func (s *session) remove(req wire.Message) wire.Message {
 	var deltas []pool.Delta
 	var err error
 	d.mu.Lock()
-	if !d.master.Load() {
+	if !d.mayChange() {
 		d.mu.Unlock()
 		return d.notServing(d.role.Load())
 	}
