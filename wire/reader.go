@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 )
@@ -47,6 +48,13 @@ func NewReaderSize(r io.Reader, maxLine int) *Reader {
 // not yet returned. lmgrd checks it is zero before handing a connection's
 // socket to a vendor daemon: buffered bytes would be lost in the hand-off.
 func (r *Reader) Buffered() int { return r.br.Buffered() }
+
+// lineBuffered reports whether a whole line is buffered, so that reading it
+// cannot block.
+func (r *Reader) lineBuffered() bool {
+	b, _ := r.br.Peek(r.br.Buffered())
+	return bytes.IndexByte(b, '\n') >= 0
+}
 
 // ReadLine reads one line and returns it without its "\n" or "\r\n".
 // It returns io.EOF at a clean end of input, io.ErrUnexpectedEOF when the

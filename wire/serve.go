@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -90,8 +92,33 @@ var discardLog = func() logrus.FieldLogger {
 // Serve returns nil when the peer closed the connection at a line boundary
 // or h asked to close it; otherwise the reason: ctx.Err(), ErrIdleTimeout,
 // ErrTooManyBadLines, ErrHandlerPanic, or a (wrapped) I/O error.
-func Serve(ctx context.Context, c net.Conn, opts ServeOptions, h Handler) (err error) {
-	s := &server{c: c, opts: opts, h: h, r: NewReaderSize(c, opts.MaxLine), w: NewWriter(c), log: opts.Log}
+func Serve(ctx context.Context, c net.Conn, opts ServeOptions, h Handler) error {
+	s := newServer(c, opts, h)
+	// Closing (rather than moving a deadline, which the loop would move
+	// back) is what reliably unblocks a read when ctx is done.
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	err := s.serve(ctx)
+	stop()
+	c.Close()
+	if ctx.Err() != nil && err != nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		s.connClosed(err)
+	}
+	return err
+}
+
+// Stack depth matters as much as buffers: a connection's goroutine spends
+// nearly all its life parked in a read, and the runtime halves a parked
+// goroutine's stack (8 KiB → 4 KiB) only when less than a quarter of it is
+// in use. So the frames live while waiting (Serve, serve, await) are kept
+// small: setup, reading a line and handling it happen in calls that have
+// returned by then.
+
+//go:noinline
+func newServer(c net.Conn, opts ServeOptions, h Handler) *server {
+	s := &server{c: c, opts: opts, h: h, r: NewReaderSize(bufio.NewReaderSize(c, serveReadBuffer), opts.MaxLine), log: opts.Log}
 	if s.log == nil {
 		s.log = discardLog
 	}
@@ -101,40 +128,52 @@ func Serve(ctx context.Context, c net.Conn, opts ServeOptions, h Handler) (err e
 	if s.opts.ReadTimeout == 0 {
 		s.opts.ReadTimeout = s.opts.IdleTimeout
 	}
-	// Closing (rather than moving a deadline, which the loop would move
-	// back) is what reliably unblocks a read when ctx is done.
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	defer func() {
-		stop()
-		c.Close()
-		if ctx.Err() != nil && err != nil {
-			err = ctx.Err()
-		}
-		if err != nil {
-			s.log.WithError(err).WithField("remote", remote(c)).Debug("wire: connection closed")
-		}
-	}()
+	return s
+}
+
+//go:noinline
+func (s *server) connClosed(err error) {
+	s.log.WithError(err).WithField("remote", remote(s.c)).Debug("wire: connection closed")
+}
+
+// serve is Serve's request loop.
+func (s *server) serve(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if opts.First != nil {
-		if done, err := s.handle(*opts.First); done || err != nil {
+	if s.opts.First != nil {
+		if done, err := s.handleFirst(); done || err != nil {
 			return err
 		}
 	}
 	for {
-		req, err := s.read()
-		if err != nil {
-			if done, err := s.badLine(err); done || err != nil {
-				return err
+		if err := s.await(); err != nil {
+			if err == io.EOF {
+				return nil // the peer closed the connection between requests
 			}
-			continue
+			return err
 		}
-		s.bad = 0
-		if done, err := s.handle(req); done || err != nil {
+		if done, err := s.next(); done || err != nil {
 			return err
 		}
 	}
+}
+
+//go:noinline
+func (s *server) handleFirst() (bool, error) {
+	return s.handle(*s.opts.First)
+}
+
+// next reads one request and answers it (or answers a bad line).
+//
+//go:noinline
+func (s *server) next() (done bool, err error) {
+	req, err := s.read()
+	if err != nil {
+		return s.badLine(err)
+	}
+	s.bad = 0
+	return s.handle(req)
 }
 
 type server struct {
@@ -142,10 +181,27 @@ type server struct {
 	opts ServeOptions
 	h    Handler
 	r    *Reader
-	w    *Writer
+	w    Writer // its bufio.Writer is borrowed from a pool for each reply
 	log  logrus.FieldLogger
 	bad  int // bad lines in a row
 }
+
+// Memory per connection matters: a vendor daemon holds one connection per
+// client, most of them idle between heartbeats (docs/performance.md). So a
+// served connection keeps only a small read buffer (requests are short;
+// [Reader] assembles longer lines on its own) and no write buffer at all:
+// each reply borrows one from a pool, a large one when it has records.
+const (
+	serveReadBuffer  = 512
+	serveWriteBuffer = 4 << 10
+	serveBulkBuffer  = 64 << 10 // replies with records (STATUS over many holders)
+	serveBulkRecords = 16
+)
+
+var (
+	writerPool     = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, serveWriteBuffer) }}
+	bulkWriterPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, serveBulkBuffer) }}
+)
 
 func remote(c net.Conn) string {
 	if a := c.RemoteAddr(); a != nil {
@@ -154,27 +210,50 @@ func remote(c net.Conn) string {
 	return ""
 }
 
-// read waits (up to IdleTimeout) for a request to start, then reads it (up
-// to ReadTimeout).
-func (s *server) read() (Message, error) {
-	if s.r.Buffered() == 0 {
-		var dl time.Time // none, but clear the last line's ReadTimeout
-		if t := s.opts.IdleTimeout; t > 0 {
-			dl = time.Now().Add(t)
-		}
-		if s.opts.IdleTimeout > 0 || s.opts.ReadTimeout > 0 {
-			if err := s.c.SetReadDeadline(dl); err != nil {
-				return Message{}, err
-			}
-		}
-		if _, err := s.r.br.Peek(1); err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				return Message{}, ErrIdleTimeout
-			}
-			return Message{}, err
-		}
+// await waits (up to IdleTimeout) for the next request to begin. It
+// returns nil when bytes are there, ErrIdleTimeout, or the read error
+// (io.EOF when the peer closed the connection).
+func (s *server) await() error {
+	if s.r.Buffered() > 0 {
+		return nil
 	}
-	if t := s.opts.ReadTimeout; t > 0 {
+	if err := s.armIdle(); err != nil {
+		return err
+	}
+	if _, err := s.r.br.Peek(1); err != nil {
+		return s.awaitErr(err)
+	}
+	return nil
+}
+
+// armIdle sets the read deadline for the wait before a request (none when
+// IdleTimeout is 0, but the last line's ReadTimeout is cleared).
+//
+//go:noinline
+func (s *server) armIdle() error {
+	var dl time.Time
+	if t := s.opts.IdleTimeout; t > 0 {
+		dl = time.Now().Add(t)
+	}
+	if s.opts.IdleTimeout > 0 || s.opts.ReadTimeout > 0 {
+		return s.c.SetReadDeadline(dl)
+	}
+	return nil
+}
+
+//go:noinline
+func (s *server) awaitErr(err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return ErrIdleTimeout
+	}
+	return err
+}
+
+// read reads the request whose first byte has arrived (up to ReadTimeout).
+// When the whole line is buffered already (the common case: a request comes
+// in one segment) nothing can block, and the deadline is left alone.
+func (s *server) read() (Message, error) {
+	if t := s.opts.ReadTimeout; t > 0 && !s.r.lineBuffered() {
 		if err := s.c.SetReadDeadline(time.Now().Add(t)); err != nil {
 			return Message{}, err
 		}
@@ -266,5 +345,18 @@ func (s *server) write(resp Message, recs []Message) error {
 			return err
 		}
 	}
-	return writeReply(s.w, resp, recs)
+	pool := &writerPool
+	if len(recs) > serveBulkRecords {
+		pool = &bulkWriterPool
+	}
+	bw := pool.Get().(*bufio.Writer)
+	bw.Reset(s.c)
+	s.w.bw = bw
+	err := writeReply(&s.w, resp, recs)
+	// writeReply flushes, so nothing is left behind; after an error the
+	// connection is done with and the buffer's contents do not matter.
+	s.w.bw = nil
+	bw.Reset(nil)
+	pool.Put(bw)
+	return err
 }

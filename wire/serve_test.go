@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -283,4 +284,30 @@ func TestServeHandlerFunc(t *testing.T) {
 	if err := wait(); err != nil {
 		t.Errorf("Serve = %v, want nil", err)
 	}
+}
+
+// TestServeBuffers: Serve keeps a small read buffer and borrows its write
+// buffer per reply (docs/performance.md). Lines longer than the read
+// buffer, replies with more records than fit one write buffer, and
+// requests arriving a byte at a time must all come through whole.
+func TestServeBuffers(t *testing.T) {
+	c, r, _ := pipeServe(t, context.Background(), ServeOptions{IdleTimeout: time.Hour, ReadTimeout: time.Hour}, &testHandler{})
+	long := strings.Repeat("x", 5*serveReadBuffer)
+	exchange(t, c, r, "ECHO a="+long+" b=1\n", "OK a="+long+" b=1")
+
+	n := 3 * serveBulkBuffer / 30 // well over one bulk buffer of records
+	want := []string{"OK records=" + strconv.Itoa(n)}
+	for i := range n {
+		want = append(want, `POOL feature=f`+strconv.Itoa(i)+` vendor_string="a b"`)
+	}
+	exchange(t, c, r, "STATUS n="+strconv.Itoa(n)+"\n", want...)
+	exchange(t, c, r, "STATUS n=3\n", "OK records=3", `POOL feature=f0 vendor_string="a b"`, `POOL feature=f1 vendor_string="a b"`, `POOL feature=f2 vendor_string="a b"`)
+
+	go func() {
+		for _, b := range []byte("ECHO a=slow\n") {
+			c.Write([]byte{b})
+		}
+	}()
+	exchange(t, c, r, "", "OK a=slow")
+	exchange(t, c, r, "ECHO a=1\n", "OK a=1")
 }
