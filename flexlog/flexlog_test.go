@@ -2,6 +2,7 @@ package flexlog
 
 import (
 	"bytes"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,4 +55,29 @@ func TestNewWritesThroughFormatter(t *testing.T) {
 	var buf bytes.Buffer
 	New(&buf, "demo").Info("hello")
 	assert.Regexp(t, `^[ \d]\d:\d\d:\d\d \(demo\) hello\n$`, buf.String())
+}
+
+// lockedBuffer lets the test read while the flusher writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
+func (l *lockedBuffer) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+func TestBufferedWriterFlushesPeriodicallyAndOnClose(t *testing.T) {
+	var out lockedBuffer
+	b := NewBufferedWriter(&out, 10*time.Millisecond)
+	_, err := b.Write([]byte("one\n"))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return out.String() == "one\n" }, 5*time.Second, time.Millisecond)
+
+	slow := NewBufferedWriter(&out, time.Hour)
+	_, err = slow.Write([]byte("two\n"))
+	require.NoError(t, err)
+	assert.Equal(t, "one\n", out.String(), "held until the interval or Close")
+	require.NoError(t, slow.Close())
+	require.NoError(t, b.Close())
+	assert.Equal(t, "one\ntwo\n", out.String())
 }

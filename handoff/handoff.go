@@ -25,6 +25,8 @@ const MaxMessage = 128 * 1024
 // Channel is one end of a handoff socket pair.
 type Channel struct {
 	conn *net.UnixConn
+	buf  []byte // Recv's buffers, reused: one receiver per channel
+	oob  []byte
 }
 
 // Pair returns lmgrd's end of a new channel and the child's end as a file
@@ -86,9 +88,12 @@ func (ch *Channel) Send(msg []byte, conn syscall.Conn) error {
 
 // Recv waits for the next message. conn is the socket that came with it,
 // or nil. Once the peer has closed its end, Recv returns ErrPeerClosed.
+// Recv is not safe for concurrent use.
 func (ch *Channel) Recv() (msg []byte, conn net.Conn, err error) {
-	buf := make([]byte, MaxMessage)
-	oob := make([]byte, syscall.CmsgSpace(4))
+	if ch.buf == nil {
+		ch.buf, ch.oob = make([]byte, MaxMessage), make([]byte, syscall.CmsgSpace(4))
+	}
+	buf, oob := ch.buf, ch.oob
 	n, oobn, flags, _, err := ch.conn.ReadMsgUnix(buf, oob)
 	if errors.Is(err, io.EOF) {
 		return nil, nil, ErrPeerClosed
@@ -103,7 +108,7 @@ func (ch *Channel) Recv() (msg []byte, conn net.Conn, err error) {
 		closeRights(oob[:oobn])
 		return nil, nil, errors.New("handoff: message truncated")
 	}
-	msg = buf[:n]
+	msg = append([]byte(nil), buf[:n]...)
 	if oobn > 0 {
 		f, err := fileFromRights(oob[:oobn])
 		if err != nil {

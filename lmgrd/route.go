@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/lmtriad/lmtriad/wire"
@@ -100,10 +103,55 @@ func (s *server) reject(c net.Conn, e *wire.Error) {
 	c.Close()
 }
 
-// readGreeting reads exactly one line, byte by byte, so that nothing the
-// client sent after it is consumed here: the rest belongs to the vendor
-// daemon that gets the socket.
+// readGreeting reads exactly one line and nothing after it: the rest
+// belongs to the vendor daemon that gets the socket. It peeks at what has
+// arrived, then reads up to the newline, so a greeting costs a few system
+// calls rather than one per byte.
 func readGreeting(c net.Conn) (string, error) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return readGreetingBytewise(c)
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return "", err
+	}
+	var line []byte
+	buf := make([]byte, 4096)
+	for len(line) <= wire.MaxLine {
+		var n int
+		var rerr error
+		// Wait until something is there and peek at it.
+		err := raw.Read(func(fd uintptr) bool {
+			n, _, rerr = syscall.Recvfrom(int(fd), buf, syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+			return !errors.Is(rerr, syscall.EAGAIN)
+		})
+		if err == nil {
+			err = rerr
+		}
+		if err != nil {
+			return "", err
+		}
+		if n == 0 {
+			return "", io.EOF
+		}
+		take := n
+		if i := bytes.IndexByte(buf[:n], '\n'); i >= 0 {
+			take = i + 1
+		}
+		if _, err := io.ReadFull(c, buf[:take]); err != nil {
+			return "", err
+		}
+		line = append(line, buf[:take]...)
+		if line[len(line)-1] == '\n' {
+			return strings.TrimRight(string(line[:len(line)-1]), "\r"), nil
+		}
+	}
+	return "", wire.ErrLineTooLong
+}
+
+// readGreetingBytewise is readGreeting for connections without a socket.
+func readGreetingBytewise(c net.Conn) (string, error) {
 	var b strings.Builder
 	buf := make([]byte, 1)
 	for b.Len() <= wire.MaxLine {

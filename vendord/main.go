@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -52,7 +53,9 @@ func main() {
 				opts.Servers = strings.Split(sv, ",")
 			}
 			opts.Rank = c.Int("rank")
-			opts.Logger = flexlog.New(os.Stdout, opts.Vendor)
+			logOut := flexlog.NewBufferedWriter(os.Stdout, 100*time.Millisecond)
+			defer logOut.Close()
+			opts.Logger = flexlog.New(logOut, opts.Vendor)
 			if fd := c.Int("handoff-fd"); fd >= 0 {
 				opts.Handoff = os.NewFile(uintptr(fd), "handoff")
 			}
