@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"container/heap"
 	"context"
 	"encoding/json"
 	"errors"
@@ -38,8 +39,8 @@ import (
 // then FETCH → a SNAP as above when the peer's state is newer.
 
 const (
-	// replLogWindow is how many recent deltas the master keeps for a peer
-	// that reconnects; one further behind gets a snapshot.
+	// replLogWindow is how many recent deltas (at least) the master keeps
+	// for a peer that reconnects; one further behind gets a snapshot.
 	replLogWindow = 1 << 16
 	// replMaxLine bounds one replication line (a Reload delta carries pools).
 	replMaxLine = 64 << 20
@@ -48,22 +49,28 @@ const (
 )
 
 // replication is the master's side: the delta log and the peers' acks.
+// Waiting clients sit in a heap ordered by the sequence they need, so an
+// ack wakes exactly those it satisfies; each peer's sender has its own
+// wake-up channel. (A shared sync.Cond woke every waiter on every ack: with
+// a thousand clients that was most of the master's CPU.)
 type replication struct {
 	d     *daemon
 	epoch uint64
 
-	mu      sync.Mutex
-	cond    *sync.Cond
-	log     []pool.Delta
-	logBase uint64 // seq of the delta before log[0]
-	acked   map[int]uint64
-	closed  bool
+	mu       sync.Mutex
+	log      []pool.Delta
+	logBase  uint64 // seq of the delta before log[0]
+	acked    map[int]uint64
+	ackedMax uint64
+	waiters  waiterHeap
+	wake     map[int]chan struct{} // per peer: new deltas in the log
+	done     chan struct{}         // closed by close
+	closed   bool
 }
 
 func newReplication(d *daemon, epoch, seq uint64) *replication {
-	r := &replication{d: d, epoch: epoch, logBase: seq, acked: map[int]uint64{}}
-	r.cond = sync.NewCond(&r.mu)
-	return r
+	return &replication{d: d, epoch: epoch, logBase: seq, acked: map[int]uint64{},
+		wake: map[int]chan struct{}{}, done: make(chan struct{})}
 }
 
 // append queues deltas for the peers. The caller holds d.mu, so the log is
@@ -74,47 +81,87 @@ func (r *replication) append(deltas []pool.Delta) {
 	}
 	r.mu.Lock()
 	r.log = append(r.log, deltas...)
-	if over := len(r.log) - replLogWindow; over > 0 {
+	// Trim to the window only once it has doubled, so the copy is paid
+	// once per window of appends, not on every append.
+	if len(r.log) > 2*replLogWindow {
+		over := len(r.log) - replLogWindow
 		r.logBase += uint64(over)
-		r.log = append(r.log[:0:0], r.log[over:]...)
+		r.log = append(make([]pool.Delta, 0, 2*replLogWindow), r.log[over:]...)
 	}
-	r.cond.Broadcast()
+	for _, ch := range r.wake {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
 	r.mu.Unlock()
 }
 
 // waitAcked waits until a peer holds every delta up to seq.
 func (r *replication) waitAcked(seq uint64, timeout time.Duration) bool {
-	deadline := time.Now().Add(timeout)
-	t := time.AfterFunc(timeout, func() {
-		r.mu.Lock()
-		r.cond.Broadcast()
+	r.mu.Lock()
+	if r.ackedMax >= seq {
 		r.mu.Unlock()
-	})
+		return true
+	}
+	if r.closed {
+		r.mu.Unlock()
+		return false
+	}
+	ch := make(chan struct{})
+	heap.Push(&r.waiters, waiter{seq: seq, ch: ch})
+	r.mu.Unlock()
+	t := time.NewTimer(timeout)
 	defer t.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-t.C:
+	case <-r.done:
+	}
+	// A late ack may have come in meanwhile.
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for !r.closed && r.maxAcked() < seq {
-		if !time.Now().Before(deadline) {
-			return false
-		}
-		r.cond.Wait()
-	}
-	return r.maxAcked() >= seq
+	return r.ackedMax >= seq
 }
 
-func (r *replication) maxAcked() uint64 {
-	var m uint64
-	for _, a := range r.acked {
-		m = max(m, a)
+// ack records that peer rank holds everything up to seq.
+func (r *replication) ack(rank int, seq uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.acked[rank] = max(r.acked[rank], seq)
+	r.ackedMax = max(r.ackedMax, seq)
+	for r.waiters.Len() > 0 && r.waiters[0].seq <= r.ackedMax {
+		close(heap.Pop(&r.waiters).(waiter).ch)
 	}
-	return m
 }
 
 func (r *replication) close() {
 	r.mu.Lock()
-	r.closed = true
-	r.cond.Broadcast()
-	r.mu.Unlock()
+	defer r.mu.Unlock()
+	if !r.closed {
+		r.closed = true
+		close(r.done)
+	}
+}
+
+type waiter struct {
+	seq uint64
+	ch  chan struct{}
+}
+
+// waiterHeap is a min-heap of waiters by seq (container/heap).
+type waiterHeap []waiter
+
+func (h waiterHeap) Len() int           { return len(h) }
+func (h waiterHeap) Less(i, j int) bool { return h[i].seq < h[j].seq }
+func (h waiterHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *waiterHeap) Push(x any)        { *h = append(*h, x.(waiter)) }
+func (h *waiterHeap) Pop() any {
+	old := *h
+	w := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return w
 }
 
 // run keeps a stream open to every peer until ctx ends.
@@ -137,9 +184,6 @@ func (r *replication) feed(ctx context.Context, rank int, addr string) {
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
 		err := r.stream(ctx, rank, addr)
-		r.mu.Lock()
-		delete(r.acked, rank)
-		r.mu.Unlock()
 		if ctx.Err() != nil {
 			return
 		}
@@ -179,15 +223,26 @@ func (r *replication) stream(ctx context.Context, rank int, addr string) error {
 	}
 	go r.readAcks(conn, rank)
 
+	r.mu.Lock()
+	wake := make(chan struct{}, 1)
+	r.wake[rank] = wake
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.wake, rank)
+		r.mu.Unlock()
+	}()
 	var batch []pool.Delta
 	for {
 		r.mu.Lock()
-		for !r.closed && r.logBase+uint64(len(r.log)) < next {
-			r.cond.Wait()
-		}
-		if r.closed {
+		if r.logBase+uint64(len(r.log)) < next {
 			r.mu.Unlock()
-			return nil
+			select {
+			case <-wake:
+			case <-r.done:
+				return nil
+			}
+			continue
 		}
 		if next <= r.logBase {
 			r.mu.Unlock()
@@ -304,10 +359,7 @@ func (r *replication) readAcks(conn net.Conn, rank int) {
 			conn.Close()
 			return
 		}
-		r.mu.Lock()
-		r.acked[rank] = max(r.acked[rank], seq)
-		r.cond.Broadcast()
-		r.mu.Unlock()
+		r.ack(rank, seq)
 	}
 }
 
