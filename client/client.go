@@ -125,7 +125,13 @@ func (c *Client) checkout(ctx context.Context, lic *License, fresh bool) error {
 	c.mu.Unlock()
 
 	if l != nil && l.alive() {
-		return c.checkoutOn(ctx, l, lic)
+		err := c.checkoutOn(ctx, l, lic)
+		if err == nil || !isBusy(err) {
+			return err
+		}
+		// That server stopped serving (a triad member that is no longer
+		// the master): find the one that serves now.
+		l.close(err)
 	}
 	groups, err := c.groups()
 	if err != nil {

@@ -353,3 +353,21 @@ func TestReloadFallbackNeedsVersion(t *testing.T) {
 	}
 	checkInvariants(t, s)
 }
+
+func TestHeartbeatReportsHandlesHeld(t *testing.T) {
+	s := New([]licfile.Pool{pl("k", "f", "1.0", 10)}, Options{HeartbeatTimeout: time.Minute})
+	if n := s.Heartbeat(1, t0); n != 0 {
+		t.Fatalf("unknown session holds %d, want 0", n)
+	}
+	a := mustCheckout(t, s, req(cl(1, "ann"), "f", "", 1), t0)
+	mustCheckout(t, s, req(cl(1, "ann"), "f", "", 2), t0)
+	if n := s.Heartbeat(1, t0); n != 2 {
+		t.Fatalf("held %d, want 2 handles whatever their counts", n)
+	}
+	if _, err := s.RemoveHandle("f", a.Handle, t0); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Heartbeat(1, t0); n != 1 {
+		t.Fatalf("after lmremove held %d, want 1", n)
+	}
+}

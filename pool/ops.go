@@ -25,12 +25,17 @@ func (s *State) Checkin(session, handle uint64, now time.Time) ([]Delta, error) 
 	return []Delta{s.release(h, Checkin, now)}, nil
 }
 
-// Heartbeat records that session is alive at now. It produces no delta:
-// liveness is the master's own business (see the package documentation).
-func (s *State) Heartbeat(session uint64, now time.Time) {
-	if ss := s.sessions[session]; ss != nil {
-		s.touch(ss, now.Round(0))
+// Heartbeat records that session is alive at now and returns how many
+// handles it holds, so a client can tell it lost some (lmremove, reread).
+// It produces no delta: liveness is the master's own business (see the
+// package documentation).
+func (s *State) Heartbeat(session uint64, now time.Time) int {
+	ss := s.sessions[session]
+	if ss == nil {
+		return 0
 	}
+	s.touch(ss, now.Round(0))
+	return ss.n
 }
 
 // TouchAll marks every session alive at now, giving each a full heartbeat

@@ -44,8 +44,13 @@ type daemon struct {
 	mu    sync.Mutex // guards pool, pools, epoch, repl and stopMaster
 	pool  *pool.State
 	pools []licfile.Pool
-	epoch uint64       // replication epoch of the pool's state (triad only)
-	repl  *replication // the master's replication; nil on a standby or a lone server
+	epoch uint64 // replication epoch of the pool's state (triad only)
+	// maxEpoch is the highest epoch this daemon has seen anywhere; a
+	// takeover starts above it, so epochs never go back even when this
+	// daemon's own table is older.
+	maxEpoch uint64
+	resync   bool         // the table fell out of step: the next stream starts with a snapshot
+	repl     *replication // the master's replication; nil on a standby or a lone server
 
 	// master is set while this daemon grants licenses: at once for a lone
 	// server, after a takeover for a triad member.

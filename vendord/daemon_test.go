@@ -150,8 +150,9 @@ func TestSilentClientFreedAfterHeartbeatTimeout(t *testing.T) {
 	require.NoError(t, err)
 
 	h.clock.Advance(59 * time.Second)
-	_, _, err = call(t, a, "HEARTBEAT")
+	beat, _, err := call(t, a, "HEARTBEAT")
 	require.NoError(t, err)
+	assert.Equal(t, "1", beat.Get("held"), "the heartbeat says how many handles this connection holds")
 	h.clock.Advance(59 * time.Second)
 	assert.Equal(t, "1", h.inUse(t, "f"), "a heartbeat within the timeout keeps the license")
 

@@ -55,10 +55,18 @@ func (d *daemon) serveReplica(c net.Conn, hello wire.Message) {
 		return
 	}
 	their, err := hello.Uint64("epoch")
-	epoch, seq := d.state()
+	d.mu.Lock()
+	epoch, seq, resync := d.epoch, d.pool.Seq(), d.resync
+	if err == nil && their >= epoch {
+		d.maxEpoch = max(d.maxEpoch, their)
+	}
+	d.mu.Unlock()
 	if err != nil || d.master.Load() || their < epoch {
 		_ = w.WriteMessage(wire.NewError(wire.CodeBusyNewServ, 44).WithDetail("not a replica of this master").Message())
 		return
+	}
+	if resync {
+		epoch = 0 // no master resumes epoch 0: it sends a snapshot
 	}
 	if err := w.WriteMessage(wire.OK("epoch", strconv.FormatUint(epoch, 10), "seq", strconv.FormatUint(seq, 10))); err != nil {
 		return
@@ -85,9 +93,7 @@ func (d *daemon) serveReplica(c net.Conn, hello wire.Message) {
 			if err := d.applyDelta(their, m); err != nil {
 				d.log.WithError(err).Warn("Replica out of step with the master; asking for a snapshot")
 				d.mu.Lock()
-				if d.epoch == their { // a stale master's stream must not lower the fence
-					d.epoch = 0 // the next greeting gets a snapshot
-				}
+				d.resync = true // the epoch stays: it is the fence against older masters
 				d.mu.Unlock()
 				return
 			}
@@ -132,7 +138,8 @@ func (d *daemon) restore(epoch uint64, snap pool.Snapshot) error {
 	if d.master.Load() {
 		return errors.New("this server is the master")
 	}
-	d.pool, d.epoch = st, epoch
+	d.pool, d.epoch, d.resync = st, epoch, false
+	d.maxEpoch = max(d.maxEpoch, epoch)
 	return nil
 }
 
@@ -144,8 +151,11 @@ func (d *daemon) serveFetch(c net.Conn, hello wire.Message) {
 		_ = w.WriteMessage(werr.Message())
 		return
 	}
-	epoch, seq := d.state()
-	if err := w.WriteMessage(wire.OK("epoch", strconv.FormatUint(epoch, 10), "seq", strconv.FormatUint(seq, 10))); err != nil {
+	d.mu.Lock()
+	epoch, seq, maxEpoch := d.epoch, d.pool.Seq(), d.maxEpoch
+	d.mu.Unlock()
+	if err := w.WriteMessage(wire.OK("epoch", strconv.FormatUint(epoch, 10), "seq", strconv.FormatUint(seq, 10),
+		"max_epoch", strconv.FormatUint(maxEpoch, 10))); err != nil {
 		return
 	}
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -196,9 +206,11 @@ func (d *daemon) takeover(ctx context.Context) {
 			best, epoch, seq = i, a.epoch, a.seq
 		}
 	}
-	maxEpoch := epoch
+	d.mu.Lock()
+	maxEpoch := max(epoch, d.maxEpoch)
+	d.mu.Unlock()
 	for _, a := range answers {
-		maxEpoch = max(maxEpoch, a.epoch)
+		maxEpoch = max(maxEpoch, a.epoch, a.maxEpoch)
 	}
 	if best >= 0 {
 		a := answers[best]
@@ -231,6 +243,7 @@ func (d *daemon) takeover(ctx context.Context) {
 	}
 	d.mu.Lock()
 	d.epoch = maxEpoch + 1
+	d.maxEpoch = d.epoch
 	d.pool.TouchAll(d.now()) // holders get a full heartbeat timeout to reattach
 	holders := d.pool.Holders()
 	repl := newReplication(d, d.epoch, d.pool.Seq())
@@ -245,8 +258,8 @@ func (d *daemon) takeover(ctx context.Context) {
 }
 
 type answer struct {
-	conn       net.Conn
-	epoch, seq uint64
+	conn                 net.Conn
+	epoch, seq, maxEpoch uint64
 }
 
 // askPeers asks every peer's daemon for the position of its state.
@@ -267,8 +280,9 @@ func (d *daemon) askPeers(ctx context.Context) []answer {
 			}
 			e, _ := reply.Uint64("epoch")
 			s, _ := reply.Uint64("seq")
+			me, _ := reply.Uint64("max_epoch")
 			mu.Lock()
-			answers = append(answers, answer{conn, e, s})
+			answers = append(answers, answer{conn, e, s, me})
 			mu.Unlock()
 		}()
 	}

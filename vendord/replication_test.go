@@ -458,3 +458,30 @@ func TestEpochStaleDeltaKeepsFence(t *testing.T) {
 	b.waitAck(2)
 	assert.Equal(t, "2", h.mustStatus(2).InUse)
 }
+
+func TestEpochNeverGoesBackAfterResync(t *testing.T) {
+	// Both standbys fall out of step with a master of epoch 7 (a gap in its
+	// stream). The next takeover must still start above epoch 7: a table of
+	// a lower epoch would later lose to the deposed master's stale one.
+	h := newTriad(t)
+	h.members[1].start()
+	h.members[2].start()
+	now := h.clock.Now()
+	st := pool.New(licensePools(t, h), pool.Options{HeartbeatTimeout: time.Minute, Location: time.Local})
+	d1 := grant(t, st, 11, "alice", now)
+	d2, d3 := grant(t, st, 12, "bob", now), grant(t, st, 13, "carol", now)
+	for _, i := range []int{1, 2} {
+		m, reply := openStream(t, h, 0, i, 7)
+		require.True(t, wire.IsOK(reply), "%v", reply)
+		m.snapshot(pool.New(licensePools(t, h), pool.Options{HeartbeatTimeout: time.Minute, Location: time.Local}))
+		m.waitAck(0)
+		m.delta(d1)
+		m.waitAck(1)
+		m.delta(d3) // skips d2: out of step
+		h.waitLog(i, "Replica out of step with the master")
+	}
+	_ = d2
+
+	h.promote(1) // A (rank 0) never started: B takes over with C
+	assert.Contains(t, h.members[1].logText(), "Took over as master: epoch 8, 1 license holder(s) kept")
+}

@@ -36,9 +36,9 @@ func (s *session) Handle(req wire.Message) (wire.Message, []wire.Message, bool) 
 		return s.checkin(req), nil, false
 	case "HEARTBEAT":
 		s.d.mu.Lock() // a standby's pool ignores it: the master counts liveness
-		s.d.pool.Heartbeat(s.id, s.d.now())
+		held := s.d.pool.Heartbeat(s.id, s.d.now())
 		s.d.mu.Unlock()
-		return wire.OK(), nil, false
+		return wire.OK("held", strconv.Itoa(held)), nil, false
 	case "STATUS":
 		resp, records := s.d.status(req.Get("feature"))
 		return resp, records, false
