@@ -1,0 +1,20 @@
+// Package chaos is the triad's chaos suite: it runs three real lmgrd
+// processes in network namespaces of its own, drives hundreds of clients
+// against them while a seeded nemesis kills, restarts, isolates and
+// partitions the members, and checks the history the clients observed.
+//
+// The pieces, each in its own file:
+//
+//   - netns.go: the private network (namespaces lmc-<pid>-br/a/b/c/cl, a
+//     bridge, veths, 10.213.N.0/24) and the faults it can inject.
+//   - cluster.go: the three members as processes inside their namespaces.
+//   - workload.go: the clients; run as its own process inside the client
+//     namespace ("lmchaos workload"), writing JSON lines.
+//   - nemesis.go: the seeded fault schedule and the quorum timeline.
+//   - history.go: the history's records and how they are read and written.
+//   - check.go: the checks over a history (pure; unit-tested on hand-made
+//     histories).
+//   - run.go: Run ties it together and returns a Report.
+//
+// docs/chaos.md describes the design and the exact rule of every check.
+package chaos
