@@ -155,18 +155,14 @@ func (s *server) downPeers() int {
 }
 
 func adminDown(ctx context.Context, addr string) error {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
 	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	c, _, err := wire.Dial(ctx, &d, addr, wire.Hello("role", "admin"), 3*time.Second)
 	if err != nil {
 		return err
 	}
-	c := wire.NewConn(nc)
 	defer c.Close()
-	if _, _, err := c.Call(ctx, wire.New("HELLO", "proto", strconv.Itoa(wire.ProtocolVersion), "role", "admin")); err != nil {
-		return err
-	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
 	_, _, err = c.Call(ctx, wire.New("DOWN", "scope", "self"))
 	return err
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -207,26 +208,20 @@ func (t *triad) dialPeer(ctx context.Context, rank int, out chan quorum.Message)
 }
 
 func (t *triad) connectPeer(ctx context.Context, addr string) (net.Conn, error) {
-	d := net.Dialer{Timeout: time.Second}
+	var d net.Dialer
 	// Dial from our own SERVER host, so the peer can check who we are.
 	if ip := net.ParseIP(t.s.host); ip != nil {
 		d.LocalAddr = &net.TCPAddr{IP: ip}
 	}
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	hello := wire.Hello("role", "peer", "rank", strconv.Itoa(t.s.self), "servers", serverList(t.s.servers))
+	c, _, err := wire.Dial(ctx, &d, addr, hello, 2*time.Second)
 	if err != nil {
+		if !errors.Is(err, wire.ErrCantConnect) {
+			t.s.log.WithError(err).Warnf("Peer %s refused this server", addr)
+		}
 		return nil, err
 	}
-	wc := wire.NewConn(conn)
-	hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	hello := wire.New("HELLO", "proto", strconv.Itoa(wire.ProtocolVersion), "role", "peer",
-		"rank", strconv.Itoa(t.s.self), "servers", serverList(t.s.servers))
-	if _, _, err := wc.Call(hctx, hello); err != nil {
-		conn.Close()
-		t.s.log.WithError(err).Warnf("Peer %s refused this server", addr)
-		return nil, err
-	}
-	return conn, nil
+	return c.Raw(), nil
 }
 
 func (t *triad) writePeer(ctx context.Context, conn net.Conn, out chan quorum.Message) {

@@ -86,21 +86,17 @@ func adminCallFeature(ctx context.Context, hp licfile.HostPort, feature string, 
 }
 
 func adminExchange(ctx context.Context, hp licfile.HostPort, key, value string, req wire.Message) (wire.Message, []wire.Message, error) {
-	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
-	defer cancel()
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", addr(hp))
-	if err != nil {
-		return wire.Message{}, nil, wire.NewError(wire.CodeCantConnect, 570).WithDetail(wire.SysDetail(err))
-	}
-	c := wire.NewConn(nc)
-	defer c.Close()
-	hello := wire.New("HELLO", "proto", strconv.Itoa(wire.ProtocolVersion), "role", "admin")
+	hello := wire.Hello("role", "admin")
 	if value != "" {
 		hello.Set(key, value)
 	}
-	if _, _, err := c.Call(ctx, hello); err != nil {
+	var d net.Dialer
+	c, _, err := wire.Dial(ctx, &d, addr(hp), hello, adminTimeout)
+	if err != nil {
 		return wire.Message{}, nil, err
 	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
+	defer cancel()
 	return c.Call(ctx, req)
 }

@@ -364,26 +364,18 @@ func (r *replication) readAcks(conn net.Conn, rank int) {
 }
 
 // dialPeer connects to a peer's lmgrd, which hands the connection to its
-// vendor daemon for this vendor, and greets it with role.
+// vendor daemon for this vendor, and greets it with role. It dials from
+// this server's own SERVER host, which the peer checks.
 func (d *daemon) dialPeer(ctx context.Context, addr, role string, kv ...string) (net.Conn, wire.Message, error) {
-	dl := net.Dialer{Timeout: time.Second}
+	var dl net.Dialer
 	if ip := net.ParseIP(d.opts.ServerHost); ip != nil {
 		dl.LocalAddr = &net.TCPAddr{IP: ip}
 	}
-	conn, err := dl.DialContext(ctx, "tcp", addr)
+	hello := wire.Hello(append([]string{"role", role, "vendor", d.opts.Vendor, "rank", strconv.Itoa(d.opts.Rank),
+		"servers", strings.Join(d.opts.Servers, ",")}, kv...)...)
+	c, reply, err := wire.Dial(ctx, &dl, addr, hello, 2*time.Second)
 	if err != nil {
-		return nil, wire.Message{}, err
-	}
-	hello := wire.New("HELLO", append([]string{"proto", strconv.Itoa(wire.ProtocolVersion), "role", role,
-		"vendor", d.opts.Vendor, "rank", strconv.Itoa(d.opts.Rank), "servers", strings.Join(d.opts.Servers, ",")}, kv...)...)
-	wc := wire.NewConn(conn)
-	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	reply, _, err := wc.Call(cctx, hello)
-	if err != nil {
-		conn.Close()
 		return nil, reply, err
 	}
-	_ = conn.SetDeadline(time.Time{})
-	return conn, reply, nil
+	return c.Raw(), reply, nil
 }
