@@ -247,3 +247,21 @@ func waitEvent(t *testing.T, lic *client.License, kind client.EventKind) client.
 		}
 	}
 }
+
+func TestTriadRejectsPeerServingDifferentLicenses(t *testing.T) {
+	needBinaries(t)
+	port := freePort(t, triadHosts[:]...)
+	dir := t.TempDir()
+	servers := fmt.Sprintf("SERVER 127.0.0.1 ANY %d\nSERVER 127.0.0.2 ANY %d\nSERVER 127.0.0.3 ANY %d\nVENDOR demo\n", port, port, port)
+	write := func(name, features string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(servers+features), 0o644))
+		return p
+	}
+	a := startLmgrd(t, "-c", write("a.lic", "FEATURE solver demo 1.0 permanent 3 SIGN=0\n"), "-self", "127.0.0.1")
+	b := startLmgrd(t, "-c", write("b.lic", "FEATURE solver demo 1.0 permanent 30 SIGN=0\n"), "-self", "127.0.0.2")
+	a.waitLog(t, "License File FEATURE line mismatch with 127.0.0.2")
+	b.waitLog(t, "License File FEATURE line mismatch with 127.0.0.1")
+	assert.NotContains(t, a.log.String(), "CONNECTED, master is", "a peer serving other licenses does not make a quorum")
+	assert.NotContains(t, b.log.String(), "CONNECTED, master is")
+}
