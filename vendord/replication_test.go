@@ -485,3 +485,36 @@ func TestEpochNeverGoesBackAfterResync(t *testing.T) {
 	h.promote(1) // A (rank 0) never started: B takes over with C
 	assert.Contains(t, h.members[1].logText(), "Took over as master: epoch 8, 1 license holder(s) kept")
 }
+
+func TestTakeoverFreesHoldersThatDoNotComeBack(t *testing.T) {
+	// After a takeover every adopted holder has a full heartbeat timeout
+	// to reattach; those whose clients stay away are then freed and logged.
+	h := newTriad(t)
+	h.startAll()
+	h.promote(0)
+	_, handles := grantAll(t, h, 0, users)
+	h.waitTable(1, h.mustStatus(0))
+	h.members[0].crash()
+	h.clock.Advance(50 * time.Second) // the old master's clients last spoke long ago
+	h.promote(1)
+	assert.Contains(t, h.members[1].logText(), "3 license holder(s) kept")
+
+	alice := h.client(1, identOf("alice"))
+	got, err := checkout(t, alice, handles["alice"])
+	require.NoError(t, err)
+	assert.Equal(t, handles["alice"], got)
+
+	h.clock.Advance(59 * time.Second)
+	_, _, err = call(t, alice, "HEARTBEAT")
+	require.NoError(t, err)
+	assert.Equal(t, "3", h.mustStatus(1).InUse, "within the timeout nobody is freed")
+
+	h.clock.Advance(2 * time.Second)
+	require.Eventually(t, func() bool { return h.mustStatus(1).InUse == "1" }, 5*time.Second, 10*time.Millisecond,
+		"bob and carol never came back: freed after the heartbeat timeout; alice reattached and stays")
+	log := h.members[1].logText()
+	assert.Contains(t, log, `IN: "f" bob@`)
+	assert.Contains(t, log, `IN: "f" carol@`)
+	assert.Contains(t, log, "(INACTIVE)")
+	h.waitTable(2, h.mustStatus(1)) // the frees are replicated too
+}
