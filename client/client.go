@@ -75,6 +75,7 @@ type License struct {
 	granted string // the pool's version that granted it
 	server  string // port@host
 	vendor  string
+	link    *link // the connection that holds it
 	held    bool
 	done    bool
 	events  chan Event
@@ -158,6 +159,13 @@ func (c *Client) checkout(ctx context.Context, lic *License, fresh bool) error {
 				}
 				continue
 			}
+			// The greeting named the vendor: a live connection to it is
+			// reused, so a program's licenses of one vendor share one
+			// connection and check in where they were granted.
+			if existing := c.liveLink(l.vendor); existing != nil && existing != l {
+				l.close(errors.New("client: duplicate connection"))
+				l = existing
+			}
 			err = c.checkoutOn(ctx, l, lic)
 			if err == nil {
 				c.adopt(l, lic.Feature)
@@ -209,7 +217,7 @@ func (c *Client) checkoutOn(ctx context.Context, l *link, lic *License) error {
 		return wire.NewError(wire.CodeBadComm, 3).WithDetail(err.Error())
 	}
 	lic.mu.Lock()
-	lic.handle, lic.granted, lic.server, lic.vendor, lic.held = handle, resp.Get("version"), l.server, l.vendor, true
+	lic.handle, lic.granted, lic.server, lic.vendor, lic.held, lic.link = handle, resp.Get("version"), l.server, l.vendor, true, l
 	lic.mu.Unlock()
 	return nil
 }
@@ -353,18 +361,17 @@ func (l *License) Checkin() error {
 		return nil
 	}
 	l.done = true
-	held, handle, vendor := l.held, l.handle, l.vendor
+	held, handle, ln := l.held, l.handle, l.link
 	l.held = false
 	l.mu.Unlock()
 
 	c := l.c
 	c.mu.Lock()
 	delete(c.licenses, l)
-	ln := c.links[vendor]
 	c.mu.Unlock()
 	close(l.events)
-	if !held || ln == nil {
-		return nil // the server freed it already when the connection ended
+	if !held || ln == nil || !ln.alive() {
+		return nil // the server frees it when the connection ends
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.opts.RequestTimeout)
 	defer cancel()
@@ -433,4 +440,14 @@ func (l *License) fail(err error) {
 	l.c.mu.Lock()
 	delete(l.c.licenses, l)
 	l.c.mu.Unlock()
+}
+
+// liveLink is the open connection to vendor, if any.
+func (c *Client) liveLink(vendor string) *link {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if l := c.links[vendor]; l != nil && l.alive() {
+		return l
+	}
+	return nil
 }

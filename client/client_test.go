@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/lmtriad/lmtriad/licfile"
 	"github.com/lmtriad/lmtriad/wire"
 )
 
@@ -286,5 +287,28 @@ func TestCheckoutDeadline(t *testing.T) {
 				t.Errorf("client keeps %d links, want 0", n)
 			}
 		})
+	}
+}
+
+func TestFeaturesOfOneVendorShareAConnectionWithoutVendorOption(t *testing.T) {
+	// Without Options.Vendor the client learns the vendor from the
+	// greeting; a second feature of that vendor must reuse the connection,
+	// or the first license would be checked in over the wrong one (-41).
+	f := startFake(t, fakeConfig{Pools: []licfile.Pool{
+		{Key: "f", Name: "f", Vendor: "demo", Version: "1.0", Count: 2},
+		{Key: "g", Name: "g", Vendor: "demo", Version: "1.0", Count: 2},
+	}})
+	opts := testOptions(t, f.portAtHost())
+	opts.Vendor = ""
+	c := newClient(t, opts)
+	lf := checkout(t, c, "f", 1)
+	lg := checkout(t, c, "g", 1)
+	for _, l := range []*License{lf, lg} {
+		if err := l.Checkin(); err != nil {
+			t.Errorf("Checkin %s: %v", l.Feature, err)
+		}
+	}
+	if got := f.holders(); got != 0 {
+		t.Errorf("server holds %d after both Checkins, want 0", got)
 	}
 }
