@@ -177,6 +177,15 @@ func (t *triad) roleMessage(st quorum.Status) wire.Message {
 	return m
 }
 
+func (t *triad) setLicenseDigest(d string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.node.Config().LicenseDigest != d {
+		t.s.log.Info("Licenses changed: peers must reread the same license file to stay in the quorum")
+		t.node.SetLicenseDigest(d)
+	}
+}
+
 func (t *triad) status() quorum.Status {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -265,3 +265,24 @@ func TestTriadRejectsPeerServingDifferentLicenses(t *testing.T) {
 	assert.NotContains(t, a.log.String(), "CONNECTED, master is", "a peer serving other licenses does not make a quorum")
 	assert.NotContains(t, b.log.String(), "CONNECTED, master is")
 }
+
+func TestTriadMemberRestartedAfterLicenseChangeRejoins(t *testing.T) {
+	// The same new license file reaches all three (fsnotify rereads it);
+	// a member restarted afterwards reads it at start and must still match
+	// the two that reread it while running.
+	tc := startTriad(t, false)
+	tc.waitMaster(t, "127.0.0.1")
+	body, err := os.ReadFile(tc.lic)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(tc.lic, append(body, []byte("FEATURE viewer demo 1.0 permanent 2 SIGN=0\n")...), 0o644))
+	for _, p := range tc.procs {
+		p.waitLog(t, "Rereading license file(s): done")
+	}
+	tc.kill(t, 2)
+	tc.start(t, 2)
+	tc.procs[2].waitLog(t, "CONNECTED, master is 127.0.0.1")
+	assert.NotContains(t, tc.procs[2].log.String(), "mismatch")
+	out := tc.waitMaster(t, "127.0.0.1")
+	assert.Contains(t, out, "Cluster status: operational")
+	assert.Contains(t, out, "Users of viewer:  (Total of 2 licenses issued;")
+}

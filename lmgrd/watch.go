@@ -88,6 +88,11 @@ func (s *server) reread() error {
 		return err
 	}
 	s.setFiles(files)
+	if s.isTriad() {
+		// A member restarted later reads these files: the digest its
+		// peers compare must be of what is served now, not at start.
+		s.tri.setLicenseDigest(licenseDigest(files, time.Now()))
+	}
 	s.startVendors()
 	s.mu.Lock()
 	vendors := make([]*vendorProc, 0, len(s.vendors))

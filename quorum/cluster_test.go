@@ -351,3 +351,33 @@ func TestClusterHarnessStartup(t *testing.T) {
 		t.Fatal(c.violations)
 	}
 }
+
+func TestLicenseDigestChangeAfterReread(t *testing.T) {
+	c := newCluster(t, clusterOpts{license: "v1"})
+	if _, ok := c.runUntil(200, func() bool { return len(c.servingRanks()) == 1 }); !ok {
+		t.Fatal("no master at start")
+	}
+	// The tertiary rereads a different license file first: the others
+	// keep their quorum without it and it is reported.
+	c.nodes[2].SetLicenseDigest("v2")
+	c.run(60)
+	if got := c.nodes[0].Status().Rejected[2]; !got {
+		t.Errorf("primary does not reject the tertiary serving other licenses")
+	}
+	if got := c.servingRanks(); len(got) != 1 || got[0] != 0 {
+		t.Errorf("serving %v, want the primary alone", got)
+	}
+	// Once all have reread the same file the tertiary is a member again.
+	c.nodes[0].SetLicenseDigest("v2")
+	c.nodes[1].SetLicenseDigest("v2")
+	c.run(60)
+	for r := range Size {
+		if st := c.nodes[r].Status(); st.Rejected != [Size]bool{} || st.Cluster != ClusterOperational {
+			t.Errorf("node %d after all reread: rejected %v, cluster %v", r, st.Rejected, st.Cluster)
+		}
+	}
+	c.check()
+	if len(c.violations) > 0 {
+		t.Fatalf("violations: %v", c.violations)
+	}
+}

@@ -92,6 +92,11 @@ func New(cfg Config) (*Node, error) {
 // Config returns the configuration in use, with New's defaults applied.
 func (n *Node) Config() Config { return n.cfg }
 
+// SetLicenseDigest changes the digest of the licenses this server serves,
+// after a reread. Peers compare it with their own at every message: until
+// they have reread the same licenses they treat this server as mismatched.
+func (n *Node) SetLicenseDigest(d string) { n.cfg.LicenseDigest = d }
+
 // Now returns the number of Tick calls so far.
 func (n *Node) Now() int64 { return n.now }
 
