@@ -50,7 +50,7 @@ func (a *adminSession) Handle(req wire.Message) (wire.Message, []wire.Message, b
 		if err := a.allowed(false); err != nil {
 			return err.Message(), nil, false
 		}
-		if err := s.reread(); err != nil {
+		if err := s.reread(req.Get("vendor")); err != nil {
 			m := wire.NewError(wire.CodeBadFile, 1).Message()
 			m.Set("detail", err.Error())
 			return m, nil, false

@@ -70,17 +70,18 @@ func (s *server) startWatcher() error {
 			case <-timer:
 				timer = nil
 				s.log.Info("License file(s) changed, rereading")
-				_ = s.reread()
+				_ = s.reread("")
 			}
 		}
 	}()
 	return nil
 }
 
-// reread loads the license files again. A file with errors changes
-// nothing: every problem is logged with its file:line and the licenses
-// already served keep being served.
-func (s *server) reread() error {
+// reread loads the license files again and tells the vendor daemons (only
+// vendor's, when not empty) to reread. A file with errors changes nothing:
+// every problem is logged with its file:line and the licenses already
+// served keep being served.
+func (s *server) reread(vendor string) error {
 	files, err := licfile.Load(s.opts.LicensePath)
 	if err != nil {
 		logLoadError(s.log, err)
@@ -101,6 +102,9 @@ func (s *server) reread() error {
 	}
 	s.mu.Unlock()
 	for _, v := range vendors {
+		if vendor != "" && v.line.Name != vendor {
+			continue
+		}
 		if err := v.send([]byte("REREAD"), nil); err != nil {
 			s.log.WithError(err).Warnf("Cannot tell %s to reread", v.line.Name)
 		}
