@@ -160,7 +160,13 @@ func (t *triad) apply(rd quorum.Ready, st quorum.Status) {
 func (t *triad) roleMessage(st quorum.Status) wire.Message {
 	if st.Serving {
 		lease := handoff.MonotonicNow() + st.LeaseLeft*int64(t.timing.Tick)
-		return wire.New("ROLE", "serving", "1", "lease", strconv.FormatInt(lease, 10))
+		var live []string
+		for r, up := range st.Live {
+			if up {
+				live = append(live, strconv.Itoa(r))
+			}
+		}
+		return wire.New("ROLE", "serving", "1", "lease", strconv.FormatInt(lease, 10), "live", strings.Join(live, ","))
 	}
 	m := wire.New("ROLE", "serving", "0")
 	switch st.Role {

@@ -77,6 +77,7 @@ type role struct {
 	lease   int64  // CLOCK_MONOTONIC ns after which serving lapses; 0: no lease (a lone server)
 	code    int    // the FlexLM error a client gets when not serving (-20, -23)
 	master  string // port@host of the master, for redirection
+	live    []int  // ranks lmgrd hears now (its quorum), for a takeover
 }
 
 // Run serves until ctx is done, lmgrd goes away or a shutdown is requested.
@@ -242,6 +243,11 @@ func (d *daemon) command(m wire.Message) {
 		r := &role{serving: m.Get("serving") == "1", master: m.Get("master"), code: wire.CodeServBusy}
 		if l, err := strconv.ParseInt(m.Get("lease"), 10, 64); err == nil {
 			r.lease = l
+		}
+		for _, f := range strings.Split(m.Get("live"), ",") {
+			if rank, err := strconv.Atoi(f); err == nil {
+				r.live = append(r.live, rank)
+			}
 		}
 		if c, err := m.Int("code"); err == nil && c != 0 {
 			r.code = c

@@ -7,9 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/lmtriad/lmtriad/pool"
@@ -262,31 +262,62 @@ type answer struct {
 	epoch, seq, maxEpoch uint64
 }
 
-// askPeers asks every peer's daemon for the position of its state.
+// askPeers asks the peers' daemons for the position of their state. It
+// waits for every peer lmgrd counts in the quorum (ROLE live=), since one
+// of them may hold grants this daemon missed; a peer outside it (the old
+// master, isolated or dead) is asked too, but not waited for once the live
+// ones have answered: a dial into a partition would cost its whole timeout.
 func (d *daemon) askPeers(ctx context.Context) []answer {
-	var mu sync.Mutex
-	var answers []answer
-	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		rank int
+		a    answer
+		err  error
+	}
+	results := make(chan result, len(d.opts.Servers))
+	asked := 0
 	for rank, addr := range d.opts.Servers {
 		if rank == d.opts.Rank {
 			continue
 		}
-		wg.Add(1)
+		asked++
 		go func() {
-			defer wg.Done()
 			conn, reply, err := d.dialPeer(ctx, addr, "fetch")
 			if err != nil {
+				results <- result{rank: rank, err: err}
 				return
 			}
 			e, _ := reply.Uint64("epoch")
 			s, _ := reply.Uint64("seq")
 			me, _ := reply.Uint64("max_epoch")
-			mu.Lock()
-			answers = append(answers, answer{conn, e, s, me})
-			mu.Unlock()
+			results <- result{rank: rank, a: answer{conn, e, s, me}}
 		}()
 	}
-	wg.Wait()
+	waitFor := map[int]bool{}
+	live := d.role.Load().live
+	for r := range d.opts.Servers {
+		if r != d.opts.Rank && (live == nil || slices.Contains(live, r)) {
+			waitFor[r] = true // without live= from lmgrd: every peer
+		}
+	}
+	var answers []answer
+	for got := 0; got < asked; got++ {
+		res := <-results
+		delete(waitFor, res.rank)
+		if res.err == nil {
+			answers = append(answers, res.a)
+		}
+		if len(waitFor) == 0 && len(answers) > 0 {
+			cancel() // the rest are outside the quorum
+			for got++; got < asked; got++ {
+				if late := <-results; late.err == nil {
+					late.a.conn.Close()
+				}
+			}
+			break
+		}
+	}
 	return answers
 }
 
