@@ -99,7 +99,7 @@ func (c *Client) Checkout(ctx context.Context, feature, version string, count in
 		count = 1
 	}
 	lic := &License{c: c, Feature: feature, Version: version, Count: count, events: make(chan Event, 16)}
-	if err := c.checkout(ctx, lic, true); err != nil {
+	if err := c.checkout(ctx, lic); err != nil {
 		return nil, err
 	}
 	c.mu.Lock()
@@ -112,7 +112,7 @@ func (c *Client) Checkout(ctx context.Context, feature, version string, count in
 // else from the first entry of the search path that grants it. With
 // reattach, lic's handle is offered so a server that already holds it
 // keeps it rather than granting a second license.
-func (c *Client) checkout(ctx context.Context, lic *License, fresh bool) error {
+func (c *Client) checkout(ctx context.Context, lic *License) error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -287,7 +287,7 @@ func (c *Client) recover(l *link) {
 			if lic.isDone() {
 				continue
 			}
-			err := c.checkout(c.ctx, lic, false)
+			err := c.checkout(c.ctx, lic)
 			switch {
 			case err == nil:
 				lic.emit(Event{Kind: Regained})

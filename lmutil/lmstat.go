@@ -165,7 +165,7 @@ func featuresOf(vendor string, recs []wire.Message) []lmstat.Feature {
 			f := &out[len(out)-1]
 			f.Pools = append(f.Pools, lmstat.Pool{Name: rec.Get("feature"), Version: rec.Get("version"),
 				Vendor: rec.Get("vendor"), Expiry: rec.Get("expiry"), VendorString: rec.Get("vendor_string"),
-				NodeLocked: nodeLock(rec), Uncounted: rec.Get("uncounted") == "1"})
+				NodeLocked: rec.Get("hostid"), Uncounted: rec.Get("uncounted") == "1"})
 		case "HOLDER":
 			if len(out) == 0 || len(out[len(out)-1].Pools) == 0 {
 				continue
@@ -183,14 +183,6 @@ func featuresOf(vendor string, recs []wire.Message) []lmstat.Feature {
 		}
 	}
 	return out
-}
-
-func nodeLock(rec wire.Message) string {
-	id := rec.Get("hostid")
-	if id == "" {
-		return ""
-	}
-	return id
 }
 
 func clusterOf(info wire.Message, recs []wire.Message, t target) *lmstat.Cluster {
