@@ -109,9 +109,9 @@ func (c *Client) Checkout(ctx context.Context, feature, version string, count in
 }
 
 // checkout gets lic from the server holding its vendor's connection, or
-// else from the first entry of the search path that grants it. With
-// reattach, lic's handle is offered so a server that already holds it
-// keeps it rather than granting a second license.
+// else from the first entry of the search path that grants it. A lic that
+// has a handle (a reattach after a lost connection) offers it, so a server
+// that already holds it keeps it rather than granting a second license.
 func (c *Client) checkout(ctx context.Context, lic *License) error {
 	c.mu.Lock()
 	if c.closed {
