@@ -100,3 +100,25 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// lookupIP resolves host names for IsHost; tests replace it.
+var lookupIP = net.LookupIP
+
+// IsHost reports whether ip is an address of host (a SERVER line's host):
+// the address itself, or one it resolves to. Triad members check it of
+// each other's connections, so a stranger cannot pose as a member.
+func IsHost(ip net.IP, host string) bool {
+	if h := net.ParseIP(host); h != nil {
+		return h.Equal(ip)
+	}
+	addrs, err := lookupIP(host)
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		if a.Equal(ip) {
+			return true
+		}
+	}
+	return false
+}

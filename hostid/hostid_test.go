@@ -1,6 +1,7 @@
 package hostid
 
 import (
+	"net"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -45,4 +46,28 @@ func TestLocalHasLoopbackAddress(t *testing.T) {
 	info, err := Local()
 	assert.NoError(t, err)
 	assert.True(t, info.Matches("INTERNET=127.0.0.1"), "loopback address must be among %v", info.IPs)
+}
+
+func TestIsHost(t *testing.T) {
+	lookupIP = func(host string) ([]net.IP, error) {
+		if host == "lic2" {
+			return []net.IP{net.ParseIP("10.0.0.2"), net.ParseIP("fd00::2")}, nil
+		}
+		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
+	defer func() { lookupIP = net.LookupIP }()
+	tests := []struct {
+		ip, host string
+		want     bool
+	}{
+		{"127.0.0.2", "127.0.0.2", true},
+		{"127.0.0.3", "127.0.0.2", false},
+		{"10.0.0.2", "lic2", true},
+		{"fd00::2", "lic2", true},
+		{"10.0.0.9", "lic2", false},
+		{"10.0.0.2", "unknown", false},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, IsHost(net.ParseIP(tt.ip), tt.host), "IsHost(%s, %s)", tt.ip, tt.host)
+	}
 }

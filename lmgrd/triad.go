@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lmtriad/lmtriad/handoff"
+	"github.com/lmtriad/lmtriad/hostid"
 	"github.com/lmtriad/lmtriad/licfile"
 	"github.com/lmtriad/lmtriad/quorum"
 	"github.com/lmtriad/lmtriad/wire"
@@ -282,12 +283,10 @@ func (t *triad) servePeer(c net.Conn, hello wire.Message) {
 		return
 	}
 	peer := t.s.servers[rank].Host
-	if ip := net.ParseIP(peer); ip != nil {
-		if ra, ok := c.RemoteAddr().(*net.TCPAddr); ok && !ra.IP.Equal(ip) {
-			t.s.log.Warnf("Refused peer claiming to be %s from %s", peer, ra.IP)
-			t.s.reject(c, wire.NewError(wire.CodeNotLicAdmin, 32).WithDetail("not connecting from "+peer))
-			return
-		}
+	if ra, ok := c.RemoteAddr().(*net.TCPAddr); ok && !hostid.IsHost(ra.IP, peer) {
+		t.s.log.Warnf("Refused peer claiming to be %s from %s", peer, ra.IP)
+		t.s.reject(c, wire.NewError(wire.CodeNotLicAdmin, 32).WithDetail("not connecting from "+peer))
+		return
 	}
 	_ = c.SetDeadline(time.Time{})
 	if err := wire.NewWriter(c).WriteMessage(wire.OK("proto", strconv.Itoa(wire.ProtocolVersion), "rank", strconv.Itoa(t.s.self))); err != nil {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lmtriad/lmtriad/hostid"
 	"github.com/lmtriad/lmtriad/pool"
 	"github.com/lmtriad/lmtriad/wire"
 )
@@ -31,10 +32,8 @@ func (d *daemon) checkPeer(c net.Conn, hello wire.Message) (int, *wire.Error) {
 		return 0, wire.NewError(wire.CodeNotLicAdmin, 42).WithDetail("bad rank")
 	}
 	host, _, _ := net.SplitHostPort(d.opts.Servers[rank])
-	if ip := net.ParseIP(host); ip != nil {
-		if ra, ok := c.RemoteAddr().(*net.TCPAddr); ok && !ra.IP.Equal(ip) {
-			return 0, wire.NewError(wire.CodeNotLicAdmin, 43).WithDetail("not connecting from " + host)
-		}
+	if ra, ok := c.RemoteAddr().(*net.TCPAddr); ok && !hostid.IsHost(ra.IP, host) {
+		return 0, wire.NewError(wire.CodeNotLicAdmin, 43).WithDetail("not connecting from " + host)
 	}
 	return rank, nil
 }
