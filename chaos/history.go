@@ -14,7 +14,7 @@ import (
 // Now is the one clock of a history: CLOCK_MONOTONIC in nanoseconds. It is
 // system-wide, so the workload process and the nemesis in the harness
 // process stamp their records on the same axis.
-func Now() int64 { return handoff.MonotonicNow() }
+func Now() int64 { return handoff.BootTimeNow() }
 
 // Kind is the type of a history record.
 type Kind string

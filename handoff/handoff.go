@@ -159,12 +159,15 @@ func closeRights(oob []byte) {
 	}
 }
 
-// MonotonicNow is CLOCK_MONOTONIC in nanoseconds. Unlike Go's monotonic
-// readings it is the same clock in every process of the machine, so lmgrd
-// can hand a vendor daemon a lease deadline that the daemon checks itself.
-func MonotonicNow() int64 {
+// BootTimeNow is CLOCK_BOOTTIME in nanoseconds: a monotonic clock that
+// keeps counting while the machine is suspended, and the same clock in
+// every process of the machine. Leases are measured on it: lmgrd hands a
+// vendor daemon a deadline that the daemon checks itself, and a master
+// whose machine was suspended finds its lease run out on resuming, as its
+// peers assumed, rather than serving on beside their new master.
+func BootTimeNow() int64 {
 	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
 		return 0
 	}
 	return ts.Nano()

@@ -23,7 +23,7 @@ import (
 type triad struct {
 	s      *server
 	timing quorum.Timing
-	start  time.Time
+	start  int64 // handoff.BootTimeNow at start: ticks count suspended time too
 
 	mu   sync.Mutex // guards node
 	node *quorum.Node
@@ -59,7 +59,7 @@ func newTriad(s *server, files []*licfile.File) (*triad, error) {
 	if err != nil {
 		return nil, fmt.Errorf("triad: %w", err)
 	}
-	t := &triad{s: s, timing: timing, start: start, node: node, inbox: make(chan quorum.Message, 256)}
+	t := &triad{s: s, timing: timing, start: handoff.BootTimeNow(), node: node, inbox: make(chan quorum.Message, 256)}
 	for i := range s.servers {
 		if i != s.self {
 			t.out[i] = make(chan quorum.Message, peerQueue)
@@ -123,10 +123,10 @@ func (t *triad) run(ctx context.Context) {
 	}
 }
 
-// catchUp runs the ticks owed since start, so a stalled process acts on
-// the time that really passed. t.mu is held.
+// catchUp runs the ticks owed since start, so a stalled (or suspended)
+// process acts on the time that really passed. t.mu is held.
 func (t *triad) catchUp() {
-	want := int64(time.Since(t.start) / t.timing.Tick)
+	want := (handoff.BootTimeNow() - t.start) / int64(t.timing.Tick)
 	for t.node.Now() < want {
 		t.node.Tick()
 	}
@@ -156,11 +156,11 @@ func (t *triad) apply(rd quorum.Ready, st quorum.Status) {
 }
 
 // roleMessage is the ROLE control line for the vendor daemons: serving with
-// a lease deadline on the machine's monotonic clock, or the error clients
+// a lease deadline on the machine's boot-time clock, or the error clients
 // get and the master to try instead.
 func (t *triad) roleMessage(st quorum.Status) wire.Message {
 	if st.Serving {
-		lease := handoff.MonotonicNow() + st.LeaseLeft*int64(t.timing.Tick)
+		lease := handoff.BootTimeNow() + st.LeaseLeft*int64(t.timing.Tick)
 		var live []string
 		for r, up := range st.Live {
 			if up {

@@ -74,7 +74,7 @@ type daemon struct {
 // role is what lmgrd last said about this server's place in its triad.
 type role struct {
 	serving bool
-	lease   int64  // CLOCK_MONOTONIC ns after which serving lapses; 0: no lease (a lone server)
+	lease   int64  // CLOCK_BOOTTIME ns after which serving lapses; 0: no lease (a lone server)
 	code    int    // the FlexLM error a client gets when not serving (-20, -23)
 	master  string // port@host of the master, for redirection
 	live    []int  // ranks lmgrd hears now (its quorum), for a takeover
@@ -474,7 +474,7 @@ func releaseNote(r pool.ReleaseReason) string {
 // is the master, and the lease lmgrd last renewed has not run out, even if
 // lmgrd has stopped talking.
 func (r *role) grants() bool {
-	return r.serving && (r.lease == 0 || handoff.MonotonicNow() < r.lease)
+	return r.serving && (r.lease == 0 || handoff.BootTimeNow() < r.lease)
 }
 
 // mayChange reports whether this daemon may change the license table: it is

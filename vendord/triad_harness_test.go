@@ -315,7 +315,7 @@ func (h *triadHarness) promote(i int) {
 			o.send(fmt.Sprintf("ROLE serving=0 code=-20 master=%d@%s", h.port, m.ip))
 		}
 	}
-	m.send(fmt.Sprintf("ROLE serving=1 lease=%d", handoff.MonotonicNow()+int64(time.Hour)))
+	m.send(fmt.Sprintf("ROLE serving=1 lease=%d", handoff.BootTimeNow()+int64(time.Hour)))
 	require.Eventually(h.t, func() bool { return strings.Count(m.logText(), "Took over as master") > before },
 		10*time.Second, 5*time.Millisecond, "member %d did not take over", i)
 }
