@@ -311,6 +311,11 @@ func (c *Client) recover(l *link) {
 	}
 }
 
+// ServerAway reports whether err says the license server is away (down,
+// unreachable, or a triad between masters) rather than that it denied the
+// checkout: the same checkout may succeed if tried again shortly.
+func ServerAway(err error) bool { return retryable(err) }
+
 // retryable errors are those of a server that is away, not of a denial.
 func retryable(err error) bool {
 	var we *wire.Error

@@ -315,3 +315,32 @@ func TestWithoutZLmgrdDetaches(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(logged), "(lmgrd) lmgrd tcp-port")
 }
+
+func TestCheckoutWaitQueuesForALicense(t *testing.T) {
+	port, _, _ := startDemo(t)
+	server := fmt.Sprintf("%d@127.0.0.1", port)
+	c := newClient(t, port)
+	held, err := c.Checkout(ctx(t), "mesher", "", 1) // the only mesher license
+	require.NoError(t, err)
+
+	out, code := lmutil(t, nil, "checkout", "-c", server, "mesher", "--", "true")
+	require.NotEqual(t, 0, code, "without -wait a denial fails at once: %s", out)
+
+	cmd := exec.Command(filepath.Join(binDir, "lmutil"), "checkout", "-c", server, "-wait", "20s", "-queue", "mesher", "--", "true")
+	done := make(chan error, 1)
+	require.NoError(t, cmd.Start())
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		t.Fatalf("the queued checkout finished while the license was held: %v", err)
+	case <-time.After(300 * time.Millisecond): // still queued, as it must be
+	}
+	require.NoError(t, held.Checkin())
+	select {
+	case err := <-done:
+		assert.NoError(t, err, "the queued checkout gets the license once it is free")
+	case <-time.After(15 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("queued checkout never got the freed license")
+	}
+}

@@ -1,16 +1,19 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/lmtriad/lmtriad/client"
+	"github.com/lmtriad/lmtriad/wire"
 )
 
 // checkoutCommand gates a command on a license: scripts and CI jobs run
@@ -25,6 +28,8 @@ func checkoutCommand(env *environment) *cli.Command {
 			&cli.StringFlag{Name: "v", Usage: "minimum `VERSION`"},
 			&cli.IntFlag{Name: "n", Value: 1, Usage: "number of licenses"},
 			&cli.StringFlag{Name: "vendor", Usage: "vendor daemon `NAME` (else the one serving FEATURE)"},
+			&cli.DurationFlag{Name: "wait", Usage: "keep trying this long while the server is away (a failover) or, with -queue, all licenses are in use"},
+			&cli.BoolFlag{Name: "queue", Usage: "with -wait: also wait for a license to be free (-4)"},
 		},
 		Action: func(c *cli.Context) error {
 			args := c.Args().Slice()
@@ -44,7 +49,7 @@ func checkoutCommand(env *environment) *cli.Command {
 				return err
 			}
 			defer cl.Close()
-			lic, err := cl.Checkout(c.Context, feature, c.String("v"), c.Int("n"))
+			lic, err := checkoutWaiting(c.Context, cl, feature, c.String("v"), c.Int("n"), c.Duration("wait"), c.Bool("queue"))
 			if err != nil {
 				return cli.Exit(fmt.Sprintf("lmutil checkout: %s: %v", feature, err), 1)
 			}
@@ -101,5 +106,28 @@ func runCommand(argv []string, stdout, stderr interface{ Write([]byte) (int, err
 			}
 			return 0
 		}
+	}
+}
+
+// checkoutWaiting checks out, trying again for up to wait while the server
+// is away (a triad between masters) or, with queue, while every license is
+// in use: a CI job waits for its license instead of failing.
+func checkoutWaiting(ctx context.Context, cl *client.Client, feature, version string, n int, wait time.Duration, queue bool) (*client.License, error) {
+	deadline := time.Now().Add(wait)
+	pause := 100 * time.Millisecond
+	for {
+		lic, err := cl.Checkout(ctx, feature, version, n)
+		if err == nil || wait <= 0 || time.Now().After(deadline) || ctx.Err() != nil {
+			return lic, err
+		}
+		if !client.ServerAway(err) && !(queue && errors.Is(err, wire.ErrMaxUsers)) {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(min(pause, time.Until(deadline))):
+		}
+		pause = min(2*pause, 2*time.Second)
 	}
 }
