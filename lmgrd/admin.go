@@ -86,6 +86,9 @@ func (s *server) downVendor(name string) wire.Message {
 		return wire.NewError(wire.CodeVendorDown, 2).Message()
 	}
 	s.log.Infof("Shutting down %s at an administrator's request", name)
+	v.mu.Lock()
+	v.downed = true
+	v.mu.Unlock()
 	if err := v.send([]byte("SHUTDOWN"), nil); err != nil {
 		return wire.NewError(wire.CodeVendorDown, 3).Message()
 	}

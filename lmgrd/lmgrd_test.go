@@ -344,3 +344,23 @@ func TestCheckoutWaitQueuesForALicense(t *testing.T) {
 		t.Fatal("queued checkout never got the freed license")
 	}
 }
+
+func TestLmdownVendorStopsOnlyThatDaemonUntilLmreread(t *testing.T) {
+	port, lic, p := startDemo(t)
+	server := fmt.Sprintf("%d@127.0.0.1", port)
+	out, code := lmutil(t, nil, "lmdown", "-q", "-vendor", "demo", "-c", server)
+	require.Equal(t, 0, code, out)
+	p.waitLog(t, "demo stays down (lmdown -vendor)")
+	assert.Empty(t, vendordPids(t, lic), "the vendor daemon is not restarted")
+	assert.False(t, p.exited(), "lmgrd keeps running")
+	out, _ = lmutil(t, nil, "lmstat", "-c", server)
+	assert.Contains(t, out, "127.0.0.1: license server UP (MASTER)")
+	assert.Contains(t, out, "The desired vendor daemon is down.")
+
+	out, code = lmutil(t, nil, "lmreread", "-c", server)
+	require.Equal(t, 0, code, out)
+	require.Eventually(t, func() bool {
+		_, err := newClient(t, port).Checkout(ctx(t), "solver", "", 1)
+		return err == nil
+	}, 10*time.Second, 50*time.Millisecond, "lmreread starts the daemon again")
+}

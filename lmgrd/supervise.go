@@ -29,6 +29,7 @@ type vendorProc struct {
 	ch      *handoff.Channel // nil while the daemon is down
 	pid     int
 	role    wire.Message // last ROLE sent, replayed to a restarted daemon
+	downed  bool         // lmdown -vendor stopped it: no restart until lmreread
 	stopped chan struct{}
 }
 
@@ -95,6 +96,13 @@ func (s *server) supervise(v *vendorProc) {
 			}
 			status := describeExit(err)
 			s.log.Infof("%s exited with status %s", name, status)
+			v.mu.Lock()
+			downed := v.downed
+			v.mu.Unlock()
+			if downed {
+				s.log.Infof("%s stays down (lmdown -vendor); lmreread starts it again", name)
+				return
+			}
 			if exitStatus(err) == exitNoFeatures {
 				s.log.Infof("%s daemon found no features.  Please correct", name)
 				s.log.Info("license file and re-start daemons.")
