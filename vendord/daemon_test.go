@@ -276,3 +276,47 @@ func TestConnectionBudget(t *testing.T) {
 	assert.Equal(t, 1, connectionBudget(10, 16))
 	assert.Greater(t, raiseFileLimit(), uint64(0))
 }
+
+func TestStatusIsExactUnderChurn(t *testing.T) {
+	// lmstat's totals and its user lines come from one STATUS taken under
+	// the pool's lock: they agree with each other even while clients check
+	// out and in as fast as they can.
+	h := startDaemon(t, "FEATURE f demo 1.0 permanent 8 SIGN=0\n", nil)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		c := h.dial(t, fmt.Sprintf("w%d", w))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, _, err := call(t, c, "CHECKOUT", "feature", "f")
+				if err != nil {
+					continue
+				}
+				_, _, _ = call(t, c, "CHECKIN", "handle", resp.Get("handle"))
+			}
+		}()
+	}
+	admin := h.dial(t, "admin")
+	for i := 0; i < 200; i++ {
+		_, recs, err := call(t, admin, "STATUS", "feature", "f")
+		require.NoError(t, err)
+		inUse, _ := recs[0].Int("inuse")
+		held := 0
+		for _, r := range recs[1:] {
+			if r.Verb == "HOLDER" {
+				n, _ := r.Int("count")
+				held += n
+			}
+		}
+		require.Equal(t, inUse, held, "snapshot %d: total in use and user lines disagree", i)
+	}
+	close(stop)
+	wg.Wait()
+}
