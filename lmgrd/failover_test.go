@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -89,4 +91,35 @@ func wireCode(err error) int {
 		return we.Code
 	}
 	return 0
+}
+
+func TestTriadMasterVendorDaemonCrashKeepsHolders(t *testing.T) {
+	// The master's lmgrd lives on, its vendor daemon is SIGKILLed: lmgrd
+	// restarts it, it takes the license table back from the peers, and
+	// the holders reattach to it.
+	tc := startTriad(t, false)
+	tc.waitMaster(t, "127.0.0.1")
+	c := triadClient(t, tc, "alice")
+	lic, err := c.Checkout(ctx(t), "solver", "", 2)
+	require.NoError(t, err)
+	handle := lic.Handle()
+
+	var masterVendord []int
+	for _, pid := range vendordPids(t, tc.lic) {
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if strings.Contains(string(cmdline), "-server-host\x00127.0.0.1\x00") {
+			masterVendord = append(masterVendord, pid)
+		}
+	}
+	require.Len(t, masterVendord, 1)
+	require.NoError(t, syscall.Kill(masterVendord[0], syscall.SIGKILL))
+	tc.procs[0].waitLog(t, "Restarting demo")
+	tc.procs[0].waitLog(t, "license holder(s) kept")
+	waitEvent(t, lic, client.Regained)
+	assert.Equal(t, handle, lic.Handle())
+	assert.Equal(t, fmt.Sprintf("%d@127.0.0.1", tc.port), lic.Server(), "the master stayed the master")
+	out := tc.lmstat(t)
+	assert.Contains(t, out, "Users of solver:  (Total of 3 licenses issued;  Total of 2 licenses in use)")
+	_, err = triadClient(t, tc, "bob").Checkout(ctx(t), "solver", "", 2)
+	assert.ErrorIs(t, err, wire.ErrMaxUsers, "alice's two licenses still count")
 }
