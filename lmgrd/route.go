@@ -65,7 +65,7 @@ func (s *server) route(c net.Conn) {
 			s.reject(c, wire.NewError(wire.CodeNotLicAdmin, 33).WithDetail("this server is not a triad member"))
 			return
 		}
-		s.tri.servePeer(c, hello)
+		s.tri.tr.Serve(c, hello)
 		return
 	}
 	if vendor == "" {

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -12,7 +10,6 @@ import (
 	"time"
 
 	"github.com/lmtriad/lmtriad/handoff"
-	"github.com/lmtriad/lmtriad/hostid"
 	"github.com/lmtriad/lmtriad/licfile"
 	"github.com/lmtriad/lmtriad/quorum"
 	"github.com/lmtriad/lmtriad/wire"
@@ -28,13 +25,8 @@ type triad struct {
 	mu   sync.Mutex // guards node
 	node *quorum.Node
 
-	inbox chan quorum.Message
-	out   [quorum.Size]chan quorum.Message // per peer; nil for self
+	tr *quorum.TCPTransport
 }
-
-// peerQueue is how many messages may wait for a slow peer link; older
-// heartbeats are worthless, so a full queue drops.
-const peerQueue = 64
 
 func newTriad(s *server, files []*licfile.File) (*triad, error) {
 	first := s.servers[0]
@@ -59,13 +51,13 @@ func newTriad(s *server, files []*licfile.File) (*triad, error) {
 	if err != nil {
 		return nil, fmt.Errorf("triad: %w", err)
 	}
-	t := &triad{s: s, timing: timing, start: handoff.BootTimeNow(), node: node, inbox: make(chan quorum.Message, 256)}
+	var addrs [quorum.Size]string
 	for i := range s.servers {
-		if i != s.self {
-			t.out[i] = make(chan quorum.Message, peerQueue)
-		}
+		addrs[i] = net.JoinHostPort(s.servers[i].Host, strconv.Itoa(s.portOf(i)))
 	}
-	return t, nil
+	tr := quorum.NewTCPTransport(quorum.TCPConfig{Self: s.self, Addrs: addrs, Log: s.log,
+		ReadTimeout: 3 * time.Duration(timing.PeerTimeoutTicks) * timing.Tick})
+	return &triad{s: s, timing: timing, start: handoff.BootTimeNow(), node: node, tr: tr}, nil
 }
 
 // serverList is the SERVER lines as host:port in file order: what peers
@@ -94,12 +86,7 @@ func licenseDigest(files []*licfile.File, now time.Time) string {
 }
 
 func (t *triad) run(ctx context.Context) {
-	for i, ch := range t.out {
-		if ch != nil {
-			t.s.wg.Add(1)
-			go func() { defer t.s.wg.Done(); t.dialPeer(ctx, i, ch) }()
-		}
-	}
+	defer t.tr.Close()
 	ticker := time.NewTicker(t.timing.Tick)
 	defer ticker.Stop()
 	for {
@@ -109,7 +96,7 @@ func (t *triad) run(ctx context.Context) {
 		case <-ticker.C:
 			t.mu.Lock()
 			t.catchUp()
-		case m := <-t.inbox:
+		case m := <-t.tr.Recv():
 			t.mu.Lock()
 			t.catchUp()
 			if err := t.node.Step(m); err != nil {
@@ -144,14 +131,7 @@ func (t *triad) apply(rd quorum.Ready, st quorum.Status) {
 		}
 	}
 	for _, m := range rd.Messages {
-		ch := t.out[m.To]
-		if ch == nil {
-			continue
-		}
-		select {
-		case ch <- m:
-		default: // the link is stuck; heartbeats are resent anyway
-		}
+		_ = t.tr.Send(m) // best effort: heartbeats are resent anyway
 	}
 }
 
@@ -198,119 +178,4 @@ func (t *triad) status() quorum.Status {
 	defer t.mu.Unlock()
 	t.catchUp()
 	return t.node.Status()
-}
-
-// dialPeer keeps a connection to peer rank open and writes this server's
-// messages to it. Messages queued while it is down are dropped.
-func (t *triad) dialPeer(ctx context.Context, rank int, out chan quorum.Message) {
-	backoff := 100 * time.Millisecond
-	addr := net.JoinHostPort(t.s.servers[rank].Host, strconv.Itoa(t.s.portOf(rank)))
-	for ctx.Err() == nil {
-		conn, err := t.connectPeer(ctx, addr)
-		if err != nil {
-			drain(out)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(backoff):
-			}
-			backoff = min(2*backoff, time.Second)
-			continue
-		}
-		backoff = 100 * time.Millisecond
-		t.writePeer(ctx, conn, out)
-		conn.Close()
-	}
-}
-
-func (t *triad) connectPeer(ctx context.Context, addr string) (net.Conn, error) {
-	var d net.Dialer
-	// Dial from our own SERVER host, so the peer can check who we are.
-	if ip := net.ParseIP(t.s.host); ip != nil {
-		d.LocalAddr = &net.TCPAddr{IP: ip}
-	}
-	hello := wire.Hello("role", "peer", "rank", strconv.Itoa(t.s.self), "servers", serverList(t.s.servers))
-	c, _, err := wire.Dial(ctx, &d, addr, hello, 2*time.Second)
-	if err != nil {
-		if !errors.Is(err, wire.ErrCantConnect) {
-			t.s.log.WithError(err).Warnf("Peer %s refused this server", addr)
-		}
-		return nil, err
-	}
-	return c.Raw(), nil
-}
-
-func (t *triad) writePeer(ctx context.Context, conn net.Conn, out chan quorum.Message) {
-	w := bufio.NewWriter(conn)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case m := <-out:
-			_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
-			w.WriteString(strings.Join(m.Fields(), " "))
-			w.WriteByte('\n')
-			if err := w.Flush(); err != nil {
-				return
-			}
-		}
-	}
-}
-
-func drain(ch chan quorum.Message) {
-	for {
-		select {
-		case <-ch:
-		default:
-			return
-		}
-	}
-}
-
-// servePeer reads a peer's messages after checking that it is a member of
-// this triad: the same SERVER lines, and for IP hosts, connecting from the
-// address of the SERVER line it claims.
-func (t *triad) servePeer(c net.Conn, hello wire.Message) {
-	defer c.Close()
-	if theirs, ours := hello.Get("servers"), serverList(t.s.servers); theirs != ours {
-		t.s.log.WithField("ours", ours).WithField("theirs", theirs).Error("License File SERVER line order mismatch.")
-		t.s.reject(c, wire.NewError(wire.CodeNotLicAdmin, 31).WithDetail("SERVER lines differ: ours "+ours+", yours "+theirs))
-		return
-	}
-	rank, err := hello.Int("rank")
-	if err != nil || rank < 0 || rank >= len(t.s.servers) || rank == t.s.self {
-		t.s.reject(c, wire.NewError(wire.CodeNotLicAdmin, 30).WithDetail("bad peer rank"))
-		return
-	}
-	peer := t.s.servers[rank].Host
-	if ra, ok := c.RemoteAddr().(*net.TCPAddr); ok && !hostid.IsHost(ra.IP, peer) {
-		t.s.log.Warnf("Refused peer claiming to be %s from %s", peer, ra.IP)
-		t.s.reject(c, wire.NewError(wire.CodeNotLicAdmin, 32).WithDetail("not connecting from "+peer))
-		return
-	}
-	_ = c.SetDeadline(time.Time{})
-	if err := wire.NewWriter(c).WriteMessage(wire.OK("proto", strconv.Itoa(wire.ProtocolVersion), "rank", strconv.Itoa(t.s.self))); err != nil {
-		return
-	}
-	go func() { <-t.s.ctx.Done(); c.Close() }()
-	r := wire.NewReader(c)
-	timeout := time.Duration(t.timing.PeerTimeoutTicks) * t.timing.Tick * 3
-	for {
-		_ = c.SetReadDeadline(time.Now().Add(timeout))
-		line, err := r.ReadLine()
-		if err != nil {
-			return
-		}
-		m, err := quorum.MessageFromFields(strings.Fields(line))
-		if err != nil {
-			t.s.log.WithError(err).Warnf("Bad message from peer %s", peer)
-			continue
-		}
-		m.From = rank // who sent it is what the connection proved, not what it says
-		select {
-		case t.inbox <- m:
-		case <-t.s.ctx.Done():
-			return
-		}
-	}
 }
