@@ -364,3 +364,36 @@ func TestLmdownVendorStopsOnlyThatDaemonUntilLmreread(t *testing.T) {
 		return err == nil
 	}, 10*time.Second, 50*time.Millisecond, "lmreread starts the daemon again")
 }
+
+func TestFloodOfSilentConnectionsHarmsNobody(t *testing.T) {
+	port, _, p := startDemo(t)
+	c := newClient(t, port)
+	held, err := c.Checkout(ctx(t), "solver", "", 1)
+	require.NoError(t, err)
+
+	// 500 connections that never say HELLO, and 100 that send garbage.
+	var flood []net.Conn
+	t.Cleanup(func() {
+		for _, f := range flood {
+			f.Close()
+		}
+	})
+	for i := 0; i < 600; i++ {
+		f, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		require.NoError(t, err)
+		if i >= 500 {
+			_, _ = f.Write([]byte("\xff\xfe not a greeting\n"))
+		}
+		flood = append(flood, f)
+	}
+	start := time.Now()
+	other := newClient(t, port)
+	_, err = other.Checkout(ctx(t), "solver", "", 1)
+	require.NoError(t, err, "a client gets through the flood")
+	assert.Less(t, time.Since(start), 5*time.Second)
+	assert.True(t, held.Held(), "an existing holder keeps its license")
+	out, code := lmutil(t, nil, "lmstat", "-f", "solver", "-c", fmt.Sprintf("%d@127.0.0.1", port))
+	require.Equal(t, 0, code, out)
+	assert.Contains(t, out, "Total of 2 licenses in use")
+	assert.False(t, p.exited())
+}
