@@ -122,3 +122,13 @@ func IsHost(ip net.IP, host string) bool {
 	}
 	return false
 }
+
+// IsLocalPeer reports whether a connection's remote address is on this
+// machine: a loopback address, or not an IP connection at all (a Unix
+// socket or a pipe). lmgrd -local admits admin requests only from those.
+func IsLocalPeer(a net.Addr) bool {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP.IsLoopback()
+	}
+	return true
+}

@@ -71,3 +71,10 @@ func TestIsHost(t *testing.T) {
 		assert.Equal(t, tt.want, IsHost(net.ParseIP(tt.ip), tt.host), "IsHost(%s, %s)", tt.ip, tt.host)
 	}
 }
+
+func TestIsLocalPeer(t *testing.T) {
+	assert.True(t, IsLocalPeer(&net.TCPAddr{IP: net.ParseIP("127.0.0.3")}))
+	assert.True(t, IsLocalPeer(&net.TCPAddr{IP: net.ParseIP("::1")}))
+	assert.False(t, IsLocalPeer(&net.TCPAddr{IP: net.ParseIP("192.0.2.7")}))
+	assert.True(t, IsLocalPeer(&net.UnixAddr{Name: "@x", Net: "unix"}))
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lmtriad/lmtriad/hostid"
 	"github.com/lmtriad/lmtriad/wire"
 )
 
@@ -65,17 +66,10 @@ func (a *adminSession) allowed(disabled bool) *wire.Error {
 	if disabled {
 		return wire.NewError(wire.CodeNotLicAdmin, 1)
 	}
-	if a.s.opts.LocalOnly && !isLoopback(a.conn.RemoteAddr()) {
+	if a.s.opts.LocalOnly && !hostid.IsLocalPeer(a.conn.RemoteAddr()) {
 		return wire.NewError(wire.CodeMustBeLocal, 1)
 	}
 	return nil
-}
-
-func isLoopback(a net.Addr) bool {
-	if ta, ok := a.(*net.TCPAddr); ok {
-		return ta.IP.IsLoopback()
-	}
-	return true
 }
 
 func (s *server) downVendor(name string) wire.Message {

@@ -114,7 +114,7 @@ func gatherStatus(ctx context.Context, t target, feature string, now time.Time) 
 	r.FileHost = t.servers[about].Host
 	r.LicenseFile = infos[about].Get("files")
 	if len(t.servers) == 3 {
-		r.Cluster = clusterOf(infos[about], records[about], t)
+		r.Cluster = clusterOf(infos[about], records[about])
 	}
 	if master < 0 {
 		// No master: nobody serves. Show the servers and say so per vendor.
@@ -185,7 +185,7 @@ func featuresOf(vendor string, recs []wire.Message) []lmstat.Feature {
 	return out
 }
 
-func clusterOf(info wire.Message, recs []wire.Message, t target) *lmstat.Cluster {
+func clusterOf(info wire.Message, recs []wire.Message) *lmstat.Cluster {
 	c := &lmstat.Cluster{State: info.Get("cluster")}
 	for _, rec := range recs {
 		if rec.Verb == "LINK" {

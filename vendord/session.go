@@ -9,6 +9,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/lmtriad/lmtriad/flexlog"
+	"github.com/lmtriad/lmtriad/hostid"
 	"github.com/lmtriad/lmtriad/pool"
 	"github.com/lmtriad/lmtriad/wire"
 )
@@ -35,7 +36,7 @@ func (s *session) Handle(req wire.Message) (wire.Message, []wire.Message, bool) 
 	case "CHECKIN":
 		return s.checkin(req), nil, false
 	case "HEARTBEAT":
-		s.d.mu.Lock() // a standby's pool ignores it: the master counts liveness
+		s.d.mu.Lock()
 		held := s.d.pool.Heartbeat(s.id, s.d.now())
 		s.d.mu.Unlock()
 		return wire.OK("held", strconv.Itoa(held)), nil, false
@@ -246,17 +247,10 @@ func (s *session) adminAllowed(disabled bool) *wire.Error {
 	if disabled {
 		return wire.NewError(wire.CodeNotLicAdmin, 1)
 	}
-	if s.d.opts.LocalAdminOnly && !isLoopback(s.conn.RemoteAddr()) {
+	if s.d.opts.LocalAdminOnly && !hostid.IsLocalPeer(s.conn.RemoteAddr()) {
 		return wire.NewError(wire.CodeMustBeLocal, 1)
 	}
 	return nil
-}
-
-func isLoopback(a net.Addr) bool {
-	if ta, ok := a.(*net.TCPAddr); ok {
-		return ta.IP.IsLoopback()
-	}
-	return true // unix sockets and pipes are local
 }
 
 func denialMessage(err error) wire.Message {
