@@ -93,11 +93,7 @@ func fileGroup(path string) (serverGroup, error) {
 	if len(f.Servers) == 0 {
 		return serverGroup{}, fmt.Errorf("%s: %w", path, wire.NewError(wire.CodeNoServerInFile, 1))
 	}
-	var hps []licfile.HostPort
-	for _, s := range f.Servers {
-		hps = append(hps, licfile.HostPort{Host: s.Host, Port: s.Port})
-	}
-	return serverGroup{entry: path, addrs: hostPortAddrs(hps)}, nil
+	return serverGroup{entry: path, addrs: hostPortAddrs(f.ServerAddrs())}, nil
 }
 
 // portAtHost turns host:port into FlexLM's port@host.

@@ -108,3 +108,21 @@ func TestParseFileMissing(t *testing.T) {
 		t.Errorf("ParseFile of a missing file: %v, want an os.ErrNotExist error", err)
 	}
 }
+
+func TestServerAddrs(t *testing.T) {
+	f, err := Parse("t.lic", []byte("SERVER a ANY 27100\nSERVER b ANY 27100\nSERVER c ANY 27100\nVENDOR v\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []HostPort{{"a", 27100}, {"b", 27100}, {"c", 27100}}
+	if got := f.ServerAddrs(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("ServerAddrs = %v, want %v", got, want)
+	}
+	one, err := Parse("one.lic", []byte("SERVER h ANY\nVENDOR v\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := one.ServerAddrs(); !reflect.DeepEqual(got, []HostPort{{"h", 0}}) {
+		t.Fatalf("no port: got %v, want port 0", got)
+	}
+}

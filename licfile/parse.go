@@ -761,3 +761,13 @@ func (p *parser) checkFile() {
 
 // Triad reports whether f describes a three-server (triad) configuration.
 func (f *File) Triad() bool { return len(f.Servers) == 3 }
+
+// ServerAddrs is the file's SERVER lines as search-path servers, in line
+// order: what a client reading this file dials. Port 0 stays 0 (no port).
+func (f *File) ServerAddrs() []HostPort {
+	hps := make([]HostPort, len(f.Servers))
+	for i, s := range f.Servers {
+		hps[i] = HostPort{Host: s.Host, Port: s.Port}
+	}
+	return hps
+}

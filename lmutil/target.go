@@ -44,11 +44,7 @@ func resolveTarget(spec string, getenv func(string) string) (target, error) {
 					}
 					continue
 				}
-				var hps []licfile.HostPort
-				for _, s := range f.Servers {
-					hps = append(hps, licfile.HostPort{Host: s.Host, Port: s.Port})
-				}
-				return target{spec: spec, file: p, servers: withDefaultPorts(hps)}, nil
+				return target{spec: spec, file: p, servers: withDefaultPorts(f.ServerAddrs())}, nil
 			}
 		}
 	}
