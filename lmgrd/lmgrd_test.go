@@ -317,7 +317,7 @@ func TestWithoutZLmgrdDetaches(t *testing.T) {
 }
 
 func TestCheckoutWaitQueuesForALicense(t *testing.T) {
-	port, _, _ := startDemo(t)
+	port, _, p := startDemo(t)
 	server := fmt.Sprintf("%d@127.0.0.1", port)
 	c := newClient(t, port)
 	held, err := c.Checkout(ctx(t), "mesher", "", 1) // the only mesher license
@@ -330,10 +330,15 @@ func TestCheckoutWaitQueuesForALicense(t *testing.T) {
 	done := make(chan error, 1)
 	require.NoError(t, cmd.Start())
 	go func() { done <- cmd.Wait() }()
+	// The queued checkout has been denied at least once (the log's second
+	// DENIED, after the one without -wait) and is still waiting.
+	require.Eventually(t, func() bool {
+		return strings.Count(p.log.String(), `DENIED: "mesher"`) >= 2
+	}, 10*time.Second, 20*time.Millisecond, "the queued checkout never asked")
 	select {
 	case err := <-done:
-		t.Fatalf("the queued checkout finished while the license was held: %v", err)
-	case <-time.After(300 * time.Millisecond): // still queued, as it must be
+		t.Fatalf("the queued checkout gave up while the license was held: %v", err)
+	default:
 	}
 	require.NoError(t, held.Checkin())
 	select {
