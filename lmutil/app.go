@@ -29,6 +29,7 @@ func newApp(stdout, stderr io.Writer, env *environment) *cli.App {
 			lmcksumCommand(),
 			lmverCommand(),
 			checkoutCommand(env),
+			lmkeygenCommand(),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
