@@ -1,11 +1,11 @@
 // Package hostid reads this machine's FlexLM host ids (what lmhostid prints)
-// and matches the hostid of a SERVER or FEATURE line against them.
+// and matches node locks (the hostid of a SERVER line, the HOSTID= of a
+// FEATURE line) against this machine or a license client (Lock).
 package hostid
 
 import (
 	"net"
 	"os"
-	"path"
 	"sort"
 	"strings"
 )
@@ -54,51 +54,11 @@ func (i Info) Default() string {
 }
 
 // Matches reports whether the license hostid id (one id or a quoted list of
-// ids separated by blanks) names this machine. ANY and DEMO match every
-// machine; INTERNET= takes * wildcards.
+// ids separated by blanks) names this machine, by the rules of Lock.Matches
+// applied to i.Identity(). An empty id names no machine.
 func (i Info) Matches(id string) bool {
-	for _, one := range strings.Fields(strings.Trim(id, `"`)) {
-		if i.matchesOne(one) {
-			return true
-		}
-	}
-	return false
-}
-
-func (i Info) matchesOne(id string) bool {
-	upper := strings.ToUpper(id)
-	switch upper {
-	case "ANY", "DEMO":
-		return true
-	}
-	key, value, typed := strings.Cut(id, "=")
-	if !typed {
-		return contains(i.Ethers, strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(strings.ToLower(id), "0x"), ":", "")))
-	}
-	switch strings.ToUpper(key) {
-	case "INTERNET":
-		for _, ip := range i.IPs {
-			if ok, _ := path.Match(value, ip); ok {
-				return true
-			}
-		}
-	case "HOSTNAME":
-		return strings.EqualFold(value, i.Hostname)
-	case "ETHER":
-		return contains(i.Ethers, strings.ToLower(value))
-	case "ANY":
-		return true
-	}
-	return false
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+	l := ParseLock(id)
+	return !l.Empty() && l.Matches(i.Identity())
 }
 
 // lookupIP resolves host names for IsHost; tests replace it.

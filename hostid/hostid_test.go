@@ -7,33 +7,70 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
-func TestMatches(t *testing.T) {
-	info := Info{Ethers: []string{"001122aabbcc"}, IPs: []string{"127.0.0.1", "10.1.2.3"}, Hostname: "lic1"}
+// TestLockMatches holds the cases of both former matchers: this machine's
+// (w nil: checked through Info.Matches, as lmgrd checks its SERVER line) and
+// a license client's (checked through Lock.Matches, as the pool checks a
+// FEATURE's HOSTID).
+func TestLockMatches(t *testing.T) {
+	info := Info{Ethers: []string{"001122aabbcc"}, IPs: []string{"127.0.0.1", "10.1.2.3", "fd00::2"}, Hostname: "lic1"}
+	client := &Identity{User: "ann", Host: "WS1.example.com", Display: ":0", HostIDs: []string{"00AABBCCDDEE", "10.1.2.3", "FLEXID=9-abc"}}
 	tests := []struct {
-		id   string
-		want bool
+		hostid string
+		w      *Identity // nil: this machine, info
+		want   bool
 	}{
-		{"ANY", true},
-		{"any", true},
-		{"DEMO", true},
-		{"001122aabbcc", true},
-		{"001122AABBCC", true},
-		{"0x001122aabbcc", true},
-		{"00:11:22:aa:bb:cc", true},
-		{"001122aabbcd", false},
-		{`"deadbeef0000 001122aabbcc"`, true},
-		{"INTERNET=127.0.0.1", true},
-		{"INTERNET=10.1.*.*", true},
-		{"INTERNET=10.2.*.*", false},
-		{"HOSTNAME=LIC1", true},
-		{"HOSTNAME=lic2", false},
-		{"ID=1234", false},
-		{"", false},
+		{"ANY", nil, true},
+		{"any", nil, true},
+		{"DEMO", nil, true},
+		{"ANY=x", nil, true},
+		{"001122aabbcc", nil, true},
+		{"001122AABBCC", nil, true},
+		{"0x001122aabbcc", nil, true},
+		{"00:11:22:aa:bb:cc", nil, true},
+		{"001122aabbcd", nil, false},
+		{`"deadbeef0000 001122aabbcc"`, nil, true},
+		{"ETHER=001122AABBCC", nil, true},
+		{"INTERNET=127.0.0.1", nil, true},
+		{"INTERNET=10.1.*.*", nil, true},
+		{"INTERNET=10.2.*.*", nil, false},
+		{"INTERNET=10.1.2*", nil, true},
+		{"INTERNET=fd00::*", nil, true},
+		{"INTERNET=fd01::*", nil, false},
+		{"HOSTNAME=LIC1", nil, true},
+		{"HOSTNAME=lic2", nil, false},
+		{"ID=1234", nil, false},
+		{"", nil, false}, // names no machine (a pool without HOSTID is open, below)
+
+		{"", client, true},
+		{"ANY", &Identity{}, true},
+		{"demo", &Identity{}, true},
+		{"00aabbccddee", client, true},
+		{"0x00aabbccddee", client, true},
+		{"00:aa:bb:cc:dd:ee", client, true},
+		{"001122334455", client, false},
+		{`"001122334455 00AABBCCDDEE"`, client, true},
+		{"HOSTNAME=ws1.EXAMPLE.com", client, true},
+		{"HOSTNAME=ws2", client, false},
+		{"INTERNET=10.1.*.*", client, true},
+		{"INTERNET=10.1.2.3", client, true},
+		{"INTERNET=10.2.*.*", client, false},
+		{"INTERNET=10.1.*.*", &Identity{HostIDs: []string{"INTERNET=10.1.9.9"}}, true},
+		{"INTERNET=10.1.*.*", &Identity{HostIDs: []string{"10.1.2"}}, false},
+		{"INTERNET=*", &Identity{HostIDs: []string{"00AABBCCDDEE"}}, false},
+		{"FLEXID=9-ABC", client, true},
+		{"ID=00AABBCCDDEE", client, true},
+		{"USER=ann", client, true},
+		{"USER=bob", client, false},
+		{"USER=", &Identity{}, false},
+		{"DISPLAY=:0", client, true},
+		{"HOSTNAME=", &Identity{}, false},
 	}
 	for _, tt := range tests {
-		t.Run(tt.id, func(t *testing.T) {
-			assert.Equal(t, tt.want, info.Matches(tt.id), "Matches(%q)", tt.id)
-		})
+		if tt.w == nil {
+			assert.Equal(t, tt.want, info.Matches(tt.hostid), "Info.Matches(%q)", tt.hostid)
+			continue
+		}
+		assert.Equal(t, tt.want, ParseLock(tt.hostid).Matches(*tt.w), "HOSTID=%s matches %+v", tt.hostid, *tt.w)
 	}
 }
 

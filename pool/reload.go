@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	nodelock "github.com/lmtriad/lmtriad/hostid" // not hostid: the pool tests have a helper of that name
 	"github.com/lmtriad/lmtriad/licfile"
 )
 
@@ -75,9 +76,9 @@ func (ps *poolSet) fallback(h *holder, now time.Time) *poolState {
 		return nil
 	}
 	pv := parseVersion(h.PoolVersion)
-	w := who{user: h.User, host: h.Host, display: h.Display, hostIDs: h.HostIDs}
+	w := nodelock.Identity{User: h.User, Host: h.Host, Display: h.Display, HostIDs: h.HostIDs}
 	for _, p := range f.byVersion {
-		if p.ver.cmp(pv) >= 0 && !p.expired(now) && p.started(now) && p.lock.matches(w) &&
+		if p.ver.cmp(pv) >= 0 && !p.expired(now) && p.started(now) && p.lock.Matches(w) &&
 			p.fits(p.extra(h.Count, h.User, h.Host, h.Display, h.VendorDef)) {
 			return p
 		}

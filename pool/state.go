@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	nodelock "github.com/lmtriad/lmtriad/hostid" // not hostid: the pool tests have a helper of that name
 	"github.com/lmtriad/lmtriad/licfile"
 )
 
@@ -104,7 +105,7 @@ type poolState struct {
 	pool     licfile.Pool
 	order    int
 	ver      version
-	lock     nodeLock
+	lock     nodelock.Lock
 	expires  time.Time // first instant the pool is expired; zero: permanent
 	starts   time.Time // first instant the pool may be used; zero: no START
 	dup      dupMode
@@ -167,7 +168,7 @@ func newPoolSet(pools []licfile.Pool, loc *time.Location) *poolSet {
 			pool:     p,
 			order:    len(ps.pools),
 			ver:      parseVersion(p.Version),
-			lock:     parseNodeLock(p.HostID),
+			lock:     nodelock.ParseLock(p.HostID),
 			dup:      parseDupGroup(p.DupGroup),
 			capacity: p.Count + max(p.Overdraft, 0),
 		}
@@ -580,7 +581,7 @@ func (s *State) choose(req *CheckoutRequest, now time.Time) (*poolState, error) 
 		want = parseVersion(req.Version)
 	}
 	c := &req.Client
-	w := who{user: c.User, host: c.Host, display: c.Display, hostIDs: c.HostIDs}
+	w := nodelock.Identity{User: c.User, Host: c.Host, Display: c.Display, HostIDs: c.HostIDs}
 	// The denial reported is that of the furthest stage any pool reached.
 	reached := 0
 	for _, p := range f.byVersion {
@@ -596,7 +597,7 @@ func (s *State) choose(req *CheckoutRequest, now time.Time) (*poolState, error) 
 			continue
 		}
 		reached = max(reached, 3)
-		if !p.lock.matches(w) {
+		if !p.lock.Matches(w) {
 			continue
 		}
 		reached = max(reached, 4)
