@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -20,15 +19,21 @@ func (s *server) startWatcher() error {
 		return err
 	}
 	// Watch directories, not files: editors and admins replace files by
-	// rename, which a watch on the old inode would miss.
+	// rename, which a watch on the old inode would miss. The entries of -c
+	// are those the loader (licfile.Load) reads, from ParseSearchPath; the
+	// loader reports the bad ones.
 	files := map[string]bool{} // files named directly in -c
 	dirs := map[string]bool{}  // directories named in -c: every *.lic counts
-	for _, part := range strings.FieldsFunc(s.opts.LicensePath, func(r rune) bool { return r == ':' || r == ';' }) {
-		abs, err := filepath.Abs(part)
+	entries, _ := licfile.ParseSearchPath(s.opts.LicensePath, nil)
+	for _, e := range entries {
+		if e.Kind != licfile.EntryFile && e.Kind != licfile.EntryDir {
+			continue // a license server's address: nothing to watch
+		}
+		abs, err := filepath.Abs(e.Path)
 		if err != nil {
 			continue
 		}
-		if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
+		if e.Kind == licfile.EntryDir {
 			dirs[abs] = true
 			if err := w.Add(abs); err != nil {
 				w.Close()
