@@ -83,7 +83,7 @@ func (s *server) downVendor(name string) wire.Message {
 	v.mu.Lock()
 	v.downed = true
 	v.mu.Unlock()
-	if err := v.send([]byte("SHUTDOWN"), nil); err != nil {
+	if err := v.shutdown(); err != nil {
 		return wire.NewError(wire.CodeVendorDown, 3).Message()
 	}
 	return wire.OK()

@@ -25,6 +25,10 @@ import (
 
 var binDir string
 
+// clusterKeyFile is the cluster key the tests' triads share (-cluster-key,
+// given through LMTRIAD_CLUSTER_KEY; an explicit -cluster-key wins).
+var clusterKeyFile string
+
 func TestMain(m *testing.M) {
 	os.Exit(runTests(m))
 }
@@ -45,6 +49,13 @@ func runTests(m *testing.M) int {
 			return 1
 		}
 		binDir = dir
+		// The triad's cluster key for every lmgrd the tests start.
+		clusterKeyFile = filepath.Join(dir, "cluster.key")
+		gen := exec.Command(filepath.Join(dir, "lmutil"), "lmkeygen", "-cluster", clusterKeyFile)
+		if out, err := gen.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "making a cluster key: %v\n%s", err, out)
+			return 1
+		}
 	}
 	return m.Run()
 }
@@ -127,8 +138,10 @@ func startLmgrd(t *testing.T, args ...string) *proc {
 	t.Helper()
 	needBinaries(t)
 	p := &proc{log: &syncBuffer{}, done: make(chan struct{})}
+	args = withStateDir(args)
 	p.cmd = exec.Command(filepath.Join(binDir, "lmgrd"), append([]string{"-z", "-client-timeout", "3s"}, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	p.cmd.Env = append(os.Environ(), "LMTRIAD_CLUSTER_KEY="+clusterKeyFile)
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	require.NoError(t, p.cmd.Start())
 	go func() { p.err = p.cmd.Wait(); close(p.done) }()
@@ -139,6 +152,27 @@ func startLmgrd(t *testing.T, args ...string) *proc {
 		}
 	})
 	return p
+}
+
+// withStateDir adds -state beside the license file, one per -self, so
+// that a member restarted in a test finds its own log again.
+func withStateDir(args []string) []string {
+	var lic, self string
+	for i := 0; i+1 < len(args); i++ {
+		switch args[i] {
+		case "-state":
+			return args
+		case "-c":
+			lic = args[i+1]
+		case "-self":
+			self = args[i+1]
+		}
+	}
+	if lic == "" {
+		return args
+	}
+	dir := filepath.Dir(strings.SplitN(lic, ":", 2)[0])
+	return append(args, "-state", filepath.Join(dir, "state-"+self))
 }
 
 // stop sends SIGTERM and waits; the whole process group is killed if lmgrd

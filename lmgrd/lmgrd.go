@@ -15,6 +15,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/lmtriad/lmtriad/clusterkey"
 	"github.com/lmtriad/lmtriad/flexlog"
 	"github.com/lmtriad/lmtriad/hostid"
 	"github.com/lmtriad/lmtriad/licfile"
@@ -83,7 +84,17 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	log.Infof("lmgrd tcp-port %d", s.port)
 	if len(s.servers) == 3 {
-		if s.tri, err = newTriad(s, files); err != nil {
+		key, err := loadClusterKey(opts)
+		if err != nil {
+			log.Error(err.Error())
+			return err
+		}
+		log.Infof("Triad cluster key %s", key.ID())
+		clock := opts.Clock
+		if clock == nil {
+			clock = bootClock
+		}
+		if s.tri, err = newTriad(s, files, key, clock); err != nil {
 			log.Error(err.Error())
 			return err
 		}
@@ -245,6 +256,22 @@ func bindHost(host string, triad bool) string {
 		return host
 	}
 	return ""
+}
+
+// loadClusterKey reads -cluster-key; a triad member refuses to start
+// without one.
+func loadClusterKey(opts Options) (*clusterkey.Key, error) {
+	if opts.ClusterKey != nil {
+		return opts.ClusterKey, nil
+	}
+	if opts.ClusterKeyFile == "" {
+		return nil, errNoClusterKey
+	}
+	key, err := clusterkey.Load(opts.ClusterKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("-cluster-key: %w", err)
+	}
+	return key, nil
 }
 
 // logWriter is where vendor daemons write their debug-log lines.

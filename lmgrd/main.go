@@ -27,6 +27,8 @@ func main() {
 			&cli.BoolFlag{Name: "local", Usage: "lmdown, lmreread and lmremove only from this host"},
 			&cli.StringSliceFlag{Name: "x", Usage: "disable `lmdown` or `lmremove`"},
 			&cli.StringFlag{Name: "self", Usage: "which SERVER line `HOST` this process is"},
+			&cli.StringFlag{Name: "state", Usage: "`DIR` of a triad member's raft log (default /var/lib/lmtriad/HOST-PORT)"},
+			&cli.StringFlag{Name: "cluster-key", EnvVars: []string{"LMTRIAD_CLUSTER_KEY"}, Usage: "the triad's cluster key `FILE` (lmutil lmkeygen -cluster FILE)"},
 			&cli.StringFlag{Name: "vendord", EnvVars: []string{"LMTRIAD_VENDORD"}, Usage: "vendor daemon binary `PATH`"},
 			&cli.IntFlag{Name: "max-connections", Usage: "client connections per vendor daemon (0: as many as descriptors allow)"},
 			&cli.DurationFlag{Name: "client-timeout", Value: NewOptions().ClientHeartbeatTimeout, Usage: "free licenses of clients silent this long"},
@@ -38,6 +40,8 @@ func main() {
 			opts.Foreground = c.Bool("z")
 			opts.LocalOnly = c.Bool("local")
 			opts.Self = c.String("self")
+			opts.ClusterKeyFile = c.String("cluster-key")
+			opts.StateDir = c.String("state")
 			opts.VendordPath = c.String("vendord")
 			opts.ClientHeartbeatTimeout = c.Duration("client-timeout")
 			opts.MaxConnections = c.Int("max-connections")

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/lmtriad/lmtriad/clusterkey"
 )
 
 // Options configure lmgrd. NewOptions gives the defaults.
@@ -16,6 +18,18 @@ type Options struct {
 	NoDown      bool   // -x lmdown
 	NoRemove    bool   // -x lmremove
 	Self        string // -self: which SERVER line host this process is
+
+	// ClusterKeyFile is -cluster-key: the triad's shared secret
+	// (lmutil lmkeygen -cluster); a triad member needs it. ClusterKey,
+	// when set (tests), is used instead.
+	ClusterKeyFile string
+	ClusterKey     *clusterkey.Key
+	// StateDir is -state: where a triad member keeps its raft log
+	// (default: see stateDir).
+	StateDir string
+	// Clock is the clock of the triad's ticks and leases (CLOCK_BOOTTIME ns,
+	// the same in every process of the machine); nil means the real one.
+	Clock func() int64
 
 	// VendordPath overrides where the vendor daemon binary is found
 	// (the VENDOR line's path, else beside lmgrd, else $PATH).

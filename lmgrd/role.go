@@ -5,17 +5,12 @@ import (
 
 	"github.com/lmtriad/lmtriad/licfile"
 	"github.com/lmtriad/lmtriad/quorum"
-	"github.com/lmtriad/lmtriad/wire"
 )
 
 // The role of this server. A lone server is always the master; a triad
 // member's role comes from its quorum.Node.
 
 func (s *server) isTriad() bool { return s.tri != nil }
-
-// servesAtStart: a lone server serves at once, a triad member only once
-// the quorum has made it master.
-func (s *server) servesAtStart() bool { return !s.isTriad() }
 
 func (s *server) portOf(rank int) int {
 	if p := s.servers[rank].Port; p != 0 {
@@ -26,24 +21,6 @@ func (s *server) portOf(rank int) int {
 
 func (s *server) portAtHost(rank int) string {
 	return strconv.Itoa(s.portOf(rank)) + "@" + s.servers[rank].Host
-}
-
-// setRole remembers the ROLE line for daemons started later and sends it to
-// the running ones.
-func (s *server) setRole(m wire.Message) {
-	line := []byte(m.String())
-	s.mu.Lock()
-	vendors := make([]*vendorProc, 0, len(s.vendors))
-	for _, v := range s.vendors {
-		vendors = append(vendors, v)
-	}
-	s.mu.Unlock()
-	for _, v := range vendors {
-		v.mu.Lock()
-		v.role = m
-		v.mu.Unlock()
-		_ = v.send(line, nil)
-	}
 }
 
 // view is what INFO reports about the triad: who is up, who is master, the
@@ -63,7 +40,7 @@ func (s *server) view() view {
 	if !s.isTriad() {
 		return v
 	}
-	st := s.tri.status()
+	st := s.tri.currentStatus()
 	v.master = -1
 	if st.Serving || st.Role == quorum.RoleStandby {
 		v.master = st.Master

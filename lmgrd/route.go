@@ -86,7 +86,7 @@ func (s *server) route(c net.Conn) {
 		s.reject(c, wire.NewError(wire.CodeBadComm, 15))
 		return
 	}
-	if err := v.send([]byte(line), sc); err != nil {
+	if err := v.client(line, sc); err != nil {
 		var we *wire.Error
 		if !errors.As(err, &we) {
 			we = wire.NewError(wire.CodeVendorDown, 16)

@@ -14,43 +14,65 @@ import (
 
 	"github.com/lmtriad/lmtriad/handoff"
 	"github.com/lmtriad/lmtriad/licfile"
+	"github.com/lmtriad/lmtriad/vendorctl"
 	"github.com/lmtriad/lmtriad/wire"
 )
-
-// exitNoFeatures is the vendor daemon's status when it has nothing to serve;
-// restarting it would only fail again, so lmgrd waits for a reread.
-const exitNoFeatures = 36
 
 // vendorProc supervises one vendor daemon child.
 type vendorProc struct {
 	line licfile.Vendor
 
 	mu      sync.Mutex
-	ch      *handoff.Channel // nil while the daemon is down
+	ctl     *vendorctl.Channel // nil while the daemon is down
 	pid     int
-	role    wire.Message // last ROLE sent, replayed to a restarted daemon
-	downed  bool         // lmdown -vendor stopped it: no restart until lmreread
+	downed  bool // lmdown -vendor stopped it: no restart until lmreread
 	stopped chan struct{}
+
+	// What the triad has told this daemon (guarded by mu; reset when the
+	// daemon restarts, so a new daemon gets its table and role again).
+	gen      uint64         // generation of the table handed over; 0: none
+	lastRole vendorctl.Role // the last Role sent
 }
 
 func (v *vendorProc) up() (bool, int) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return v.ch != nil, v.pid
+	return v.ctl != nil, v.pid
 }
 
-// send hands msg, and conn if not nil, to the daemon.
-func (v *vendorProc) send(msg []byte, conn syscallConn) error {
+// channel is the daemon's control channel, or an error while it is down.
+func (v *vendorProc) channel() (*vendorctl.Channel, error) {
 	v.mu.Lock()
-	ch := v.ch
-	v.mu.Unlock()
-	if ch == nil {
-		return wire.NewError(wire.CodeVendorDown, 121)
+	defer v.mu.Unlock()
+	if v.ctl == nil {
+		return nil, wire.NewError(wire.CodeVendorDown, 121)
 	}
-	if conn == nil {
-		return ch.Send(msg, nil)
+	return v.ctl, nil
+}
+
+// client hands a client's connection and its greeting to the daemon.
+func (v *vendorProc) client(greeting string, conn syscallConn) error {
+	ctl, err := v.channel()
+	if err != nil {
+		return err
 	}
-	return ch.Send(msg, conn)
+	return ctl.SendClient(greeting, conn)
+}
+
+func (v *vendorProc) reread() error {
+	ctl, err := v.channel()
+	if err != nil {
+		return err
+	}
+	return ctl.SendReread()
+}
+
+func (v *vendorProc) shutdown() error {
+	ctl, err := v.channel()
+	if err != nil {
+		return err
+	}
+	return ctl.SendShutdown()
 }
 
 type syscallConn interface {
@@ -88,8 +110,8 @@ func (s *server) supervise(v *vendorProc) {
 		} else {
 			err = cmd.Wait()
 			v.mu.Lock()
-			v.ch.Close()
-			v.ch, v.pid = nil, 0
+			v.ctl.Close()
+			v.ctl, v.pid = nil, 0
 			v.mu.Unlock()
 			if s.ctx.Err() != nil {
 				return
@@ -103,7 +125,7 @@ func (s *server) supervise(v *vendorProc) {
 				s.log.Infof("%s stays down (lmdown -vendor); lmreread starts it again", name)
 				return
 			}
-			if exitStatus(err) == exitNoFeatures {
+			if exitStatus(err) == vendorctl.ExitNoFeatures {
 				s.log.Infof("%s daemon found no features.  Please correct", name)
 				s.log.Info("license file and re-start daemons.")
 				return
@@ -132,35 +154,20 @@ func (s *server) startVendor(v *vendorProc) (*exec.Cmd, error) {
 		return nil, err
 	}
 	defer child.Close()
-	args := []string{
-		"-vendor", v.line.Name,
-		"-c", s.opts.LicensePath,
-		"-handoff-fd", "3",
-		"-server-host", s.host,
-		"-server-port", strconv.Itoa(s.port),
-		"-heartbeat-timeout", s.opts.ClientHeartbeatTimeout.String(),
-	}
-	if s.opts.MaxConnections > 0 {
-		args = append(args, "-max-connections", strconv.Itoa(s.opts.MaxConnections))
-	}
-	if v.line.Port != 0 {
-		args = append(args, "-port", strconv.Itoa(v.line.Port))
-	}
-	if s.opts.LocalOnly {
-		args = append(args, "-local")
-	}
-	if s.opts.NoRemove {
-		args = append(args, "-no-remove")
-	}
-	if s.opts.NoDown {
-		args = append(args, "-no-down")
-	}
-	if !s.servesAtStart() {
-		args = append(args, "-standby")
-	}
-	if s.isTriad() {
-		args = append(args, "-servers", serverList(s.servers), "-rank", strconv.Itoa(s.self))
-	}
+	args := vendorctl.Args{
+		Vendor:           v.line.Name,
+		LicensePath:      s.opts.LicensePath,
+		HandoffFD:        3, // ExtraFiles[0]
+		DirectPort:       v.line.Port,
+		ServerHost:       s.host,
+		ServerPort:       s.port,
+		HeartbeatTimeout: s.opts.ClientHeartbeatTimeout,
+		MaxConnections:   s.opts.MaxConnections,
+		LocalOnly:        s.opts.LocalOnly,
+		NoRemove:         s.opts.NoRemove,
+		NoDown:           s.opts.NoDown,
+		Triad:            s.isTriad(),
+	}.Argv()
 	cmd := exec.Command(bin, args...)
 	cmd.ExtraFiles = []*os.File{child}
 	cmd.Stdout = s.logWriter()
@@ -172,12 +179,15 @@ func (s *server) startVendor(v *vendorProc) (*exec.Cmd, error) {
 		parent.Close()
 		return nil, fmt.Errorf("%s: %w", bin, err)
 	}
+	ctl := vendorctl.New(parent)
 	v.mu.Lock()
-	v.ch, v.pid = parent, cmd.Process.Pid
-	role := v.role
+	v.ctl, v.pid = ctl, cmd.Process.Pid
+	v.gen, v.lastRole = 0, vendorctl.Role{} // the triad hands this daemon its table and role afresh
 	v.mu.Unlock()
-	if role.Verb != "" {
-		_ = parent.Send([]byte(role.String()), nil)
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.hearVendor(v, ctl) }()
+	if s.isTriad() {
+		s.tri.poke()
 	}
 	s.log.Infof("Started %s (internet tcp_port %d pid %d)", v.line.Name, s.port, cmd.Process.Pid)
 	return cmd, nil
@@ -217,7 +227,7 @@ func (s *server) stopVendors() {
 	}
 	s.mu.Unlock()
 	for _, v := range vendors {
-		_ = v.send([]byte("SHUTDOWN"), nil)
+		_ = v.shutdown()
 	}
 	deadline := time.After(5 * time.Second)
 	for _, v := range vendors {
@@ -261,5 +271,30 @@ func isClosed(c chan struct{}) bool {
 		return true
 	default:
 		return false
+	}
+}
+
+// hearVendor reads what a vendor daemon sends lmgrd: its proposals to the
+// triad's log. It returns when the daemon's channel closes.
+func (s *server) hearVendor(v *vendorProc, ctl *vendorctl.Channel) {
+	for {
+		m, err := ctl.Recv()
+		if errors.Is(err, vendorctl.ErrPeerClosed) || errors.Is(err, net.ErrClosed) {
+			return
+		}
+		if err != nil {
+			if s.ctx.Err() != nil {
+				return
+			}
+			s.log.WithError(err).Warnf("Bad message from vendor daemon %s", v.line.Name)
+			continue
+		}
+		if m.Kind != vendorctl.KindPropose || s.tri == nil {
+			s.log.Warnf("Unexpected %v message from vendor daemon %s", m.Kind, v.line.Name)
+			continue
+		}
+		if !s.tri.propose(v, m.Propose) {
+			return
+		}
 	}
 }

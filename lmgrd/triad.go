@@ -2,62 +2,151 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/lmtriad/lmtriad/clusterkey"
 	"github.com/lmtriad/lmtriad/handoff"
 	"github.com/lmtriad/lmtriad/licfile"
+	"github.com/lmtriad/lmtriad/pool"
 	"github.com/lmtriad/lmtriad/quorum"
+	"github.com/lmtriad/lmtriad/table"
+	"github.com/lmtriad/lmtriad/vendorctl"
 	"github.com/lmtriad/lmtriad/wire"
 )
 
-// triad drives this server's quorum.Node from a real clock and TCP links to
-// the two peers, and tells the vendor daemons whether to serve.
+// compactEvery is how many applied entries pass between snapshots of the
+// license tables; compactKeep entries stay in the log behind a snapshot
+// for a member that is only a little behind.
+const (
+	compactEvery = 10000
+	compactKeep  = 5000
+)
+
+// triad runs this member's raft node (package quorum) on the real clock and
+// the TLS transport, keeps the committed license tables (package table),
+// and feeds the vendor daemons: when this member becomes master, each
+// daemon gets the committed table and serves from it; each change a
+// daemon makes goes into the log, and the daemon answers its client once
+// lmgrd reports it committed.
+//
+// Only the run goroutine touches node and tables.
 type triad struct {
 	s      *server
 	timing quorum.Timing
-	start  int64 // handoff.BootTimeNow at start: ticks count suspended time too
+	clock  func() int64 // CLOCK_BOOTTIME ns: ticks count suspended time too
+	start  int64
 
-	mu   sync.Mutex // guards node
-	node *quorum.Node
+	node   *quorum.Node
+	store  *quorum.BoltStorage
+	tables *table.Tables
+	tr     *quorum.TLSTransport
 
-	tr *quorum.TCPTransport
+	props chan proposal
+	wake  chan struct{}
+
+	mu            sync.Mutex // guards status and pendingDigest
+	status        quorum.Status
+	pendingDigest string
+
+	genSeq    uint64 // table generations: unique per member (see nextGen)
+	lastSnap  uint64
+	lastStepE time.Time
 }
 
-func newTriad(s *server, files []*licfile.File) (*triad, error) {
+type proposal struct {
+	v *vendorProc
+	p vendorctl.Propose
+}
+
+func newTriad(s *server, files []*licfile.File, key *clusterkey.Key, clock func() int64) (*triad, error) {
 	first := s.servers[0]
 	timing := quorum.FastTiming()
 	if first.HeartbeatInterval > 0 {
 		timing = quorum.FlexLMTiming(first.HeartbeatInterval)
 	}
-	var hosts [quorum.Size]string
+	var hosts, addrs [quorum.Size]string
 	for i, sv := range s.servers {
 		hosts[i] = sv.Host
+		addrs[i] = net.JoinHostPort(sv.Host, strconv.Itoa(s.portOf(i)))
 	}
-	start := time.Now()
+	dir, err := stateDir(s.opts.StateDir, s.host, s.port)
+	if err != nil {
+		return nil, err
+	}
+	store, err := quorum.OpenBoltStorage(filepath.Join(dir, "raft.db"))
+	if err != nil {
+		return nil, fmt.Errorf("triad state: %w", err)
+	}
+	s.log.Infof("Triad state in %s", dir)
+	snap, err := store.Snapshot()
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("triad state: %w", err)
+	}
+	tables := table.New(tablePoolOptions(s))
+	if len(snap.Data) > 0 {
+		if tables, err = table.Unmarshal(snap.Data, tablePoolOptions(s)); err != nil {
+			store.Close()
+			return nil, fmt.Errorf("triad state %s: the license tables cannot be read: %w", dir, err)
+		}
+	}
 	node, err := quorum.New(quorum.Config{
 		Self:            s.self,
 		Hosts:           hosts,
 		PrimaryIsMaster: first.PrimaryIsMaster,
 		Timing:          timing,
 		ServerDigest:    quorum.Digest(serverList(s.servers)),
-		LicenseDigest:   licenseDigest(files, start),
-		Incarnation:     uint64(start.UnixNano()),
-	})
+		LicenseDigest:   licenseDigest(files, time.Now()),
+	}, store)
 	if err != nil {
+		store.Close()
 		return nil, fmt.Errorf("triad: %w", err)
 	}
-	var addrs [quorum.Size]string
-	for i := range s.servers {
-		addrs[i] = net.JoinHostPort(s.servers[i].Host, strconv.Itoa(s.portOf(i)))
+	tr := quorum.NewTLSTransport(quorum.TLSConfig{Self: s.self, Hosts: hosts, Addrs: addrs, Key: key, Log: s.log,
+		LocalIP: net.ParseIP(s.host), ReadTimeout: 4 * time.Duration(timing.ElectionTicks) * timing.Tick})
+	t := &triad{s: s, timing: timing, clock: clock, start: clock(), node: node, store: store, tr: tr,
+		tables: tables, props: make(chan proposal, 4096), wake: make(chan struct{}, 1),
+		genSeq: uint64(time.Now().UnixNano()) &^ 3, lastSnap: snap.Metadata.Index}
+	t.status = node.Status()
+	return t, nil
+}
+
+// stateDir is where this member keeps its raft log: -state, else
+// /var/lib/lmtriad (root) or $XDG_STATE_HOME/lmtriad (~/.local/state/lmtriad),
+// in a directory per SERVER host and port so that members sharing a
+// machine never share a log.
+func stateDir(dir, host string, port int) (string, error) {
+	if dir == "" {
+		base := "/var/lib/lmtriad"
+		if os.Geteuid() != 0 {
+			state := os.Getenv("XDG_STATE_HOME")
+			if state == "" {
+				home, err := os.UserHomeDir()
+				if err != nil {
+					return "", fmt.Errorf("no -state directory and no home directory: %w", err)
+				}
+				state = filepath.Join(home, ".local", "state")
+			}
+			base = filepath.Join(state, "lmtriad")
+		}
+		dir = filepath.Join(base, host+"-"+strconv.Itoa(port))
 	}
-	tr := quorum.NewTCPTransport(quorum.TCPConfig{Self: s.self, Addrs: addrs, Log: s.log,
-		ReadTimeout: 3 * time.Duration(timing.PeerTimeoutTicks) * timing.Tick})
-	return &triad{s: s, timing: timing, start: handoff.BootTimeNow(), node: node, tr: tr}, nil
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("state directory: %w", err)
+	}
+	return dir, nil
+}
+
+func tablePoolOptions(s *server) pool.Options {
+	return pool.Options{HeartbeatTimeout: s.opts.ClientHeartbeatTimeout, Location: time.Local}
 }
 
 // serverList is the SERVER lines as host:port in file order: what peers
@@ -85,7 +174,27 @@ func licenseDigest(files []*licfile.File, now time.Time) string {
 	return quorum.Digest(parts...)
 }
 
+// poke makes the run loop look at the vendor daemons again (one started).
+func (t *triad) poke() {
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
+}
+
+// propose queues a vendor daemon's proposal for the run loop; false once
+// lmgrd is stopping.
+func (t *triad) propose(v *vendorProc, p vendorctl.Propose) bool {
+	select {
+	case t.props <- proposal{v, p}:
+		return true
+	case <-t.s.ctx.Done():
+		return false
+	}
+}
+
 func (t *triad) run(ctx context.Context) {
+	defer t.store.Close()
 	defer t.tr.Close()
 	ticker := time.NewTicker(t.timing.Tick)
 	defer ticker.Stop()
@@ -94,88 +203,287 @@ func (t *triad) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
-			t.mu.Lock()
 			t.catchUp()
-		case m := <-t.tr.Recv():
-			t.mu.Lock()
+		case <-t.wake:
+		case e := <-t.tr.Recv():
 			t.catchUp()
-			if err := t.node.Step(m); err != nil {
-				t.s.log.WithError(err).Warnf("Bad message from %s", t.s.servers[m.From].Host)
+			t.step(e)
+			// Take what else has arrived before acting: one Ready for a burst.
+			for more := true; more; {
+				select {
+				case e := <-t.tr.Recv():
+					t.step(e)
+				default:
+					more = false
+				}
+			}
+		case p := <-t.props:
+			t.catchUp()
+			t.proposeOne(p)
+			for more := true; more; {
+				select {
+				case p := <-t.props:
+					t.proposeOne(p)
+				default:
+					more = false
+				}
 			}
 		}
-		rd := t.node.Ready()
-		st := t.node.Status()
-		t.mu.Unlock()
-		t.apply(rd, st)
+		t.cycle()
 	}
 }
 
 // catchUp runs the ticks owed since start, so a stalled (or suspended)
-// process acts on the time that really passed. t.mu is held.
+// process acts on the time that really passed.
 func (t *triad) catchUp() {
-	want := (handoff.BootTimeNow() - t.start) / int64(t.timing.Tick)
+	want := (t.clock() - t.start) / int64(t.timing.Tick)
 	for t.node.Now() < want {
 		t.node.Tick()
 	}
 }
 
-// apply tells the vendor daemons what to do first (stop serving before
-// anything else), then logs, then sends.
-func (t *triad) apply(rd quorum.Ready, st quorum.Status) {
-	t.s.setRole(t.roleMessage(st))
-	for _, e := range rd.Events {
-		if e.Detail != "" {
-			t.s.log.WithField("detail", e.Detail).Info(e.Text)
-		} else {
-			t.s.log.Info(e.Text)
-		}
-	}
-	for _, m := range rd.Messages {
-		_ = t.tr.Send(m) // best effort: heartbeats are resent anyway
+func (t *triad) step(e quorum.Envelope) {
+	if err := t.node.Step(e); err != nil && time.Since(t.lastStepE) > 10*time.Second {
+		t.lastStepE = time.Now()
+		t.s.log.Warnf("Bad message from triad peer %s: %v", t.s.servers[e.From].Host, err)
 	}
 }
 
-// roleMessage is the ROLE control line for the vendor daemons: serving with
-// a lease deadline on the machine's boot-time clock, or the error clients
-// get and the master to try instead.
-func (t *triad) roleMessage(st quorum.Status) wire.Message {
-	if st.Serving {
-		lease := handoff.BootTimeNow() + st.LeaseLeft*int64(t.timing.Tick)
-		var live []string
-		for r, up := range st.Live {
-			if up {
-				live = append(live, strconv.Itoa(r))
+// proposeOne puts a daemon's changes into the log, or tells it they will
+// not be: it is not the master's, or of a table generation since replaced.
+func (t *triad) proposeOne(p proposal) {
+	p.v.mu.Lock()
+	gen, ctl := p.v.gen, p.v.ctl
+	p.v.mu.Unlock()
+	if ctl == nil || gen == 0 || p.p.Gen != gen {
+		return // a daemon that has gone, or a generation it has left behind
+	}
+	err := t.node.Propose(p.p.Entry)
+	if err == nil {
+		return
+	}
+	t.reject(p.v, gen, err.Error())
+}
+
+// reject tells the daemon its generation's changes will not be committed;
+// it gets the committed table again when this member serves.
+func (t *triad) reject(v *vendorProc, gen uint64, why string) {
+	v.mu.Lock()
+	ctl := v.ctl
+	if v.gen == gen {
+		v.gen = 0
+	}
+	v.mu.Unlock()
+	if ctl != nil {
+		_ = ctl.SendRejected(vendorctl.Rejected{Gen: gen, Reason: why})
+	}
+}
+
+// cycle acts on the node's output: stop serving first, then send, apply,
+// and last start serving.
+func (t *triad) cycle() {
+	t.mu.Lock()
+	if d := t.pendingDigest; d != "" {
+		t.pendingDigest = ""
+		if t.node.Config().LicenseDigest != d {
+			t.s.log.Info("Licenses changed: peers must reread the same license file to stay in the quorum")
+			t.node.SetLicenseDigest(d)
+		}
+	}
+	t.mu.Unlock()
+	rd, err := t.node.Ready()
+	if err != nil {
+		t.s.log.WithError(err).Error("Triad: cannot store the log; not serving")
+		return
+	}
+	t.feed(t.node.Status(), false)
+	for _, e := range rd.Messages {
+		t.tr.Send(e)
+	}
+	if rd.Snapshot != nil {
+		t.restore(rd.Snapshot.Data)
+	}
+	for _, e := range rd.CommittedEntries {
+		t.apply(e.Data)
+	}
+	t.node.Advance()
+	for _, e := range rd.Events {
+		t.s.log.Info(e.Text)
+	}
+	st := t.node.Status()
+	t.feed(st, true)
+	t.mu.Lock()
+	t.status = st
+	t.mu.Unlock()
+	if st.Applied-t.lastSnap >= compactEvery {
+		t.compact()
+	}
+}
+
+func (t *triad) restore(data []byte) {
+	if len(data) == 0 { // the bootstrap snapshot: no tables yet
+		t.tables = table.New(tablePoolOptions(t.s))
+		return
+	}
+	tables, err := table.Unmarshal(data, tablePoolOptions(t.s))
+	if err != nil {
+		t.s.log.WithError(err).Error("Triad: the master's snapshot of the license tables cannot be read")
+		return
+	}
+	t.tables = tables
+	t.s.log.Info("Triad: caught up from the master's snapshot of the license tables")
+}
+
+func (t *triad) compact() {
+	data, err := t.tables.Marshal()
+	if err == nil {
+		err = t.node.Compact(data, compactKeep)
+	}
+	if err != nil {
+		t.s.log.WithError(err).Warn("Triad: cannot compact the log")
+		return
+	}
+	t.lastSnap = t.node.Status().Applied
+}
+
+// apply applies one committed entry to the tables and tells the daemon
+// that proposed it (if it is this member's, of the current generation).
+func (t *triad) apply(data []byte) {
+	e, err := table.DecodeEntry(data)
+	if err == nil {
+		err = t.tables.Apply(e)
+	}
+	if err != nil {
+		// Every member skips the same entry the same way: the tables stay
+		// alike. The daemon that proposed it takes the table again.
+		t.s.log.Warnf("Triad: committed change not applied (%v)", err)
+	}
+	if len(e.Deltas) == 0 {
+		return
+	}
+	t.s.mu.Lock()
+	v := t.s.vendors[e.Vendor]
+	t.s.mu.Unlock()
+	if v == nil {
+		return
+	}
+	v.mu.Lock()
+	gen, ctl := v.gen, v.ctl
+	v.mu.Unlock()
+	if ctl == nil || gen != e.Gen {
+		return
+	}
+	if err != nil {
+		t.reject(v, gen, err.Error())
+		return
+	}
+	_ = ctl.SendCommitted(vendorctl.Committed{Gen: gen, Seq: e.Deltas[len(e.Deltas)-1].Seq})
+}
+
+// feed tells each vendor daemon its role. Not serving is said at once;
+// serving (mayStart) only after this cycle's entries are applied, with the
+// committed table first, handed over once every entry this member proposed
+// before is applied.
+func (t *triad) feed(st quorum.Status, mayStart bool) {
+	t.s.mu.Lock()
+	vendors := make([]*vendorProc, 0, len(t.s.vendors))
+	for _, v := range t.s.vendors {
+		vendors = append(vendors, v)
+	}
+	t.s.mu.Unlock()
+	for _, v := range vendors {
+		v.mu.Lock()
+		ctl, gen, last := v.ctl, v.gen, v.lastRole
+		v.mu.Unlock()
+		if ctl == nil {
+			continue
+		}
+		if !st.Serving {
+			r := t.notServing(st)
+			if gen != 0 {
+				v.mu.Lock()
+				v.gen = 0 // the next reign hands a fresh table over
+				v.mu.Unlock()
 			}
+			if r != last {
+				t.sendRole(v, ctl, r)
+			}
+			continue
 		}
-		return wire.New("ROLE", "serving", "1", "lease", strconv.FormatInt(lease, 10), "live", strings.Join(live, ","))
-	}
-	m := wire.New("ROLE", "serving", "0")
-	switch st.Role {
-	case quorum.RoleMaster:
-		m.Set("code", strconv.Itoa(wire.CodeBusyNewServ))
-	case quorum.RoleStandby:
-		m.Set("code", strconv.Itoa(wire.CodeServBusy))
-		if st.Master >= 0 {
-			m.Set("master", t.s.portAtHost(st.Master))
+		if !mayStart {
+			continue
 		}
-	default:
-		m.Set("code", strconv.Itoa(wire.CodeServBusy))
+		if gen == 0 {
+			if st.Applied < st.LastIndex {
+				continue // own proposals in flight: the table is not final yet
+			}
+			gen = t.nextGen()
+			b, err := table.EncodeSnapshot(t.tables.Snapshot(v.line.Name))
+			if err == nil {
+				err = ctl.SendTable(vendorctl.Table{Gen: gen, Snapshot: b})
+			}
+			if err != nil {
+				t.s.log.WithError(err).Warnf("Cannot hand the license table to %s", v.line.Name)
+				continue
+			}
+			v.mu.Lock()
+			v.gen = gen
+			v.mu.Unlock()
+		}
+		r := vendorctl.Role{Serving: true, Gen: gen,
+			Lease: t.start + (st.Now+st.LeaseLeft)*int64(t.timing.Tick)}
+		// Renew at most once a tick: a lease deadline that moved is news,
+		// the same one resent on every proposal is not.
+		if r.Gen != last.Gen || !last.Serving || r.Lease-last.Lease >= int64(t.timing.Tick) {
+			t.sendRole(v, ctl, r)
+		}
 	}
-	return m
+}
+
+func (t *triad) sendRole(v *vendorProc, ctl *vendorctl.Channel, r vendorctl.Role) {
+	if err := ctl.SendRole(r); err != nil {
+		return
+	}
+	v.mu.Lock()
+	v.lastRole = r
+	v.mu.Unlock()
+}
+
+// notServing is what clients are told while this member does not serve:
+// -23 on a master about to serve, -20 and the master's address otherwise.
+func (t *triad) notServing(st quorum.Status) vendorctl.Role {
+	switch {
+	case st.Role == quorum.RoleMaster:
+		return vendorctl.Role{Code: wire.CodeBusyNewServ}
+	case st.Role == quorum.RoleStandby && st.Master >= 0:
+		return vendorctl.Role{Code: wire.CodeServBusy, Master: t.s.portAtHost(st.Master)}
+	}
+	return vendorctl.Role{Code: wire.CodeServBusy}
+}
+
+// nextGen is a new table generation: unique across members (the low two
+// bits are the rank) and across restarts (it starts at the start time).
+func (t *triad) nextGen() uint64 {
+	t.genSeq += 4
+	return t.genSeq | uint64(t.s.self)
 }
 
 func (t *triad) setLicenseDigest(d string) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.node.Config().LicenseDigest != d {
-		t.s.log.Info("Licenses changed: peers must reread the same license file to stay in the quorum")
-		t.node.SetLicenseDigest(d)
-	}
+	t.pendingDigest = d
+	t.mu.Unlock()
+	t.poke()
 }
 
-func (t *triad) status() quorum.Status {
+func (t *triad) currentStatus() quorum.Status {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.catchUp()
-	return t.node.Status()
+	return t.status
 }
+
+// errNoClusterKey names the command that makes a key.
+var errNoClusterKey = errors.New("a triad member needs the triad's cluster key: make one with \"lmutil lmkeygen -cluster FILE\", " +
+	"copy it to all three servers (mode 0600) and start lmgrd with -cluster-key FILE")
+
+// bootClock is the clock of leases and ticks.
+var bootClock = handoff.BootTimeNow

@@ -225,10 +225,11 @@ func TestTriadRejectsPeerWithDifferentServerLines(t *testing.T) {
 	swapped := write("swapped.lic", line("127.0.0.2")+line("127.0.0.1")+line("127.0.0.3"))
 	a := startLmgrd(t, "-c", good, "-self", "127.0.0.1")
 	b := startLmgrd(t, "-c", swapped, "-self", "127.0.0.2")
-	a.waitLog(t, "License File SERVER line order mismatch.")
-	b.waitLog(t, "License File SERVER line order mismatch.")
-	b.waitLog(t, "refused this server")
+	a.waitLog(t, "Refused triad peer 127.0.0.2")
+	b.waitLog(t, "Refused triad peer 127.0.0.1")
+	b.waitLog(t, "do the SERVER lines differ?")
 	assert.NotContains(t, a.log.String(), "CONNECTED, master is")
+	assert.NotContains(t, b.log.String(), "CONNECTED, master is")
 }
 
 func waitEvent(t *testing.T, lic *client.License, kind client.EventKind) client.Event {
@@ -260,8 +261,8 @@ func TestTriadRejectsPeerServingDifferentLicenses(t *testing.T) {
 	}
 	a := startLmgrd(t, "-c", write("a.lic", "FEATURE solver demo 1.0 permanent 3 SIGN=0\n"), "-self", "127.0.0.1")
 	b := startLmgrd(t, "-c", write("b.lic", "FEATURE solver demo 1.0 permanent 30 SIGN=0\n"), "-self", "127.0.0.2")
-	a.waitLog(t, "License File FEATURE line mismatch with 127.0.0.2")
-	b.waitLog(t, "License File FEATURE line mismatch with 127.0.0.1")
+	a.waitLog(t, "License File FEATURE line mismatch with 127.0.0.2: kept out of the triad")
+	b.waitLog(t, "License File FEATURE line mismatch with 127.0.0.1: kept out of the triad")
 	assert.NotContains(t, a.log.String(), "CONNECTED, master is", "a peer serving other licenses does not make a quorum")
 	assert.NotContains(t, b.log.String(), "CONNECTED, master is")
 }

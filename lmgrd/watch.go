@@ -110,7 +110,7 @@ func (s *server) reread(vendor string) error {
 		if vendor != "" && v.line.Name != vendor {
 			continue
 		}
-		if err := v.send([]byte("REREAD"), nil); err != nil {
+		if err := v.reread(); err != nil {
 			s.log.WithError(err).Warnf("Cannot tell %s to reread", v.line.Name)
 		}
 	}

@@ -10,134 +10,144 @@ import (
 	"time"
 )
 
-// Ranks of the three SERVER lines. The tertiary is never eligible to be master.
+// Ranks of the three SERVER lines. The tertiary is never master.
 const (
 	Primary   = 0
 	Secondary = 1
 	Tertiary  = 2
 
-	// None is the rank used when there is no master (Status.Master, Message.Master).
+	// None is the rank used when there is no master.
 	None = -1
 )
 
 // Size is the number of servers in a triad. FlexLM fixes it at three.
 const Size = 3
 
-// DefaultMaxDrift is the largest clock-rate ratio the presets assume between any two
-// servers, minus one: 0.10 means one server's clock may run up to 10% faster than another's.
+// DefaultMaxDrift is the largest clock-rate ratio the presets assume between
+// any two servers, minus one: 0.10 means one server's clock may run up to 10%
+// faster than another's.
 const DefaultMaxDrift = 0.10
 
 // DefaultHeartbeatInterval is FlexLM's HEARTBEAT_INTERVAL default, in seconds.
 const DefaultHeartbeatInterval = 20
 
-// Timing holds every duration of the protocol, in logical ticks. The glue calls
-// Node.Tick once per Tick of real (monotonic) time.
+// Timing holds every duration of the protocol, in logical ticks. The glue
+// calls Node.Tick once per Tick of real (monotonic) time.
 type Timing struct {
 	// Tick is the real duration of one tick. The Node never reads it; it is
 	// here so the glue and the docs agree on how often Tick is called.
 	Tick time.Duration
-	// HeartbeatTicks is how often a server sends a heartbeat to each peer.
+	// HeartbeatTicks is how often the leader sends raft heartbeats, renews its
+	// lease, and every member sends a keepalive to each peer (link status).
 	HeartbeatTicks int
-	// PeerTimeoutTicks is how long a peer stays live after its last message.
-	PeerTimeoutTicks int
-	// LeaseTicks is how long a master may serve after SENDING a heartbeat that a
-	// peer answered with a grant, measured on the master's own clock.
-	LeaseTicks int
-	// ElectionTicks is how long a server's promise to a master lasts after it
-	// granted that master's heartbeat, on the promising server's own clock. While
-	// a promise runs, the server supports no other master and does not claim the
-	// role itself. It must be at least MinElectionTicks(LeaseTicks, MaxDrift).
+	// ElectionTicks is raft's election timeout of the primary and the tertiary:
+	// a follower that heard the leader less than this long ago refuses to vote
+	// for anyone else (CheckQuorum's lease), and a leader that does not hear a
+	// quorum for this long steps down. A peer is live while it was heard
+	// within ElectionTicks.
 	ElectionTicks int
-	// MaxDrift bounds the clock-rate ratio of any two servers: rate(a)/rate(b) <= 1+MaxDrift.
+	// SecondaryElectionTicks is the secondary's election timeout. It is longer
+	// than the primary's, so that when both start together the primary is
+	// elected first, as FlexLM's master is the primary when it is up.
+	SecondaryElectionTicks int
+	// LeaseTicks is how long a leader serves after SENDING a heartbeat round
+	// (a raft ReadIndex) that a quorum acknowledged. It must be at most
+	// MaxLeaseTicks(ElectionTicks, MaxDrift).
+	LeaseTicks int
+	// MaxDrift bounds the clock-rate ratio of any two servers:
+	// rate(a)/rate(b) <= 1+MaxDrift.
 	MaxDrift float64
 }
 
-// MinElectionTicks returns the smallest ElectionTicks that keeps two masters from
-// serving at once when clock rates differ by at most maxDrift: ceil(lease*(1+maxDrift)) + 1.
-// The +1 covers tick granularity (a promise can start up to one tick late); see docs/triad.md.
-func MinElectionTicks(leaseTicks int, maxDrift float64) int {
-	return int(math.Ceil(float64(leaseTicks)*(1+maxDrift)-1e-9)) + 1
+// MaxLeaseTicks is the longest lease that ends, on any clock within maxDrift,
+// before the follower that acknowledged it may vote for another leader:
+// floor((election-1)/(1+maxDrift)). docs/triad.md has the argument.
+func MaxLeaseTicks(electionTicks int, maxDrift float64) int {
+	return int(math.Floor(float64(electionTicks-1)/(1+maxDrift) + 1e-9))
 }
 
-// FastTiming is the default timing: 50 ms ticks, a heartbeat every 200 ms, a peer
-// is lost after 1 s, a master's lease is 1 s and a promise 1.25 s (the minimum for
-// 10% drift is 1.15 s). A dead master is replaced in about 1.3 s.
+// FastTiming is the default: 50 ms ticks, heartbeats every 100 ms, a peer
+// silent for 500 ms is down, failover within about 1.5 s.
 func FastTiming() Timing {
+	const election = 10
 	return Timing{
-		Tick:             50 * time.Millisecond,
-		HeartbeatTicks:   4,
-		PeerTimeoutTicks: 20,
-		LeaseTicks:       20,
-		ElectionTicks:    MinElectionTicks(20, DefaultMaxDrift) + 2,
-		MaxDrift:         DefaultMaxDrift,
+		Tick:                   50 * time.Millisecond,
+		HeartbeatTicks:         2,
+		ElectionTicks:          election,
+		SecondaryElectionTicks: election + election/5,
+		LeaseTicks:             MaxLeaseTicks(election, DefaultMaxDrift) - 1, // one tick of margin for timer jitter
+		MaxDrift:               DefaultMaxDrift,
 	}
 }
 
-// FlexLMTiming follows HEARTBEAT_INTERVAL=seconds from the first SERVER line:
-// a heartbeat every `seconds`, and a peer (and a master's lease) times out after
-// FlexLM's 3*seconds + (seconds-1). Ticks are 250 ms. seconds <= 0 means the
-// FlexLM default of 20 (a heartbeat every 20 s, timeout 79 s, promise 87.75 s).
+// FlexLMTiming follows HEARTBEAT_INTERVAL=seconds: heartbeats every seconds,
+// a peer is down after FlexLM's 3*seconds + (seconds-1). Ticks are 250 ms.
+// seconds <= 0 means the FlexLM default of 20.
 func FlexLMTiming(seconds int) Timing {
 	if seconds <= 0 {
 		seconds = DefaultHeartbeatInterval
 	}
 	const perSecond = 4
-	timeout := (3*seconds + (seconds - 1)) * perSecond
+	election := perSecond * (3*seconds + seconds - 1)
 	return Timing{
-		Tick:             time.Second / perSecond,
-		HeartbeatTicks:   seconds * perSecond,
-		PeerTimeoutTicks: timeout,
-		LeaseTicks:       timeout,
-		ElectionTicks:    MinElectionTicks(timeout, DefaultMaxDrift) + 2,
-		MaxDrift:         DefaultMaxDrift,
+		Tick:                   time.Second / perSecond,
+		HeartbeatTicks:         seconds * perSecond,
+		ElectionTicks:          election,
+		SecondaryElectionTicks: election + election/5,
+		LeaseTicks:             MaxLeaseTicks(election, DefaultMaxDrift) - 1,
+		MaxDrift:               DefaultMaxDrift,
 	}
 }
 
-// Validate reports the first inconsistency in t.
+// electionTicks is rank's election timeout.
+func (t Timing) electionTicks(rank int) int {
+	if rank == Secondary {
+		return t.SecondaryElectionTicks
+	}
+	return t.ElectionTicks
+}
+
+// Validate reports the first setting that breaks safety or liveness.
 func (t Timing) Validate() error {
 	switch {
 	case t.HeartbeatTicks < 1:
 		return fmt.Errorf("%w: HeartbeatTicks %d < 1", ErrConfig, t.HeartbeatTicks)
-	case t.PeerTimeoutTicks <= t.HeartbeatTicks:
-		return fmt.Errorf("%w: PeerTimeoutTicks %d must exceed HeartbeatTicks %d", ErrConfig, t.PeerTimeoutTicks, t.HeartbeatTicks)
-	case t.LeaseTicks <= t.HeartbeatTicks:
-		return fmt.Errorf("%w: LeaseTicks %d must exceed HeartbeatTicks %d, or the lease lapses between heartbeats", ErrConfig, t.LeaseTicks, t.HeartbeatTicks)
+	case t.ElectionTicks <= 2*t.HeartbeatTicks:
+		return fmt.Errorf("%w: ElectionTicks %d must exceed twice HeartbeatTicks %d", ErrConfig, t.ElectionTicks, t.HeartbeatTicks)
+	case t.SecondaryElectionTicks < t.ElectionTicks:
+		return fmt.Errorf("%w: SecondaryElectionTicks %d below ElectionTicks %d", ErrConfig, t.SecondaryElectionTicks, t.ElectionTicks)
 	case t.MaxDrift < 0 || t.MaxDrift >= 1:
 		return fmt.Errorf("%w: MaxDrift %v outside [0, 1)", ErrConfig, t.MaxDrift)
-	case t.ElectionTicks < MinElectionTicks(t.LeaseTicks, t.MaxDrift):
-		return fmt.Errorf("%w: ElectionTicks %d < %d = ceil(LeaseTicks*(1+MaxDrift))+1; two masters could serve at once",
-			ErrConfig, t.ElectionTicks, MinElectionTicks(t.LeaseTicks, t.MaxDrift))
+	case t.LeaseTicks <= t.HeartbeatTicks:
+		return fmt.Errorf("%w: LeaseTicks %d must exceed HeartbeatTicks %d, or the lease lapses between renewals", ErrConfig, t.LeaseTicks, t.HeartbeatTicks)
+	case t.LeaseTicks > MaxLeaseTicks(t.ElectionTicks, t.MaxDrift):
+		return fmt.Errorf("%w: LeaseTicks %d exceeds %d, the most that ElectionTicks %d keeps safe with drift %v",
+			ErrConfig, t.LeaseTicks, MaxLeaseTicks(t.ElectionTicks, t.MaxDrift), t.ElectionTicks, t.MaxDrift)
 	}
 	return nil
 }
 
 // Config describes one server of the triad.
 type Config struct {
-	// Self is this server's rank: its SERVER line's index (0 primary, 1 secondary, 2 tertiary).
+	// Self is this server's rank: its SERVER line's index (0 primary, 1
+	// secondary, 2 tertiary).
 	Self int
-	// Hosts are the SERVER line host names in file order. They name peers in log
-	// events and are sent to peers so a mismatch can be described on both sides.
+	// Hosts are the SERVER line host names in file order, for log events.
 	Hosts [Size]string
-	// PrimaryIsMaster is PRIMARY_IS_MASTER on the first SERVER line: a returning
-	// primary takes the master role back from the secondary.
+	// PrimaryIsMaster is PRIMARY_IS_MASTER on the first SERVER line: the
+	// leadership is handed back to a returning primary once it has caught up.
 	PrimaryIsMaster bool
 	// Timing is FastTiming() when left zero.
 	Timing Timing
-	// ServerDigest identifies the three SERVER lines (hosts, hostids, ports, order).
+	// ServerDigest identifies the three SERVER lines (hosts, ports, order).
 	// When empty, New uses Digest of the Hosts in order.
 	ServerDigest string
-	// LicenseDigest identifies the served license content (FEATURE/INCREMENT/...
-	// lines). Peers whose digest differs are rejected. Empty is a valid value that
-	// only matches empty.
+	// LicenseDigest identifies the served license content. Peers whose digest
+	// differs are kept out of the quorum.
 	LicenseDigest string
-	// Incarnation distinguishes restarts of this server (e.g. process start time in
-	// nanoseconds). Replies echo it, so a late reply to a previous incarnation never
-	// counts toward the lease. Leave it 0 only if the transport guarantees that no
-	// message outlives the process that was sent it (TCP connections do).
-	Incarnation uint64
 }
 
-// ErrConfig is wrapped by every configuration error from New and Timing.Validate.
+// ErrConfig is wrapped by every configuration error from New and Validate.
 var ErrConfig = errors.New("quorum: invalid config")
 
 // Validate reports the first problem in c (after New's defaults are applied).
@@ -155,17 +165,11 @@ func (c Config) Validate() error {
 		}
 		seen[h] = true
 	}
-	for _, d := range []string{c.ServerDigest, c.LicenseDigest} {
-		if strings.ContainsAny(d, " \t\r\n") {
-			return fmt.Errorf("%w: digest %q contains white space", ErrConfig, d)
-		}
-	}
 	return c.Timing.Validate()
 }
 
 // Digest returns a short hex SHA-256 of parts, each length-prefixed so that
-// ("ab","c") and ("a","bc") differ. Use it for ServerDigest (one part per SERVER
-// line, normalized) and LicenseDigest (the served lines, normalized).
+// ("ab","c") and ("a","bc") differ.
 func Digest(parts ...string) string {
 	h := sha256.New()
 	for _, p := range parts {

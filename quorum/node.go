@@ -1,67 +1,81 @@
 package quorum
 
 import (
+	"bytes"
+	"encoding/binary"
+	"errors"
 	"fmt"
-	"math"
-	"strings"
+	"io"
+	"log"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+	"go.etcd.io/raft/v3/tracker"
 )
 
-// promiseUnknown is PromisedTo during the startup promise: a server that has
-// just started may have promised something before it crashed, so it supports
-// nobody (and claims nothing) for ElectionTicks.
-const promiseUnknown = -2
+// campaignTransfer is the context raft puts on the vote requests of a
+// leadership transfer (raft.go's campaignTransfer); such requests bypass the
+// followers' CheckQuorum lease.
+var campaignTransfer = []byte("CampaignTransfer")
 
-const forever = math.MaxInt64
-
-// peerState is what a server knows about one peer, from the peer's last message.
-type peerState struct {
-	heard     bool
-	lastHeard int64
-	live      bool
-
-	rejected     bool
-	lastRejected int64
-	mismatch     string // kind+detail of the last mismatch logged, to log each once
-
-	links   [Size]bool
-	master  int
-	serving bool
-}
-
-// Node is one server's election state machine. It is not safe for concurrent
-// use; the glue serializes Tick, Step, Ready and Status (one goroutine or a mutex).
+// Node is one triad member: an etcd raft node with FlexLM's roles on top.
+// It is a pure state machine: Tick, Step and Propose go in, Ready comes out;
+// it owns no goroutine, socket or clock.
+//
+// The rules on top of raft (docs/triad.md argues each):
+//   - the tertiary never sends a vote request, so it never becomes leader;
+//   - a new member neither votes nor campaigns for a startup promise of
+//     PromiseTicks, since its votes and leases of a previous life are lost;
+//   - a leader serves only while it holds a lease: LeaseTicks from the SEND
+//     time of a heartbeat round (a raft ReadIndex) that a quorum
+//     acknowledged, and only once it has applied every entry committed
+//     before that round;
+//   - with PRIMARY_IS_MASTER a secondary leader hands the leadership to the
+//     primary once the primary has every entry; it stops serving before it
+//     asks, and only the leader itself votes in a transfer election, so the
+//     tertiary's lease to the old leader is never bypassed.
 type Node struct {
-	cfg Config
-	t   Timing
-	now int64
+	cfg    Config
+	timing Timing
+	rn     *raft.RawNode
+	store  Storage
 
-	peers [Size]peerState
-	role  Role
+	now        int64
+	promiseEnd int64 // the startup promise runs until this tick
 
-	// promisedTo/promiseUntil: whom this server supports and until which tick.
-	// Self (with promiseUntil == forever) while it claims the role.
-	promisedTo   int
-	promiseUntil int64
+	heard     [Size]int64 // tick of the last accepted envelope per peer; -1 never
+	refused   [Size]int64 // tick of the last envelope refused for a mismatch; -1 never
+	mismatch  [Size]string
+	peerLinks [Size][Size]bool
 
-	reignStart int64 // tick at which the current claim started
-	leaseUntil int64 // serving while now < leaseUntil
+	// lease
+	reignTerm  uint64 // term of the current leadership; 0 when not leader
+	reignStart int64  // reads sent before this tick do not count
+	leaseUntil int64
+	leaseIndex uint64 // commit index when the lease was first granted in this reign
+	leased     bool
+	lastRead   int64
+	transfer   bool // a PRIMARY_IS_MASTER handback is in progress
 
-	lastHeartbeat int64
-	hadQuorum     bool
-	loggedMaster  int
-	deferSince    int64 // secondary: tick since which it defers to a primary that does not claim; -1 if not
+	applied       uint64
+	lastKeepalive int64
+	leaderless    int64 // a secondary's tick when it started yielding to the primary
+	out           [Size][]raftpb.Message
+	pending       *raft.Ready
 
-	msgs      []Message
-	events    []Event
-	prev      SoftState // as of the last Ready
-	announced SoftState // as of the last heartbeat sent
+	events []Event
+	shown  view // what the events have reported so far
 }
 
-// New returns the state machine of server cfg.Self in a freshly started state:
-// no quorum, and a startup promise of ElectionTicks during which it supports
-// no master and does not claim the role (it may have promised something before
-// a restart, and promises are not persisted).
-func New(cfg Config) (*Node, error) {
+// view is what events have been logged about.
+type view struct {
+	live   [Size]bool
+	master int
+}
+
+// New makes a member of a new triad, or one restarting from store's contents.
+// A nil store is a fresh raft.MemoryStorage.
+func New(cfg Config, store Storage) (*Node, error) {
 	if cfg.Timing == (Timing{}) {
 		cfg.Timing = FastTiming()
 	}
@@ -71,531 +85,455 @@ func New(cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{
-		cfg:           cfg,
-		t:             cfg.Timing,
-		role:          RoleNoQuorum,
-		promisedTo:    promiseUnknown,
-		promiseUntil:  int64(cfg.Timing.ElectionTicks),
-		lastHeartbeat: math.MinInt64 / 2,
-		loggedMaster:  None,
-		deferSince:    -1,
-		prev:          SoftState{Role: RoleNoQuorum, Master: None},
-		announced:     SoftState{Role: RoleNoQuorum, Master: None},
+	if store == nil {
+		store = NewMemoryStorage()
 	}
-	for i := range n.peers {
-		n.peers[i].master = None
+	t := cfg.Timing
+	snap, err := store.Snapshot()
+	if err != nil {
+		return nil, fmt.Errorf("quorum: storage: %w", err)
+	}
+	rn, err := raft.NewRawNode(&raft.Config{
+		ID:                        id(cfg.Self),
+		ElectionTick:              t.electionTicks(cfg.Self),
+		HeartbeatTick:             t.HeartbeatTicks,
+		Storage:                   store,
+		Applied:                   snap.Metadata.Index,
+		MaxSizePerMsg:             1 << 20,
+		MaxCommittedSizePerReady:  64 << 20,
+		MaxUncommittedEntriesSize: 256 << 20,
+		MaxInflightMsgs:           256,
+		CheckQuorum:               true,
+		PreVote:                   true,
+		ReadOnlyOption:            raft.ReadOnlySafe,
+		DisableProposalForwarding: true,
+		Logger:                    &raft.DefaultLogger{Logger: log.New(io.Discard, "", 0)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("quorum: %w", err)
+	}
+	n := &Node{cfg: cfg, timing: t, rn: rn, store: store, applied: snap.Metadata.Index,
+		promiseEnd: PromiseTicks(t), shown: view{master: None}}
+	for r := range Size {
+		n.heard[r], n.refused[r] = -1, -1
 	}
 	return n, nil
 }
 
-// Config returns the configuration in use, with New's defaults applied.
-func (n *Node) Config() Config { return n.cfg }
+// PromiseTicks is how long a new member neither votes nor campaigns: longer
+// than any election it may have voted in before it restarted (a candidate
+// gives up a term after at most twice its election timeout), and longer than
+// any lease it may have acknowledged.
+func PromiseTicks(t Timing) int64 {
+	return int64(2*t.SecondaryElectionTicks) + 2
+}
 
-// SetLicenseDigest changes the digest of the licenses this server serves,
-// after a reread. Peers compare it with their own at every message: until
-// they have reread the same licenses they treat this server as mismatched.
-func (n *Node) SetLicenseDigest(d string) { n.cfg.LicenseDigest = d }
-
-// Now returns the number of Tick calls so far.
+func id(rank int) uint64   { return uint64(rank) + 1 }
+func rank(id uint64) int   { return int(id) - 1 }
 func (n *Node) Now() int64 { return n.now }
 
-// Serving reports whether this server may grant licenses right now: it is
-// master and its lease is valid. Check it (after catching up on ticks) before
-// every grant.
-func (n *Node) Serving() bool { return n.role == RoleMaster && n.now < n.leaseUntil }
+// Config returns the configuration in use (with defaults applied).
+func (n *Node) Config() Config { return n.cfg }
 
-// Tick advances the logical clock by one tick: peers time out, leases and
-// promises run out, heartbeats fall due.
+// SetLicenseDigest changes the digest sent to peers (after lmreread).
+func (n *Node) SetLicenseDigest(d string) { n.cfg.LicenseDigest = d }
+
+// Tick advances the node's clock by one tick.
 func (n *Node) Tick() {
 	n.now++
-	for r := range n.peers {
-		p := &n.peers[r]
-		if r == n.cfg.Self {
-			continue
-		}
-		if p.live && n.now-p.lastHeard >= int64(n.t.PeerTimeoutTicks) {
-			n.dropPeer(r)
-			n.emit(EventLostConnection, r, "Lost connection to "+n.cfg.Hosts[r], "")
-		}
-		if p.rejected && n.now-p.lastRejected >= int64(n.t.PeerTimeoutTicks) {
-			p.rejected, p.mismatch = false, ""
-		}
+	if n.now >= n.promiseEnd && !n.yieldsToPrimary() {
+		n.rn.Tick()
 	}
-	n.evaluate()
-	switch {
-	case n.role == RoleMaster && !n.Serving():
-		// A claim waits for grants; ask every tick so the failover is not
-		// stretched by a heartbeat period after a peer's promise runs out.
-		if n.lastHeartbeat < n.now {
-			n.broadcastHeartbeat()
+	st := n.rn.BasicStatus()
+	if st.RaftState == raft.StateLeader {
+		n.noteReign(st)
+		if n.now-n.lastRead >= int64(n.timing.HeartbeatTicks) && !n.transfer {
+			n.lastRead = n.now
+			var ctx [8]byte
+			binary.BigEndian.PutUint64(ctx[:], uint64(n.now))
+			n.rn.ReadIndex(ctx[:])
 		}
-	case n.now-n.lastHeartbeat >= int64(n.t.HeartbeatTicks):
-		n.broadcastHeartbeat()
-	default:
-		n.announce()
+		n.maybeHandBack(st)
+	}
+	n.note()
+}
+
+// yieldsToPrimary: a secondary with no leader lets a live primary campaign
+// first (its raft clock stands still) for the primary's startup promise and
+// three of its election timeouts after it hears it, so that the primary is
+// master whenever it is up at the start, as in FlexLM. A primary that cannot
+// win in that time is passed by.
+func (n *Node) yieldsToPrimary() bool {
+	if n.cfg.Self != Secondary || !n.live(Primary) || n.rn.BasicStatus().Lead != raft.None {
+		n.leaderless = n.now
+		return false
+	}
+	return n.now-n.leaderless < PromiseTicks(n.timing)+int64(3*n.timing.ElectionTicks)
+}
+
+// noteReign resets the lease when this node has become leader of a new term.
+func (n *Node) noteReign(st raft.BasicStatus) {
+	if st.RaftState != raft.StateLeader {
+		n.reignTerm, n.leased, n.leaseUntil, n.transfer = 0, false, 0, false
+		return
+	}
+	if st.Term != n.reignTerm {
+		n.reignTerm, n.reignStart, n.leased, n.leaseUntil, n.transfer = st.Term, n.now, false, 0, false
+		n.lastRead = n.now - int64(n.timing.HeartbeatTicks) // renew at the next tick
+	}
+	if n.transfer && st.LeadTransferee == raft.None {
+		// The handback was abandoned: serve again, on reads sent from now on.
+		n.transfer, n.reignStart = false, n.now+1
 	}
 }
 
-// announce sends a heartbeat at once when the role, serving state or master
-// changed, so that peers (and their clients' redirects) follow without
-// waiting for the next period.
-func (n *Node) announce() {
-	if n.role != RoleNoQuorum && n.softState() != n.announced {
-		n.broadcastHeartbeat()
+// maybeHandBack starts the PRIMARY_IS_MASTER handback: a secondary leader
+// gives the role to the primary once the primary holds every entry.
+func (n *Node) maybeHandBack(st raft.BasicStatus) {
+	if !n.cfg.PrimaryIsMaster || n.cfg.Self != Secondary || n.transfer || !n.live(Primary) {
+		return
 	}
+	last, err := n.store.LastIndex()
+	if err != nil {
+		return
+	}
+	caughtUp := false
+	n.rn.WithProgress(func(pid uint64, _ raft.ProgressType, pr tracker.Progress) {
+		if pid == id(Primary) && pr.Match >= last {
+			caughtUp = true
+		}
+	})
+	if !caughtUp {
+		return
+	}
+	// Stop serving first: the vote requests of a transfer bypass leases.
+	n.transfer, n.leased, n.leaseUntil = true, false, 0
+	n.rn.TransferLeader(id(Primary))
 }
 
-// Step feeds one message from a peer. m.From must be set by the transport from
-// the connection's identity. An error means the message was malformed and ignored.
-func (n *Node) Step(m Message) error {
-	switch {
-	case m.From < 0 || m.From >= Size || m.From == n.cfg.Self:
-		return fmt.Errorf("%w: from %d", ErrBadMessage, m.From)
-	case m.Type != MsgHeartbeat && m.Type != MsgHeartbeatResp:
-		return fmt.Errorf("%w: type %v", ErrBadMessage, m.Type)
+// Step takes an envelope from a peer. Envelopes from a member with other
+// SERVER lines or licenses are refused (and logged) without reaching raft.
+func (n *Node) Step(e Envelope) error {
+	if e.From < 0 || e.From >= Size || e.From == n.cfg.Self || e.To != n.cfg.Self {
+		return fmt.Errorf("quorum: envelope from %d to %d reached %d", e.From, e.To, n.cfg.Self)
 	}
-	r := m.From
-	p := &n.peers[r]
-	// The SERVER lines are compared before anything else: a peer whose file
-	// orders the servers differently also numbers the ranks differently (its To
-	// and Master are in its own numbering).
-	if kind, text, detail := n.mismatch(m); kind != 0 {
-		p.lastRejected = n.now
-		if key := kind.String() + detail; !p.rejected || p.mismatch != key {
-			p.rejected, p.mismatch = true, key
-			n.emit(kind, r, text, detail)
-		}
-		if p.live {
-			n.dropPeer(r)
-			n.emit(EventLostConnection, r, "Lost connection to "+n.cfg.Hosts[r], "")
-		}
-		n.evaluate()
+	switch {
+	case e.ServerDigest != n.cfg.ServerDigest:
+		n.refuse(e.From, EventServerMismatch, "License File SERVER line mismatch with %s: kept out of the triad")
+		return nil
+	case e.LicenseDigest != n.cfg.LicenseDigest:
+		n.refuse(e.From, EventLicenseMismatch, "License File FEATURE line mismatch with %s: kept out of the triad")
 		return nil
 	}
-	switch {
-	case m.To != n.cfg.Self:
-		return fmt.Errorf("%w: to %d, this server is %d", ErrBadMessage, m.To, n.cfg.Self)
-	case m.Master < None || m.Master >= Size:
-		return fmt.Errorf("%w: master %d", ErrBadMessage, m.Master)
+	n.heard[e.From] = n.now
+	n.mismatch[e.From] = ""
+	n.peerLinks[e.From] = e.Links
+	var errs []error
+	for _, m := range e.Msgs {
+		if m.From != id(e.From) || m.To != id(n.cfg.Self) {
+			errs = append(errs, fmt.Errorf("quorum: %v from %d to %d inside an envelope from %d", m.Type, m.From, m.To, id(e.From)))
+			continue
+		}
+		if !n.mayStep(m) {
+			continue
+		}
+		if err := n.rn.Step(m); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) {
+			errs = append(errs, fmt.Errorf("quorum: %v from %s: %w", m.Type, n.cfg.Hosts[e.From], err))
+		}
 	}
-	p.rejected, p.mismatch = false, ""
-	p.heard, p.lastHeard = true, n.now
-	p.links, p.master, p.serving = m.Links, m.Master, m.Serving
-	if !p.live {
-		p.live = true
-		n.emit(EventConnected, r, "Connected to "+n.cfg.Hosts[r], "")
+	n.noteReign(n.rn.BasicStatus())
+	n.note()
+	return errors.Join(errs...)
+}
+
+// mayStep filters the messages raft must not see: vote requests during the
+// startup promise, and a transfer's vote requests at anyone but the leader
+// that asked for the transfer.
+func (n *Node) mayStep(m raftpb.Message) bool {
+	if m.Type != raftpb.MsgVote && m.Type != raftpb.MsgPreVote {
+		return true
 	}
-	switch {
-	case m.IsClaim():
-		n.handleClaim(m)
-	case m.Type == MsgHeartbeatResp:
-		n.handleResp(m)
+	if n.now < n.promiseEnd {
+		return false
 	}
-	n.evaluate()
-	n.announce()
+	if bytes.Equal(m.Context, campaignTransfer) {
+		return n.rn.BasicStatus().RaftState == raft.StateLeader
+	}
+	return true
+}
+
+func (n *Node) refuse(from int, kind EventKind, why string) {
+	n.refused[from] = n.now
+	if n.mismatch[from] != why {
+		n.mismatch[from] = why
+		n.events = append(n.events, Event{Kind: kind, Peer: from, Host: n.cfg.Hosts[from],
+			Text: fmt.Sprintf(why, n.cfg.Hosts[from])})
+	}
+}
+
+// ErrNotServing is returned by Propose when this node may not change the
+// license tables: it is not the leader serving with a lease.
+var ErrNotServing = errors.New("quorum: not the serving master")
+
+// Propose appends data to the log. Only a serving master proposes.
+func (n *Node) Propose(data []byte) error {
+	if !n.Serving() {
+		return ErrNotServing
+	}
+	return n.rn.Propose(data)
+}
+
+// Ready is the output since the previous Ready: what to send, what to apply.
+type Ready struct {
+	// Messages are the envelopes to send, at most one per peer.
+	Messages []Envelope
+	// Snapshot, when not nil, replaces the state machine: a lagging member
+	// catching up. Apply it before CommittedEntries.
+	Snapshot *raftpb.Snapshot
+	// CommittedEntries are the committed entries' data, in log order, to
+	// apply to the state machine.
+	CommittedEntries []raftpb.Entry
+	// Events to log, in order.
+	Events []Event
+}
+
+// Ready persists raft's output to the storage and returns what the glue must
+// do: stop serving first if Status says so, then send, then apply, then
+// call Advance.
+func (n *Node) Ready() (Ready, error) {
+	var out Ready
+	if n.pending != nil {
+		return out, errors.New("quorum: Ready called before Advance")
+	}
+	if n.rn.HasReady() {
+		rd := n.rn.Ready()
+		if !raft.IsEmptySnap(rd.Snapshot) {
+			if err := n.store.ApplySnapshot(rd.Snapshot); err != nil {
+				return out, fmt.Errorf("quorum: storing snapshot: %w", err)
+			}
+			snap := rd.Snapshot
+			out.Snapshot = &snap
+		}
+		if err := n.store.Save(rd.HardState, rd.Entries); err != nil {
+			return out, fmt.Errorf("quorum: storing the log: %w", err)
+		}
+		n.noteReign(n.rn.BasicStatus())
+		for _, rs := range rd.ReadStates {
+			n.granted(rs)
+		}
+		for _, m := range rd.Messages {
+			if n.cfg.Self == Tertiary && (m.Type == raftpb.MsgVote || m.Type == raftpb.MsgPreVote) {
+				continue // the tertiary never asks to be master
+			}
+			to := rank(m.To)
+			if to < 0 || to >= Size {
+				continue
+			}
+			n.out[to] = append(n.out[to], m)
+			if m.Type == raftpb.MsgSnap {
+				// Delivery is best effort; a lost snapshot shows up as a
+				// rejected append later, and raft probes again.
+				defer n.rn.ReportSnapshot(m.To, raft.SnapshotFinish)
+			}
+		}
+		for _, e := range rd.CommittedEntries {
+			if e.Type == raftpb.EntryNormal && len(e.Data) > 0 {
+				out.CommittedEntries = append(out.CommittedEntries, e)
+			}
+		}
+		n.pending = &rd
+	}
+	keepalive := n.now-n.lastKeepalive >= int64(n.timing.HeartbeatTicks)
+	if keepalive {
+		n.lastKeepalive = n.now
+	}
+	links := n.links()
+	for r := range Size {
+		if r == n.cfg.Self || (!keepalive && len(n.out[r]) == 0) {
+			continue
+		}
+		out.Messages = append(out.Messages, Envelope{From: n.cfg.Self, To: r, ServerDigest: n.cfg.ServerDigest,
+			LicenseDigest: n.cfg.LicenseDigest, Links: links, Msgs: n.out[r]})
+		n.out[r] = nil
+	}
+	n.note()
+	out.Events, n.events = n.events, nil
+	return out, nil
+}
+
+// Advance tells the node that the last Ready has been acted on: its
+// entries are applied.
+func (n *Node) Advance() {
+	if n.pending == nil {
+		return
+	}
+	rd := n.pending
+	n.pending = nil
+	if !raft.IsEmptySnap(rd.Snapshot) {
+		n.applied = max(n.applied, rd.Snapshot.Metadata.Index)
+	}
+	if k := len(rd.CommittedEntries); k > 0 {
+		n.applied = max(n.applied, rd.CommittedEntries[k-1].Index)
+	}
+	n.rn.Advance(*rd)
+}
+
+// Applied is the index of the last entry applied (or snapshot restored).
+func (n *Node) Applied() uint64 { return n.applied }
+
+// Compact records a snapshot of the state machine at the applied index and
+// drops the log before keep entries behind it, so memory stays bounded; a
+// member further behind catches up from the snapshot.
+func (n *Node) Compact(data []byte, keep uint64) error {
+	if n.pending != nil {
+		return errors.New("quorum: Compact between Ready and Advance")
+	}
+	cs := raftpb.ConfState{Voters: []uint64{1, 2, 3}}
+	if _, err := n.store.CreateSnapshot(n.applied, &cs, data); err != nil && !errors.Is(err, raft.ErrSnapOutOfDate) {
+		return fmt.Errorf("quorum: snapshot: %w", err)
+	}
+	if n.applied > keep {
+		if err := n.store.Compact(n.applied - keep); err != nil && !errors.Is(err, raft.ErrCompacted) {
+			return fmt.Errorf("quorum: compact: %w", err)
+		}
+	}
 	return nil
 }
 
-// Ready returns and clears the pending output. Apply it in this order:
-// SoftState first (when Serving turned false, stop granting licenses), then
-// Events, then Messages: a reply that hands the role to another server may be
-// among the Messages, and it must not leave before this server stopped serving.
-func (n *Node) Ready() Ready {
-	rd := Ready{Messages: n.msgs, Events: n.events}
-	n.msgs, n.events = nil, nil
-	if ss := n.softState(); ss != n.prev {
-		n.prev = ss
-		rd.SoftState = &ss
+// granted takes a read's answer: a quorum acknowledged the heartbeat round
+// sent at the tick in its context.
+func (n *Node) granted(rs raft.ReadState) {
+	if len(rs.RequestCtx) != 8 || n.reignTerm == 0 || n.transfer {
+		return
 	}
-	return rd
+	sent := int64(binary.BigEndian.Uint64(rs.RequestCtx))
+	if sent < n.reignStart || sent > n.now {
+		return
+	}
+	if !n.leased {
+		n.leased, n.leaseIndex = true, rs.Index
+	}
+	n.leaseUntil = max(n.leaseUntil, sent+int64(n.timing.LeaseTicks))
 }
 
-// HasReady reports whether Ready would return something.
-func (n *Node) HasReady() bool {
-	return len(n.msgs) > 0 || len(n.events) > 0 || n.softState() != n.prev
+// Serving reports whether this node is the master and may grant: the
+// leader, within its lease, with everything committed before it applied.
+func (n *Node) Serving() bool {
+	return n.reignTerm != 0 && n.leased && !n.transfer && n.now < n.leaseUntil && n.applied >= n.leaseIndex &&
+		n.rn.BasicStatus().RaftState == raft.StateLeader
 }
 
-// Status returns a snapshot of this server's view.
-func (n *Node) Status() Status {
-	self := n.cfg.Self
-	s := Status{
-		Self:       self,
-		Hosts:      n.cfg.Hosts,
-		Now:        n.now,
-		Role:       n.role,
-		Serving:    n.Serving(),
-		Master:     n.statusMaster(),
-		PromisedTo: None,
+func (n *Node) live(r int) bool {
+	return r == n.cfg.Self || (n.heard[r] >= 0 && n.now-n.heard[r] < int64(n.timing.ElectionTicks))
+}
+
+func (n *Node) links() [Size]bool {
+	var l [Size]bool
+	for r := range Size {
+		l[r] = n.live(r)
 	}
-	switch {
-	case n.promisedTo == self && n.role == RoleMaster:
-		s.PromisedTo = self
-	case n.promisedTo != None && n.now < n.promiseUntil:
-		s.PromisedTo = n.promisedTo
-		s.PromiseLeft = n.promiseUntil - n.now
+	return l
+}
+
+// master is the leader this node knows of, or None.
+func (n *Node) master() int {
+	lead := n.rn.BasicStatus().Lead
+	if lead == raft.None {
+		return None
 	}
-	if s.Serving {
-		s.LeaseLeft = n.leaseUntil - n.now
+	m := rank(lead)
+	if m != n.cfg.Self && !n.live(m) {
+		return None
 	}
-	s.Links[self] = n.ownLinks()
-	for r := range n.peers {
-		if r == self {
+	return m
+}
+
+// note turns changes of links and master into log events.
+func (n *Node) note() {
+	for r := range Size {
+		if r == n.cfg.Self {
 			continue
 		}
-		s.Rejected[r] = n.peers[r].rejected
-		if p := n.peers[r]; p.live {
-			s.Live[r] = true
-			s.Links[r] = p.links
-			s.Links[r][r] = true
-		}
-	}
-	s.Live[self] = true
-	for a := range Size {
-		for b := range Size {
-			if s.Links[a][b] {
-				s.Links[b][b] = true
+		if up := n.live(r); up != n.shown.live[r] {
+			n.shown.live[r] = up
+			text := "Lost connection to " + n.cfg.Hosts[r]
+			kind := EventLostConnection
+			if up {
+				text, kind = "Connected to "+n.cfg.Hosts[r], EventConnected
 			}
+			n.events = append(n.events, Event{Kind: kind, Peer: r, Host: n.cfg.Hosts[r], Text: text})
 		}
 	}
+	quorum := false
+	for r := range Size {
+		quorum = quorum || (r != n.cfg.Self && n.shown.live[r])
+	}
+	m := n.master()
+	if m != n.shown.master {
+		was := n.shown.master
+		n.shown.master = m
+		switch {
+		case m != None:
+			if was == None && n.cfg.Self == Primary && m == Secondary && !n.cfg.PrimaryIsMaster {
+				// FlexLM's words for a returning primary that leaves the role where it is.
+				n.events = append(n.events, Event{Kind: EventExistingMaster, Peer: m, Host: n.cfg.Hosts[m],
+					Text: "Selected (EXISTING) master node"})
+			}
+			n.events = append(n.events, Event{Kind: EventMaster, Peer: m, Host: n.cfg.Hosts[m],
+				Text: "CONNECTED, master is " + n.cfg.Hosts[m]})
+		case was != None && !quorum:
+			n.events = append(n.events, Event{Kind: EventLostQuorum, Peer: None, Text: "Lost quorum"})
+		}
+	}
+}
+
+// Status is this node's view of the triad.
+func (n *Node) Status() Status {
+	bs := n.rn.BasicStatus()
+	st := Status{Self: n.cfg.Self, Hosts: n.cfg.Hosts, Now: n.now, Serving: n.Serving(), Master: n.master(),
+		Term: bs.Term, Commit: bs.Commit, Applied: n.applied}
+	st.LastIndex, _ = n.store.LastIndex()
+	for r := range Size {
+		st.Live[r] = n.live(r)
+		st.Rejected[r] = r != n.cfg.Self && n.refused[r] >= 0 && n.now-n.refused[r] < int64(n.timing.ElectionTicks) && !st.Live[r]
+	}
+	quorum := st.Live[(n.cfg.Self+1)%Size] || st.Live[(n.cfg.Self+2)%Size]
+	switch {
+	case bs.RaftState == raft.StateLeader:
+		st.Role = RoleMaster
+	case quorum && st.Master != None:
+		st.Role = RoleStandby
+	default:
+		st.Role = RoleNoQuorum
+	}
+	if st.Serving {
+		st.LeaseLeft = n.leaseUntil - n.now
+	}
+	st.Links[n.cfg.Self] = st.Live
+	for r := range Size {
+		if r != n.cfg.Self && st.Live[r] {
+			st.Links[r] = n.peerLinks[r]
+			st.Links[r][r] = true
+		}
+	}
+	st.Cluster = clusterState(st)
+	return st
+}
+
+func clusterState(st Status) ClusterState {
 	links := 0
 	for a := range Size {
 		for b := a + 1; b < Size; b++ {
-			if s.LinkUp(a, b) {
+			if st.LinkUp(a, b) {
 				links++
 			}
 		}
 	}
 	switch {
 	case links >= 2:
-		s.Cluster = ClusterOperational
+		return ClusterOperational
 	case links == 1:
-		s.Cluster = ClusterPartiallyOperational
+		return ClusterPartiallyOperational
 	}
-	return s
-}
-
-// handleClaim answers a peer's claim to the master role with a grant or a refusal.
-func (n *Node) handleClaim(m Message) {
-	from := m.From
-	granted := false
-	if from != Tertiary {
-		if n.role == RoleMaster && n.yieldsTo(from, m.Serving) {
-			n.stepDown()
-		}
-		if n.role != RoleMaster && n.canPromise(from) && !n.withholds(from) {
-			n.promisedTo = from
-			n.promiseUntil = n.now + int64(n.t.ElectionTicks)
-			granted = true
-		}
-	}
-	resp := n.message(MsgHeartbeatResp, from)
-	resp.Echo, resp.EchoIncarnation, resp.Granted = m.SentAt, m.Incarnation, granted
-	n.msgs = append(n.msgs, resp)
-}
-
-// handleResp extends the lease by a grant: it runs LeaseTicks from the moment the
-// answered claim was sent, so it ends before the granter's promise does.
-func (n *Node) handleResp(m Message) {
-	if n.role != RoleMaster || !m.Granted || m.EchoIncarnation != n.cfg.Incarnation ||
-		m.Echo < n.reignStart || m.Echo > n.now {
-		return
-	}
-	if until := m.Echo + int64(n.t.LeaseTicks); until > n.leaseUntil {
-		n.leaseUntil = until
-	}
-}
-
-// evaluate recomputes the role after any change of input.
-func (n *Node) evaluate() {
-	quorate := false
-	for r := range n.peers {
-		quorate = quorate || n.peers[r].live
-	}
-	if !quorate {
-		if n.role == RoleMaster {
-			n.stepDown()
-		}
-		n.role = RoleNoQuorum
-		if n.hadQuorum {
-			n.hadQuorum = false
-			n.emit(EventLostQuorum, None, "Lost quorum", "")
-		}
-		n.loggedMaster, n.deferSince = None, -1
-		return
-	}
-	n.hadQuorum = true
-	if n.role == RoleNoQuorum {
-		n.role = RoleStandby
-	}
-	if n.role == RoleMaster && !n.Serving() && n.shouldYield() {
-		n.stepDown()
-	}
-	if n.role == RoleStandby && n.shouldCampaign() {
-		n.campaign()
-	}
-	n.logMaster()
-}
-
-// canPromise reports whether this server may promise to support master m now.
-func (n *Node) canPromise(m int) bool {
-	return n.promisedTo == m || n.promisedTo == None || n.now >= n.promiseUntil
-}
-
-// withholds: with PRIMARY_IS_MASTER the primary does not promise to the secondary,
-// or its own promise would keep it from ever taking the role back.
-func (n *Node) withholds(from int) bool {
-	return n.cfg.PrimaryIsMaster && n.cfg.Self == Primary && from == Secondary
-}
-
-// yieldsTo decides a conflict between this server's claim and claimer from's.
-func (n *Node) yieldsTo(from int, fromServing bool) bool {
-	if n.cfg.PrimaryIsMaster {
-		if from == Primary {
-			return true
-		}
-		if n.cfg.Self == Primary {
-			return false
-		}
-	}
-	if n.Serving() {
-		return false
-	}
-	if fromServing {
-		return true
-	}
-	return from < n.cfg.Self
-}
-
-// shouldYield: a claim that is not serving is dropped when every live peer
-// reports another master that this server would not win against.
-func (n *Node) shouldYield() bool {
-	others := false
-	for r := range n.peers {
-		p := n.peers[r]
-		if !p.live {
-			continue
-		}
-		m := p.master
-		if m == None || m == n.cfg.Self {
-			return false
-		}
-		if n.peers[m].live && n.peers[m].master == m && !n.yieldsTo(m, n.peers[m].serving) {
-			return false
-		}
-		others = true
-	}
-	return others
-}
-
-// shouldCampaign decides whether an eligible standby claims the master role.
-func (n *Node) shouldCampaign() bool {
-	self := n.cfg.Self
-	if self == Tertiary || !n.canPromise(self) {
-		n.deferSince = -1
-		return false
-	}
-	if km := n.knownMaster(); km != None {
-		n.deferSince = -1
-		// PRIMARY_IS_MASTER: the primary takes the role back from a secondary it hears.
-		return n.cfg.PrimaryIsMaster && self == Primary && km == Secondary && n.peers[Secondary].live
-	}
-	if self == Primary {
-		return true
-	}
-	// The secondary leaves the role to a primary that is in the cluster, but only
-	// for ElectionTicks: a primary that is heard yet never claims (one-way link)
-	// must not keep the triad without a master.
-	if n.primaryInCluster() {
-		if n.deferSince < 0 {
-			n.deferSince = n.now
-		}
-		if n.now-n.deferSince < int64(n.t.ElectionTicks) {
-			return false
-		}
-	}
-	n.deferSince = -1
-	return true
-}
-
-func (n *Node) primaryInCluster() bool {
-	for r := range n.peers {
-		if p := n.peers[r]; p.live && (r == Primary || p.links[Primary]) {
-			return true
-		}
-	}
-	return false
-}
-
-func (n *Node) campaign() {
-	n.role = RoleMaster
-	n.promisedTo, n.promiseUntil = n.cfg.Self, forever
-	n.reignStart, n.leaseUntil = n.now, 0
-	n.broadcastHeartbeat()
-}
-
-// stepDown gives up a claim. Serving ends here, before any grant to another
-// claimer can be sent, so the old master's lease never overlaps the new one's.
-func (n *Node) stepDown() {
-	n.role = RoleStandby
-	n.promisedTo, n.promiseUntil = None, 0
-	n.leaseUntil = 0
-}
-
-func (n *Node) dropPeer(r int) {
-	p := &n.peers[r]
-	p.live, p.master, p.serving, p.links = false, None, false, [Size]bool{}
-}
-
-// directMaster is the master this server knows first-hand: itself if it claims,
-// else a live claimer (the one it promised to, else a serving one, else the
-// lowest rank). It is what Message.Master carries; second-hand knowledge is
-// never passed on, so a dead master cannot be kept alive by gossip.
-func (n *Node) directMaster() int {
-	if n.role == RoleMaster {
-		return n.cfg.Self
-	}
-	best := None
-	for r := range n.peers {
-		p := n.peers[r]
-		if !p.live || p.master != r {
-			continue
-		}
-		if n.promisedTo == r && n.now < n.promiseUntil {
-			return r
-		}
-		if best == None || (p.serving && !n.peers[best].serving) {
-			best = r
-		}
-	}
-	return best
-}
-
-// knownMaster is directMaster, else a master a live peer reports.
-func (n *Node) knownMaster() int {
-	if m := n.directMaster(); m != None {
-		return m
-	}
-	best := None
-	for r := range n.peers {
-		p := n.peers[r]
-		if p.live && p.master != None && p.master != n.cfg.Self && (best == None || p.master < best) {
-			best = p.master
-		}
-	}
-	return best
-}
-
-func (n *Node) statusMaster() int {
-	if n.role == RoleNoQuorum {
-		return None
-	}
-	return n.knownMaster()
-}
-
-// logMaster logs "CONNECTED, master is HOST" once per master, when a server
-// learns of it (or, on the master itself, when it starts serving).
-func (n *Node) logMaster() {
-	m := n.knownMaster()
-	if n.role == RoleMaster && !n.Serving() {
-		return
-	}
-	if m == None {
-		n.loggedMaster = None
-		return
-	}
-	if m == n.loggedMaster {
-		return
-	}
-	n.loggedMaster = m
-	for r := range m {
-		if r == n.cfg.Self || n.peers[r].live {
-			// A lower-ranked eligible server is up, yet the triad keeps m.
-			n.emit(EventExistingMaster, m, "Selected (EXISTING) master node", "")
-			break
-		}
-	}
-	n.emit(EventMaster, m, "CONNECTED, master is "+n.cfg.Hosts[m], "")
-}
-
-// mismatch compares a peer's SERVER lines and license digest with ours.
-func (n *Node) mismatch(m Message) (EventKind, string, string) {
-	host := n.cfg.Hosts[m.From]
-	if m.Hosts != n.cfg.Hosts || m.ServerDigest != n.cfg.ServerDigest {
-		detail := fmt.Sprintf("%s lists %s; %s lists %s", n.cfg.Hosts[n.cfg.Self],
-			strings.Join(n.cfg.Hosts[:], ","), host, strings.Join(m.Hosts[:], ","))
-		switch {
-		case m.Hosts == n.cfg.Hosts:
-			return EventServerMismatch, "License File SERVER line mismatch with " + host,
-				"same hosts in the same order, but hostids or ports differ"
-		case sameSet(m.Hosts, n.cfg.Hosts):
-			return EventOrderMismatch, "License File SERVER line order mismatch.", detail
-		default:
-			return EventServerMismatch, "License File SERVER line mismatch with " + host, detail
-		}
-	}
-	if m.LicenseDigest != n.cfg.LicenseDigest {
-		return EventLicenseMismatch, "License File FEATURE line mismatch with " + host,
-			fmt.Sprintf("license digest %s here, %s on %s", dash(n.cfg.LicenseDigest), dash(m.LicenseDigest), host)
-	}
-	return 0, "", ""
-}
-
-func sameSet(a, b [Size]string) bool {
-	for _, x := range a {
-		found := false
-		for _, y := range b {
-			found = found || x == y
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
-}
-
-func (n *Node) ownLinks() [Size]bool {
-	var l [Size]bool
-	for r := range n.peers {
-		l[r] = r == n.cfg.Self || n.peers[r].live
-	}
-	return l
-}
-
-func (n *Node) message(t MsgType, to int) Message {
-	return Message{
-		Type:          t,
-		From:          n.cfg.Self,
-		To:            to,
-		SentAt:        n.now,
-		Incarnation:   n.cfg.Incarnation,
-		Master:        n.directMaster(),
-		Serving:       n.Serving(),
-		Links:         n.ownLinks(),
-		Hosts:         n.cfg.Hosts,
-		ServerDigest:  n.cfg.ServerDigest,
-		LicenseDigest: n.cfg.LicenseDigest,
-	}
-}
-
-func (n *Node) broadcastHeartbeat() {
-	for r := range Size {
-		if r != n.cfg.Self {
-			n.msgs = append(n.msgs, n.message(MsgHeartbeat, r))
-		}
-	}
-	n.lastHeartbeat = n.now
-	n.announced = n.softState()
-}
-
-func (n *Node) emit(kind EventKind, peer int, text, detail string) {
-	e := Event{Kind: kind, Peer: peer, Text: text, Detail: detail}
-	if peer >= 0 {
-		e.Host = n.cfg.Hosts[peer]
-	}
-	n.events = append(n.events, e)
-}
-
-func (n *Node) softState() SoftState {
-	return SoftState{Role: n.role, Serving: n.Serving(), Master: n.statusMaster()}
+	return ClusterNotOperational
 }

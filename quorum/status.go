@@ -68,8 +68,7 @@ const (
 	EventMaster                               // "CONNECTED, master is HOST"
 	EventLostQuorum                           // "Lost quorum"
 	EventExistingMaster                       // "Selected (EXISTING) master node"
-	EventOrderMismatch                        // "License File SERVER line order mismatch."
-	EventServerMismatch                       // SERVER lines differ in hosts, hostids or ports
+	EventServerMismatch                       // SERVER lines differ in hosts, ports or order
 	EventLicenseMismatch                      // served license content differs
 )
 
@@ -85,8 +84,6 @@ func (k EventKind) String() string {
 		return "LostQuorum"
 	case EventExistingMaster:
 		return "ExistingMaster"
-	case EventOrderMismatch:
-		return "OrderMismatch"
 	case EventServerMismatch:
 		return "ServerMismatch"
 	case EventLicenseMismatch:
@@ -115,29 +112,6 @@ func (e Event) String() string {
 	return e.Text + " (" + e.Detail + ")"
 }
 
-// SoftState is the part of Status the glue must act on at once.
-type SoftState struct {
-	Role    Role
-	Serving bool
-	Master  int
-}
-
-// Ready is the output accumulated since the previous call to Node.Ready.
-type Ready struct {
-	// Messages to send, in order; To is the peer rank. Delivery is best effort.
-	Messages []Message
-	// Events to log, in order.
-	Events []Event
-	// SoftState is non-nil when Role, Serving or Master changed since the last
-	// Ready. When Serving turns false, stop granting licenses before anything else.
-	SoftState *SoftState
-}
-
-// Empty reports whether r carries nothing.
-func (r Ready) Empty() bool {
-	return len(r.Messages) == 0 && len(r.Events) == 0 && r.SoftState == nil
-}
-
 // Status is a snapshot of one server's view of the triad.
 type Status struct {
 	Self  int
@@ -146,8 +120,8 @@ type Status struct {
 	Now     int64
 	Role    Role
 	Serving bool
-	// Master is the master this server knows of (itself, a peer it hears, or one
-	// a peer reports), or None. Non-masters redirect clients to it.
+	// Master is raft's leader as this server knows it, or None. Non-masters
+	// redirect clients to it.
 	Master int
 	// Live[r]: this server hears r (Live[Self] is true).
 	Live [Size]bool
@@ -160,13 +134,14 @@ type Status struct {
 	// Cluster is the DSLS cluster status from the undirected links (a,b) for which
 	// Links[a][b] or Links[b][a].
 	Cluster ClusterState
-	// PromisedTo is the master this server has promised to support (Self while
-	// it claims the role), None, or -2 during the startup promise; PromiseLeft is
-	// how many ticks the promise still runs (0 if none or while claiming).
-	PromisedTo  int
-	PromiseLeft int64
 	// LeaseLeft is how many ticks the master's lease still runs.
 	LeaseLeft int64
+	// Term, Commit and Applied are raft's term, commit index and the index
+	// applied to the license tables.
+	Term, Commit, Applied uint64
+	// LastIndex is the last entry in this server's log: on a master, entries
+	// after Applied are its own proposals still in flight.
+	LastIndex uint64
 }
 
 // MasterHost returns the master's host name, or "" when there is none.

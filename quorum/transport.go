@@ -1,183 +1,143 @@
 package quorum
 
 import (
-	"errors"
 	"math/rand/v2"
 	"sync"
 )
 
-// Transport carries Messages between the three servers. Delivery is best effort:
-// messages may be lost, delayed, duplicated or reordered without harming safety
-// (the protocol only loses liveness while that lasts).
+// Transport carries envelopes between members. Delivery is best effort:
+// raft resends what is lost.
 type Transport interface {
-	// Send queues m for the server of rank m.To. It does not block on the network;
-	// an error means m was not queued (e.g. the transport is closed).
-	Send(m Message) error
-	// Recv delivers messages addressed to this server. The transport sets From
-	// from the connection's identity. The channel is closed by Close.
-	Recv() <-chan Message
-	// Close releases the transport; Send fails afterwards.
+	// Send queues e for e.To without blocking; it may be dropped.
+	Send(e Envelope)
+	// Recv delivers envelopes from peers.
+	Recv() <-chan Envelope
+	// Close stops the transport.
 	Close() error
 }
 
-// ErrClosed is returned by Send on a closed transport.
-var ErrClosed = errors.New("quorum: transport closed")
-
-// inmemBuffer is the capacity of an in-memory endpoint; messages beyond it are
-// dropped, like a congested network would.
-const inmemBuffer = 4096
-
-// InmemNetwork connects three in-memory transports and lets tests break the
-// network: cut links, isolate servers, drop messages. It is safe for
-// concurrent use. Links are cut in both directions unless CutOneWay is used.
+// InmemNetwork connects in-process members, for tests: links can be cut in
+// either direction, and messages lost or reordered. Every envelope goes
+// through Marshal and UnmarshalEnvelope, as on the wire.
 type InmemNetwork struct {
-	mu   sync.Mutex
-	eps  [Size]*InmemTransport
-	cut  [Size][Size]bool // cut[from][to]
-	drop func(Message) bool
+	mu      sync.Mutex
+	inbox   [Size]chan Envelope
+	cut     [Size][Size]bool // cut[a][b]: a's envelopes do not reach b
+	down    [Size]bool
+	loss    float64
+	reorder float64
+	held    [Size][]Envelope // per recipient: envelopes kept back to be delivered after a later one
+	rng     *rand.Rand
 }
 
-// NewInmemNetwork returns a network with all links up and no drops.
-func NewInmemNetwork() *InmemNetwork {
-	n := &InmemNetwork{}
-	for r := range n.eps {
-		n.eps[r] = &InmemTransport{net: n, rank: r, ch: make(chan Message, inmemBuffer)}
+// NewInmemNetwork returns a network of three members; seed drives loss and
+// reordering.
+func NewInmemNetwork(seed uint64) *InmemNetwork {
+	n := &InmemNetwork{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	for r := range Size {
+		n.inbox[r] = make(chan Envelope, 4096)
 	}
 	return n
 }
 
-// Transport returns the endpoint of server rank.
-func (n *InmemNetwork) Transport(rank int) *InmemTransport { return n.eps[rank] }
+// Transport is member rank's end of the network.
+func (n *InmemNetwork) Transport(rank int) Transport { return &inmemTransport{net: n, rank: rank} }
 
-// Cut breaks the link between a and b in both directions.
-func (n *InmemNetwork) Cut(a, b int) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.cut[a][b], n.cut[b][a] = true, true
-}
-
-// CutOneWay drops messages from `from` to `to` only.
-func (n *InmemNetwork) CutOneWay(from, to int) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.cut[from][to] = true
-}
-
-// Heal restores the link between a and b in both directions.
-func (n *InmemNetwork) Heal(a, b int) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.cut[a][b], n.cut[b][a] = false, false
-}
-
-// Isolate cuts every link of rank.
-func (n *InmemNetwork) Isolate(rank int) {
-	for r := range Size {
-		if r != rank {
-			n.Cut(rank, r)
-		}
-	}
-}
-
-// Partition cuts every link between servers of different groups and heals the
-// links inside each group; a server in no group is isolated.
+// Partition cuts every link between groups and heals every link inside them.
 func (n *InmemNetwork) Partition(groups ...[]int) {
-	group := [Size]int{-1, -2, -3}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	group := [Size]int{}
 	for g, members := range groups {
 		for _, r := range members {
 			group[r] = g
 		}
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
 	for a := range Size {
 		for b := range Size {
-			n.cut[a][b] = a != b && group[a] != group[b]
+			n.cut[a][b] = group[a] != group[b]
 		}
 	}
 }
 
-// HealAll restores every link. It does not remove a Drop predicate.
-func (n *InmemNetwork) HealAll() {
+// Cut cuts the link from a to b (one way).
+func (n *InmemNetwork) Cut(a, b int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.cut[a][b] = true
+}
+
+// Heal restores every link.
+func (n *InmemNetwork) Heal() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.cut = [Size][Size]bool{}
 }
 
-// Drop installs a predicate that drops the messages it returns true for
-// (nil drops nothing). See DropRandomly.
-func (n *InmemNetwork) Drop(pred func(Message) bool) {
+// SetDown makes member r unreachable and silent (a crashed process), or back.
+func (n *InmemNetwork) SetDown(r int, down bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.drop = pred
-}
-
-// Connected reports whether messages from a reach b.
-func (n *InmemNetwork) Connected(a, b int) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return !n.cut[a][b]
-}
-
-// DropRandomly returns a Drop predicate that drops each message with
-// probability p, drawing from rng (seed it for a reproducible test). The
-// predicate serializes its use of rng.
-func DropRandomly(p float64, rng *rand.Rand) func(Message) bool {
-	var mu sync.Mutex
-	return func(Message) bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return rng.Float64() < p
+	n.down[r] = down
+	if down {
+		n.held[r] = nil
+		for {
+			select {
+			case <-n.inbox[r]:
+				continue
+			default:
+			}
+			break
+		}
 	}
 }
 
-func (n *InmemNetwork) deliver(m Message) error {
+// SetFaults sets the probability that an envelope is lost, and that it is
+// held back and delivered after the next one to the same member.
+func (n *InmemNetwork) SetFaults(loss, reorder float64) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	src := n.eps[m.From]
-	if src.closed {
-		return ErrClosed
+	n.loss, n.reorder = loss, reorder
+}
+
+func (n *InmemNetwork) send(e Envelope) {
+	b, err := e.Marshal()
+	if err != nil {
+		return
 	}
-	if m.To < 0 || m.To >= Size || m.To == m.From {
-		return ErrBadMessage
+	e, err = UnmarshalEnvelope(b)
+	if err != nil {
+		return
 	}
-	dst := n.eps[m.To]
-	if dst.closed || n.cut[m.From][m.To] || (n.drop != nil && n.drop(m)) {
-		return nil // lost on the way, as on a real network
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.down[e.From] || n.down[e.To] || n.cut[e.From][e.To] || (n.loss > 0 && n.rng.Float64() < n.loss) {
+		return
 	}
+	if n.reorder > 0 && n.rng.Float64() < n.reorder {
+		n.held[e.To] = append(n.held[e.To], e)
+		return
+	}
+	n.deliver(e)
+	held := n.held[e.To]
+	n.held[e.To] = nil
+	for _, h := range held {
+		n.deliver(h)
+	}
+}
+
+func (n *InmemNetwork) deliver(e Envelope) {
 	select {
-	case dst.ch <- m:
-	default: // receiver's buffer full: lost
+	case n.inbox[e.To] <- e:
+	default: // a full inbox loses the envelope, as a congested link would
 	}
-	return nil
 }
 
-// InmemTransport is one server's endpoint on an InmemNetwork.
-type InmemTransport struct {
-	net    *InmemNetwork
-	rank   int
-	ch     chan Message
-	closed bool // guarded by net.mu
+type inmemTransport struct {
+	net  *InmemNetwork
+	rank int
 }
 
-var _ Transport = (*InmemTransport)(nil)
-
-// Send implements Transport. It sets m.From to this endpoint's rank.
-func (t *InmemTransport) Send(m Message) error {
-	m.From = t.rank
-	return t.net.deliver(m)
-}
-
-// Recv implements Transport.
-func (t *InmemTransport) Recv() <-chan Message { return t.ch }
-
-// Close implements Transport. Closing twice is harmless.
-func (t *InmemTransport) Close() error {
-	t.net.mu.Lock()
-	defer t.net.mu.Unlock()
-	if !t.closed {
-		t.closed = true
-		close(t.ch)
-	}
-	return nil
-}
+func (t *inmemTransport) Send(e Envelope)       { t.net.send(e) }
+func (t *inmemTransport) Recv() <-chan Envelope { return t.net.inbox[t.rank] }
+func (t *inmemTransport) Close() error          { return nil }

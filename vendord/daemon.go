@@ -7,8 +7,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,46 +17,42 @@ import (
 	"github.com/lmtriad/lmtriad/handoff"
 	"github.com/lmtriad/lmtriad/licfile"
 	"github.com/lmtriad/lmtriad/pool"
+	"github.com/lmtriad/lmtriad/vendorctl"
 	"github.com/lmtriad/lmtriad/wire"
 )
-
-// ExitNoFeatures is FlexLM's exit status for a vendor daemon with nothing to serve.
-const ExitNoFeatures = 36
 
 var errNoFeatures = errors.New("no features to serve")
 
 func exitCode(err error) int {
 	if errors.Is(err, errNoFeatures) {
-		return ExitNoFeatures
+		return vendorctl.ExitNoFeatures
 	}
-	return 1
+	return vendorctl.ExitError
 }
 
 // daemon is one running vendor daemon: the license pool behind a mutex,
 // and the connections that use it.
 type daemon struct {
-	opts Options
-	log  logrus.FieldLogger
-	now  func() time.Time
+	opts  Options
+	log   logrus.FieldLogger
+	now   func() time.Time
+	lease func() int64 // the clock of lmgrd's lease deadlines
 
-	mu    sync.Mutex // guards pool, pools, epoch, repl and stopMaster
+	mu    sync.Mutex // guards pool, pools, gen, ready and commit
 	pool  *pool.State
 	pools []licfile.Pool
-	epoch uint64 // replication epoch of the pool's state (triad only)
-	// maxEpoch is the highest epoch this daemon has seen anywhere; a
-	// takeover starts above it, so epochs never go back even when this
-	// daemon's own table is older.
-	maxEpoch uint64
-	resync   bool         // the table fell out of step: the next stream starts with a snapshot
-	repl     *replication // the master's replication; nil on a standby or a lone server
+	// A triad member's daemon serves the table lmgrd hands it (generation
+	// gen); ready once that table holds this vendor's pools. Every change it
+	// makes goes through commit to the triad's log before a client hears of it.
+	gen    uint64
+	ready  bool
+	commit *committer
 
 	// master is set while this daemon grants licenses: at once for a lone
-	// server, after a takeover for a triad member.
-	master     atomic.Bool
-	takingOver atomic.Bool
-	stopMaster context.CancelFunc
-	ctx        context.Context
+	// server, for a triad member while lmgrd says so and its table is ready.
+	master atomic.Bool
 
+	ctl         *vendorctl.Channel // nil when run without lmgrd
 	role        atomic.Pointer[role]
 	nextSession atomic.Uint64
 
@@ -68,16 +62,17 @@ type daemon struct {
 	connsMu sync.Mutex
 	conns   map[net.Conn]bool // true: a client's (closed when this server steps down)
 	wg      sync.WaitGroup
+	ctx     context.Context
 	cancel  context.CancelFunc
 }
 
 // role is what lmgrd last said about this server's place in its triad.
 type role struct {
 	serving bool
-	lease   int64  // CLOCK_BOOTTIME ns after which serving lapses; 0: no lease (a lone server)
+	lease   int64  // lease clock ns after which serving lapses; 0: no lease (a lone server)
 	code    int    // the FlexLM error a client gets when not serving (-20, -23)
 	master  string // port@host of the master, for redirection
-	live    []int  // ranks lmgrd hears now (its quorum), for a takeover
+	gen     uint64 // the table generation lmgrd serves from
 }
 
 // Run serves until ctx is done, lmgrd goes away or a shutdown is requested.
@@ -85,7 +80,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err := opts.Validate(); err != nil {
 		return err
 	}
-	d := &daemon{opts: opts, log: opts.Logger, now: opts.Now, conns: map[net.Conn]bool{}}
+	d := &daemon{opts: opts, log: opts.Logger, now: opts.Now, lease: opts.LeaseClock, conns: map[net.Conn]bool{}}
 	if d.log == nil {
 		d.log = logrus.StandardLogger()
 	}
@@ -93,7 +88,10 @@ func Run(ctx context.Context, opts Options) error {
 	if d.now == nil {
 		d.now = time.Now
 	}
-	d.role.Store(&role{serving: opts.Serving, code: wire.CodeServBusy})
+	if d.lease == nil {
+		d.lease = handoff.BootTimeNow
+	}
+	d.role.Store(&role{serving: !opts.Triad, code: wire.CodeServBusy})
 
 	pools, err := d.loadPools()
 	if err != nil {
@@ -119,7 +117,7 @@ func Run(ctx context.Context, opts Options) error {
 	// master holds the old master's holders, and a new client must never
 	// get the session number of an old one.
 	d.nextSession.Store(rand.Uint64() &^ (1<<32 - 1))
-	if !d.triad() {
+	if !opts.Triad {
 		d.master.Store(true)
 	}
 	d.log.Infof("FlexNet-compatible vendor daemon %s started (pid %d)", wire.Version, os.Getpid())
@@ -131,10 +129,11 @@ func Run(ctx context.Context, opts Options) error {
 		if err != nil {
 			return err
 		}
+		d.ctl = vendorctl.New(ch)
 		d.wg.Add(1)
-		go func() { defer d.wg.Done(); d.control(ctx, ch) }()
+		go func() { defer d.wg.Done(); d.control(ctx) }()
 		// Closing the channel is what ends control's blocking Recv.
-		go func() { <-ctx.Done(); ch.Close() }()
+		go func() { <-ctx.Done(); d.ctl.Close() }()
 	}
 	if opts.DirectPort != 0 {
 		ln, err := net.Listen("tcp", net.JoinHostPort(bindHost(opts.ServerHost), fmt.Sprint(opts.DirectPort)))
@@ -151,13 +150,16 @@ func Run(ctx context.Context, opts Options) error {
 	<-ctx.Done()
 	d.log.Infof("Shutting down %s", opts.Vendor)
 	d.master.Store(false) // from here on nothing changes the license table
+	d.mu.Lock()
+	if d.commit != nil {
+		d.commit.fail()
+	}
+	d.mu.Unlock()
 	d.closeAll()
 	d.wg.Wait()
 	d.log.Info("EXITING DUE TO SIGNAL 15")
 	return nil
 }
-
-func (d *daemon) triad() bool { return len(d.opts.Servers) == 3 }
 
 func (d *daemon) poolOptions() pool.Options {
 	return pool.Options{HeartbeatTimeout: d.opts.HeartbeatTimeout, Location: time.Local}
@@ -201,81 +203,58 @@ func (d *daemon) logServing(pools []licfile.Pool) {
 }
 
 // control reads lmgrd's channel: handed-off client sockets and commands.
-func (d *daemon) control(ctx context.Context, ch *handoff.Channel) {
+// Only the channel's end is lmgrd's death: a message that could not be
+// received (a socket at the descriptor limit) loses that connection only.
+func (d *daemon) control(ctx context.Context) {
 	for {
-		msg, conn, err := ch.Recv()
-		if err != nil {
+		m, err := d.ctl.Recv()
+		if errors.Is(err, vendorctl.ErrPeerClosed) {
 			if ctx.Err() == nil {
 				d.log.Info("lmgrd has gone away, shutting down")
 				d.cancel()
 			}
 			return
 		}
-		line := strings.TrimRight(string(msg), "\r\n")
-		m, perr := wire.ParseMessage(line)
-		if conn != nil {
-			if perr != nil {
-				conn.Close()
-				continue
+		if err != nil {
+			if ctx.Err() != nil {
+				return
 			}
-			switch m.Get("role") {
-			case "replica":
-				d.servePeer(conn, m, d.serveReplica)
-			case "fetch":
-				d.servePeer(conn, m, d.serveFetch)
-			default:
-				d.serve(ctx, conn, &m)
-			}
+			d.log.WithError(err).Warn("Lost one message from lmgrd (a client connection at the descriptor limit?)")
 			continue
 		}
-		if perr != nil {
-			d.log.WithError(perr).Warn("Bad control message from lmgrd")
-			continue
-		}
-		d.command(m)
+		d.command(ctx, m)
 	}
 }
 
-// command applies a control message from lmgrd.
-func (d *daemon) command(m wire.Message) {
-	switch m.Verb {
-	case "ROLE":
-		r := &role{serving: m.Get("serving") == "1", master: m.Get("master"), code: wire.CodeServBusy}
-		if l, err := strconv.ParseInt(m.Get("lease"), 10, 64); err == nil {
-			r.lease = l
+// command applies a message from lmgrd.
+func (d *daemon) command(ctx context.Context, m vendorctl.Message) {
+	switch m.Kind {
+	case vendorctl.KindClient:
+		first, err := wire.ParseMessage(m.Greeting)
+		if err != nil {
+			m.Conn.Close()
+			return
 		}
-		for _, f := range strings.Split(m.Get("live"), ",") {
-			if rank, err := strconv.Atoi(f); err == nil {
-				r.live = append(r.live, rank)
-			}
+		d.serve(ctx, m.Conn, &first)
+	case vendorctl.KindRole:
+		d.setRole(m.Role)
+	case vendorctl.KindTable:
+		d.takeTable(m.Table)
+	case vendorctl.KindCommitted:
+		d.mu.Lock()
+		if c := d.commit; c != nil && c.gen == m.Committed.Gen {
+			c.ack(m.Committed.Seq)
 		}
-		if c, err := m.Int("code"); err == nil && c != 0 {
-			r.code = c
-		}
-		old := d.role.Swap(r)
-		if d.triad() {
-			switch {
-			case r.serving && !d.master.Load() && d.takingOver.CompareAndSwap(false, true):
-				d.wg.Add(1)
-				go func() { defer d.wg.Done(); d.takeover(d.ctx) }()
-			case !r.serving && d.master.Load():
-				d.stepDown()
-			}
-		}
-		if old.serving != r.serving || old.code != r.code {
-			if r.serving {
-				d.log.Info("Serving licenses (this server is the master)")
-			} else {
-				d.log.Info("Not serving licenses (no quorum or not the master)")
-			}
-		}
-	case "REREAD":
+		d.mu.Unlock()
+	case vendorctl.KindRejected:
+		d.rejected(m.Rejected)
+	case vendorctl.KindReread:
 		d.reread()
-	case "SHUTDOWN":
+	case vendorctl.KindShutdown:
 		d.log.Info("SERVER shutdown requested")
 		d.cancel()
 	default:
-		d.log.WithField("verb", m.Verb).Warn("Unknown control message from lmgrd")
+		d.log.Warnf("Unexpected %v message from lmgrd", m.Kind)
 	}
 }
 
@@ -351,29 +330,15 @@ func (d *daemon) serve(ctx context.Context, c net.Conn, first *wire.Message) {
 	}()
 }
 
-// servePeer runs a replication or fetch connection from a peer's daemon.
-func (d *daemon) servePeer(c net.Conn, hello wire.Message, serve func(net.Conn, wire.Message)) {
-	if !d.track(c, false) {
-		c.Close()
-		return
-	}
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		defer d.untrack(c)
-		serve(c, hello)
-	}()
-}
-
-// queue hands deltas to the replication, if this is a triad's master.
-// d.mu is held.
+// queue hands deltas to the triad's log, if this is a triad's master.
+// d.mu is held, so they are queued in Seq order.
 func (d *daemon) queue(deltas []pool.Delta) {
-	if d.repl != nil {
-		d.repl.append(deltas)
+	if d.commit != nil {
+		d.commit.append(deltas)
 	}
 }
 
-// closeClients disconnects every client; peers' streams stay.
+// closeClients disconnects every client; admins stay.
 func (d *daemon) closeClients() {
 	d.connsMu.Lock()
 	defer d.connsMu.Unlock()
@@ -473,13 +438,13 @@ func releaseNote(r pool.ReleaseReason) string {
 // grants reports whether this daemon may grant licenses now: lmgrd says it
 // is the master, and the lease lmgrd last renewed has not run out, even if
 // lmgrd has stopped talking.
-func (r *role) grants() bool {
-	return r.serving && (r.lease == 0 || handoff.BootTimeNow() < r.lease)
+func (d *daemon) grants(r *role) bool {
+	return r.serving && (r.lease == 0 || d.lease() < r.lease)
 }
 
 // mayChange reports whether this daemon may change the license table: it is
 // the master and its lease has not run out. A deposed master that has not
 // heard so yet must not free or grant anything the new master will not know.
 func (d *daemon) mayChange() bool {
-	return d.master.Load() && d.role.Load().grants()
+	return d.master.Load() && d.grants(d.role.Load())
 }

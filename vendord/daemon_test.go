@@ -19,6 +19,7 @@ import (
 
 	"github.com/lmtriad/lmtriad/flexlog"
 	"github.com/lmtriad/lmtriad/handoff"
+	"github.com/lmtriad/lmtriad/vendorctl"
 	"github.com/lmtriad/lmtriad/wire"
 )
 
@@ -53,8 +54,11 @@ type harness struct {
 	port  int
 	clock *fakeClock
 	log   *lockedBuffer
-	ch    *handoff.Channel
-	done  chan error
+	ctl   *vendorctl.Channel // lmgrd's end
+	// rawParent is the same end, for sending packets vendorctl would not.
+	rawParent   *handoff.Channel
+	licensePath string
+	done        chan error
 }
 
 // startDaemon runs a vendor daemon in-process on a direct port, with lmgrd's
@@ -71,7 +75,7 @@ func startDaemon(t *testing.T, features string, tweak func(*Options)) *harness {
 	h := &harness{port: port, clock: &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}, log: &lockedBuffer{}, done: make(chan error, 1)}
 	parent, child, err := handoff.Pair()
 	require.NoError(t, err)
-	h.ch = parent
+	h.ctl, h.rawParent, h.licensePath = vendorctl.New(parent), parent, lic
 	opts := NewOptions()
 	opts.Vendor, opts.LicensePath, opts.DirectPort = "demo", lic, port
 	opts.ServerHost, opts.ServerPort = "127.0.0.1", 27000
@@ -172,33 +176,6 @@ func TestClosedConnectionFreesLicenses(t *testing.T) {
 	assert.Contains(t, h.log.String(), `IN: "f" alice@h1 (2 licenses)  (client exited)`)
 }
 
-func TestStandbyRedirectsToMaster(t *testing.T) {
-	h := startDaemon(t, "FEATURE f demo 1.0 permanent 1 SIGN=0\n", func(o *Options) { o.Serving = false })
-	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", h.port))
-	require.NoError(t, err)
-	wc := wire.NewConn(c)
-	defer wc.Close()
-	resp, _, err := call(t, wc, "HELLO", "proto", "1", "user", "u")
-	assert.ErrorIs(t, err, wire.ErrServBusy)
-
-	require.NoError(t, h.ch.Send([]byte("ROLE serving=0 code=-20 master=27000@127.0.0.9"), nil))
-	require.Eventually(t, func() bool {
-		c2, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", h.port))
-		if err != nil {
-			return false
-		}
-		wc2 := wire.NewConn(c2)
-		defer wc2.Close()
-		resp, _, _ = call(t, wc2, "HELLO", "proto", "1", "user", "u")
-		return resp.Get("master") == "27000@127.0.0.9"
-	}, 5*time.Second, 10*time.Millisecond)
-
-	require.NoError(t, h.ch.Send([]byte("ROLE serving=1"), nil))
-	require.Eventually(t, func() bool { return strings.Contains(h.log.String(), "Serving licenses") }, 5*time.Second, 5*time.Millisecond)
-	_, _, err = call(t, h.dial(t, "alice"), "CHECKOUT", "feature", "f")
-	assert.NoError(t, err)
-}
-
 func TestHandedOffConnectionIsServed(t *testing.T) {
 	h := startDaemon(t, "FEATURE f demo 1.0 permanent 1 SIGN=0\n", nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -210,7 +187,7 @@ func TestHandedOffConnectionIsServed(t *testing.T) {
 	server, err := ln.Accept()
 	require.NoError(t, err)
 	// lmgrd read the greeting; the daemon answers it and serves the rest.
-	require.NoError(t, h.ch.Send([]byte("HELLO proto=1 vendor=demo user=carol host=h2"), server.(*net.TCPConn)))
+	require.NoError(t, h.ctl.SendClient("HELLO proto=1 vendor=demo user=carol host=h2", server.(*net.TCPConn)))
 	server.Close()
 	wc := wire.NewConn(client)
 	r := wire.NewReader(client)
@@ -230,12 +207,12 @@ func TestNoFeaturesExitsWith36(t *testing.T) {
 	opts.Logger = flexlog.New(&lockedBuffer{}, "demo")
 	err := Run(context.Background(), opts)
 	require.Error(t, err)
-	assert.Equal(t, ExitNoFeatures, exitCode(err))
+	assert.Equal(t, vendorctl.ExitNoFeatures, exitCode(err))
 }
 
 func TestLmgrdGoneStopsDaemon(t *testing.T) {
 	h := startDaemon(t, "FEATURE f demo 1.0 permanent 1 SIGN=0\n", nil)
-	h.ch.Close()
+	h.ctl.Close()
 	select {
 	case err := <-h.done:
 		assert.NoError(t, err)

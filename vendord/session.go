@@ -45,19 +45,10 @@ func (s *session) Handle(req wire.Message) (wire.Message, []wire.Message, bool) 
 		return resp, records, false
 	case "REMOVE":
 		return s.remove(req), nil, false
-	case "SHUTDOWN":
-		if err := s.adminAllowed(s.d.opts.NoDown); err != nil {
-			return err.Message(), nil, false
-		}
-		s.d.log.Info("SERVER shutdown requested")
-		s.d.cancel()
-		return wire.OK(), nil, true
-	case "REREAD":
-		if err := s.adminAllowed(false); err != nil {
-			return err.Message(), nil, false
-		}
-		s.d.reread()
-		return wire.OK(), nil, false
+	case "SHUTDOWN", "REREAD":
+		// Only lmgrd stops or rereads its vendor daemons (lmdown, lmreread
+		// and the license watch all go through it), after its own checks.
+		return wire.NewError(wire.CodeNotLicAdmin, 9).WithDetail("send " + req.Verb + " to lmgrd").Message(), nil, false
 	}
 	return wire.NewError(wire.CodeBadComm, 2).Message(), nil, false
 }
@@ -86,7 +77,7 @@ func (s *session) hello(req wire.Message) (wire.Message, []wire.Message, bool) {
 		return err.Message(), nil, true
 	}
 	if req.Get("role") != "admin" {
-		if r := s.d.role.Load(); !r.grants() {
+		if r := s.d.role.Load(); !s.d.grants(r) {
 			return s.d.notServing(r), nil, true
 		}
 	}
@@ -95,7 +86,11 @@ func (s *session) hello(req wire.Message) (wire.Message, []wire.Message, bool) {
 }
 
 func (d *daemon) notServing(r *role) wire.Message {
-	m := wire.NewError(r.code, 1).Message()
+	code := r.code
+	if d.grants(r) {
+		code = wire.CodeBusyNewServ // the master, between two tables
+	}
+	m := wire.NewError(code, 1).Message()
 	if r.master != "" {
 		m.Set("master", r.master)
 	}
@@ -104,7 +99,7 @@ func (d *daemon) notServing(r *role) wire.Message {
 
 func (s *session) checkout(req wire.Message) wire.Message {
 	d := s.d
-	if r := d.role.Load(); !r.grants() {
+	if r := d.role.Load(); !d.grants(r) {
 		return d.notServing(r)
 	}
 	count := 1
@@ -131,7 +126,7 @@ func (s *session) checkout(req wire.Message) wire.Message {
 	}
 	h, deltas, err := d.pool.Checkout(creq, d.now())
 	d.queue(deltas)
-	repl, seq := d.repl, d.pool.Seq()
+	commit, seq := d.commit, d.pool.Seq()
 	d.mu.Unlock()
 	if err != nil {
 		var denial *pool.Denial
@@ -151,9 +146,9 @@ func (s *session) checkout(req wire.Message) wire.Message {
 		}).Info("usage")
 		return werr.Message()
 	}
-	if !d.replicated(repl, seq) {
+	if !d.committed(commit, seq) {
 		if isGrant(deltas) { // nobody else holds it: take it back rather than risk a double grant
-			d.log.Warnf("Checkout of %q by %s@%s taken back: no peer acknowledged it", creq.Feature, s.client.User, s.client.Host)
+			d.log.Warnf("Checkout of %q by %s@%s taken back: the triad did not commit it", creq.Feature, s.client.User, s.client.Host)
 			d.mu.Lock()
 			if d.mayChange() {
 				undo, _ := d.pool.Checkin(s.id, h.Handle, d.now())
@@ -161,16 +156,16 @@ func (s *session) checkout(req wire.Message) wire.Message {
 			}
 			d.mu.Unlock()
 		}
-		return wire.NewError(wire.CodeBusyNewServ, 345).WithDetail("no peer acknowledged the checkout").Message()
+		return wire.NewError(wire.CodeBusyNewServ, 345).WithDetail("the triad did not commit the checkout").Message()
 	}
 	d.logDeltas(deltas)
 	return wire.OK("handle", strconv.FormatUint(h.Handle, 10), "version", h.PoolVersion, "count", strconv.Itoa(h.Count))
 }
 
-// replicated waits, on a triad's master, until a peer holds the pool up to
-// seq: only then may a client be told.
-func (d *daemon) replicated(repl *replication, seq uint64) bool {
-	return repl == nil || repl.waitAcked(seq, ackTimeout)
+// committed waits, on a triad's master, until the triad's log holds the
+// pool's changes up to seq: only then may a client be told.
+func (d *daemon) committed(c *committer, seq uint64) bool {
+	return c == nil || c.wait(seq, commitTimeout)
 }
 
 func isGrant(deltas []pool.Delta) bool {
@@ -195,14 +190,14 @@ func (s *session) checkin(req wire.Message) wire.Message {
 	}
 	deltas, err := d.pool.Checkin(s.id, handle, d.now())
 	d.queue(deltas)
-	repl, seq := d.repl, d.pool.Seq()
+	commit, seq := d.commit, d.pool.Seq()
 	d.mu.Unlock()
 	if err != nil {
 		return denialMessage(err)
 	}
 	d.logDeltas(deltas)
-	if !d.replicated(repl, seq) {
-		return wire.NewError(wire.CodeBusyNewServ, 346).WithDetail("no peer acknowledged the checkin").Message()
+	if !d.committed(commit, seq) {
+		return wire.NewError(wire.CodeBusyNewServ, 346).WithDetail("the triad did not commit the checkin").Message()
 	}
 	return wire.OK()
 }
@@ -247,7 +242,7 @@ func (s *session) adminAllowed(disabled bool) *wire.Error {
 	if disabled {
 		return wire.NewError(wire.CodeNotLicAdmin, 1)
 	}
-	if s.d.opts.LocalAdminOnly && !hostid.IsLocalPeer(s.conn.RemoteAddr()) {
+	if s.d.opts.LocalOnly && !hostid.IsLocalPeer(s.conn.RemoteAddr()) {
 		return wire.NewError(wire.CodeMustBeLocal, 1)
 	}
 	return nil

@@ -1,0 +1,133 @@
+package quorum
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// Envelope is what one member sends another: the raft messages for it, and
+// what the sender knows of the triad (its SERVER-line and license digests,
+// which peers it hears). Every member sends one to each peer at least every
+// HeartbeatTicks, so links are known even between two followers, which raft
+// itself never makes talk.
+type Envelope struct {
+	From, To      int // ranks
+	ServerDigest  string
+	LicenseDigest string
+	Links         [Size]bool // which ranks the sender hears (Links[From] is true)
+	Msgs          []raftpb.Message
+}
+
+// envelopeVersion is the first byte of every encoded envelope. A member that
+// meets another version refuses the envelope and logs it, rather than
+// misreading it.
+const envelopeVersion = 1
+
+// MaxEnvelope bounds one encoded envelope (a raft snapshot travels in one).
+const MaxEnvelope = 256 << 20
+
+// ErrMalformed is wrapped by every decoding error.
+var ErrMalformed = errors.New("quorum: malformed envelope")
+
+// Marshal encodes e: version, from, to, links bitmap, the two digests
+// (length-prefixed), the number of messages, then each raft message in its
+// protobuf encoding (length-prefixed). Lengths are uvarints.
+func (e *Envelope) Marshal() ([]byte, error) {
+	size := 4 + 2*binary.MaxVarintLen64 + len(e.ServerDigest) + len(e.LicenseDigest) + binary.MaxVarintLen64
+	for i := range e.Msgs {
+		size += binary.MaxVarintLen64 + e.Msgs[i].Size()
+	}
+	b := make([]byte, 0, size)
+	var links byte
+	for r, up := range e.Links {
+		if up {
+			links |= 1 << r
+		}
+	}
+	b = append(b, envelopeVersion, byte(e.From), byte(e.To), links)
+	b = binary.AppendUvarint(b, uint64(len(e.ServerDigest)))
+	b = append(b, e.ServerDigest...)
+	b = binary.AppendUvarint(b, uint64(len(e.LicenseDigest)))
+	b = append(b, e.LicenseDigest...)
+	b = binary.AppendUvarint(b, uint64(len(e.Msgs)))
+	for i := range e.Msgs {
+		m := &e.Msgs[i]
+		b = binary.AppendUvarint(b, uint64(m.Size()))
+		start := len(b)
+		b = b[:start+m.Size()]
+		if _, err := m.MarshalTo(b[start:]); err != nil {
+			return nil, fmt.Errorf("quorum: encoding %v: %w", m.Type, err)
+		}
+	}
+	return b, nil
+}
+
+// UnmarshalEnvelope decodes what Marshal encoded. It never panics; any
+// problem is an error wrapping ErrMalformed.
+func UnmarshalEnvelope(b []byte) (Envelope, error) {
+	var e Envelope
+	if len(b) < 4 {
+		return e, fmt.Errorf("%w: %d bytes", ErrMalformed, len(b))
+	}
+	if b[0] != envelopeVersion {
+		return e, fmt.Errorf("%w: version %d (this member speaks %d)", ErrMalformed, b[0], envelopeVersion)
+	}
+	e.From, e.To = int(b[1]), int(b[2])
+	if e.From >= Size || e.To >= Size || e.From == e.To {
+		return e, fmt.Errorf("%w: from %d to %d", ErrMalformed, e.From, e.To)
+	}
+	for r := range e.Links {
+		e.Links[r] = b[3]&(1<<r) != 0
+	}
+	rest := b[4:]
+	var err error
+	var s []byte
+	if s, rest, err = chunk(rest); err != nil {
+		return e, err
+	}
+	e.ServerDigest = string(s)
+	if s, rest, err = chunk(rest); err != nil {
+		return e, err
+	}
+	e.LicenseDigest = string(s)
+	n, k := binary.Uvarint(rest)
+	if k <= 0 || n > uint64(len(rest)) {
+		return e, fmt.Errorf("%w: message count", ErrMalformed)
+	}
+	rest = rest[k:]
+	e.Msgs = make([]raftpb.Message, n)
+	for i := range e.Msgs {
+		if s, rest, err = chunk(rest); err != nil {
+			return e, err
+		}
+		if err := unmarshalMessage(&e.Msgs[i], s); err != nil {
+			return e, fmt.Errorf("%w: message %d: %v", ErrMalformed, i, err)
+		}
+	}
+	if len(rest) != 0 {
+		return e, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(rest))
+	}
+	return e, nil
+}
+
+// unmarshalMessage is raftpb's generated decoder, which must not take the
+// process down on input it was not written for.
+func unmarshalMessage(m *raftpb.Message, b []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("raft message decoder: %v", r)
+		}
+	}()
+	return m.Unmarshal(b)
+}
+
+func chunk(b []byte) ([]byte, []byte, error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)-k) {
+		return nil, nil, fmt.Errorf("%w: length", ErrMalformed)
+	}
+	return b[k : k+int(n)], b[k+int(n):], nil
+}

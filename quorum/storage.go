@@ -1,0 +1,273 @@
+package quorum
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.etcd.io/bbolt"
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// Storage is where raft keeps its log, hard state and snapshots. Reads are
+// raft.Storage's; Save persists one Ready's hard state and entries at once.
+type Storage interface {
+	raft.Storage
+	Save(hs raftpb.HardState, entries []raftpb.Entry) error
+	ApplySnapshot(snap raftpb.Snapshot) error
+	CreateSnapshot(i uint64, cs *raftpb.ConfState, data []byte) (raftpb.Snapshot, error)
+	Compact(compactIndex uint64) error
+}
+
+// bootstrap is the snapshot every member's log starts from: index 1, term
+// 1, the three voters. No configuration change is ever made.
+func bootstrap() raftpb.Snapshot {
+	return raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{Index: 1, Term: 1,
+		ConfState: raftpb.ConfState{Voters: []uint64{1, 2, 3}}}}
+}
+
+// MemoryStorage keeps the log in memory only: for tests.
+type MemoryStorage struct{ *raft.MemoryStorage }
+
+// NewMemoryStorage returns an empty log at the bootstrap snapshot.
+func NewMemoryStorage() *MemoryStorage {
+	ms := raft.NewMemoryStorage()
+	_ = ms.ApplySnapshot(bootstrap()) // an empty MemoryStorage takes any later snapshot
+	return &MemoryStorage{ms}
+}
+
+// Save appends entries and sets the hard state.
+func (m *MemoryStorage) Save(hs raftpb.HardState, entries []raftpb.Entry) error {
+	if err := m.Append(entries); err != nil {
+		return err
+	}
+	if !raft.IsEmptyHardState(hs) {
+		return m.SetHardState(hs)
+	}
+	return nil
+}
+
+// BoltStorage keeps raft's log, hard state and last snapshot in a bbolt
+// file (one file, transactions, fsync on commit), with a copy in memory
+// that serves raft's reads. The file is locked: a second lmgrd on the same
+// state directory is refused.
+type BoltStorage struct {
+	*raft.MemoryStorage
+	db   *bbolt.DB
+	path string
+}
+
+var (
+	bucketEntries = []byte("entries")   // 8-byte big-endian index -> raftpb.Entry
+	bucketMeta    = []byte("meta")      // keys below
+	keyHardState  = []byte("hardstate") // raftpb.HardState
+	keySnapshot   = []byte("snapshot")  // raftpb.Snapshot
+)
+
+// ErrLocked means another process holds the store.
+var ErrLocked = errors.New("quorum: the state is in use by another lmgrd")
+
+// OpenBoltStorage opens (or creates) the store at path, mode 0600.
+func OpenBoltStorage(path string) (*BoltStorage, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("quorum: state directory: %w", err)
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 500 * time.Millisecond})
+	if errors.Is(err, bbolt.ErrTimeout) {
+		return nil, fmt.Errorf("%w: %s", ErrLocked, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("quorum: %s: %w", path, err)
+	}
+	s := &BoltStorage{MemoryStorage: raft.NewMemoryStorage(), db: db, path: path}
+	if err := s.load(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("quorum: %s is damaged: %w", path, err)
+	}
+	return s, nil
+}
+
+// load fills the memory copy from the file; a new file gets the bootstrap.
+func (s *BoltStorage) load() error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		ents, err := tx.CreateBucketIfNotExists(bucketEntries)
+		if err != nil {
+			return err
+		}
+		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		snap := bootstrap()
+		if b := meta.Get(keySnapshot); b != nil {
+			snap = raftpb.Snapshot{}
+			if err := unmarshalPB(&snap, b); err != nil {
+				return fmt.Errorf("snapshot: %w", err)
+			}
+		} else {
+			b, err := snap.Marshal()
+			if err != nil {
+				return err
+			}
+			if err := meta.Put(keySnapshot, b); err != nil {
+				return err
+			}
+		}
+		if err := s.MemoryStorage.ApplySnapshot(snap); err != nil {
+			return fmt.Errorf("snapshot: %w", err)
+		}
+		if b := meta.Get(keyHardState); b != nil {
+			var hs raftpb.HardState
+			if err := unmarshalPB(&hs, b); err != nil {
+				return fmt.Errorf("hard state: %w", err)
+			}
+			if err := s.MemoryStorage.SetHardState(hs); err != nil {
+				return err
+			}
+		}
+		var list []raftpb.Entry
+		next := snap.Metadata.Index + 1
+		c := ents.Cursor()
+		for k, v := c.Seek(indexKey(next)); k != nil; k, v = c.Next() {
+			var e raftpb.Entry
+			if err := unmarshalPB(&e, v); err != nil {
+				return fmt.Errorf("entry %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			if e.Index != next || binary.BigEndian.Uint64(k) != e.Index {
+				return fmt.Errorf("entry %d where %d was expected", e.Index, next)
+			}
+			list = append(list, e)
+			next++
+		}
+		return s.MemoryStorage.Append(list)
+	})
+}
+
+type pbUnmarshaler interface{ Unmarshal([]byte) error }
+
+// unmarshalPB runs raftpb's generated decoder, which must not take the
+// process down on a damaged file.
+func unmarshalPB(m pbUnmarshaler, b []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("decoder: %v", r)
+		}
+	}()
+	return m.Unmarshal(b)
+}
+
+func indexKey(i uint64) []byte {
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], i)
+	return k[:]
+}
+
+// Save writes the hard state and entries in one transaction (one fsync),
+// replacing any entries from the first new index on, then updates memory.
+func (s *BoltStorage) Save(hs raftpb.HardState, entries []raftpb.Entry) error {
+	if len(entries) == 0 && raft.IsEmptyHardState(hs) {
+		return nil
+	}
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		if len(entries) > 0 {
+			b := tx.Bucket(bucketEntries)
+			if err := deleteKeys(b, func(i uint64) bool { return i >= entries[0].Index }); err != nil {
+				return err
+			}
+			for i := range entries {
+				v, err := entries[i].Marshal()
+				if err != nil {
+					return err
+				}
+				if err := b.Put(indexKey(entries[i].Index), v); err != nil {
+					return err
+				}
+			}
+		}
+		if !raft.IsEmptyHardState(hs) {
+			v, err := hs.Marshal()
+			if err != nil {
+				return err
+			}
+			return tx.Bucket(bucketMeta).Put(keyHardState, v)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("quorum: %s: %w", s.path, err)
+	}
+	if err := s.MemoryStorage.Append(entries); err != nil {
+		return err
+	}
+	if !raft.IsEmptyHardState(hs) {
+		return s.MemoryStorage.SetHardState(hs)
+	}
+	return nil
+}
+
+// ApplySnapshot replaces the log with a snapshot from the leader.
+func (s *BoltStorage) ApplySnapshot(snap raftpb.Snapshot) error {
+	if err := s.MemoryStorage.ApplySnapshot(snap); err != nil {
+		return err
+	}
+	return s.putSnapshot(snap, true)
+}
+
+// CreateSnapshot records the state machine at index i and keeps it.
+func (s *BoltStorage) CreateSnapshot(i uint64, cs *raftpb.ConfState, data []byte) (raftpb.Snapshot, error) {
+	snap, err := s.MemoryStorage.CreateSnapshot(i, cs, data)
+	if err != nil {
+		return snap, err
+	}
+	return snap, s.putSnapshot(snap, false)
+}
+
+func (s *BoltStorage) putSnapshot(snap raftpb.Snapshot, dropLog bool) error {
+	v, err := snap.Marshal()
+	if err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		if dropLog {
+			if err := deleteKeys(tx.Bucket(bucketEntries), func(uint64) bool { return true }); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(keySnapshot, v)
+	})
+}
+
+// Compact drops the entries before compactIndex.
+func (s *BoltStorage) Compact(compactIndex uint64) error {
+	if err := s.MemoryStorage.Compact(compactIndex); err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		return deleteKeys(tx.Bucket(bucketEntries), func(i uint64) bool { return i < compactIndex })
+	})
+}
+
+// deleteKeys deletes the entries whose index drop selects. Keys are
+// collected first: deleting under a moving cursor skips keys.
+func deleteKeys(b *bbolt.Bucket, drop func(uint64) bool) error {
+	var keys [][]byte
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		if len(k) == 8 && drop(binary.BigEndian.Uint64(k)) {
+			keys = append(keys, append([]byte(nil), k...))
+		}
+	}
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close releases the file and its lock.
+func (s *BoltStorage) Close() error { return s.db.Close() }
