@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"github.com/lmtriad/lmtriad/clusterkey"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,9 +48,18 @@ func (c *Cluster) memberDir(i int) string { return filepath.Join(c.Dir, "member-
 // LogPath is member i's lmgrd debug log.
 func (c *Cluster) LogPath(i int) string { return filepath.Join(c.memberDir(i), "lmgrd.log") }
 
+// KeyPath is the triad's cluster key, shared by the three members.
+func (c *Cluster) KeyPath() string { return filepath.Join(c.Dir, "cluster.key") }
+
 // WriteLicenses writes each member its copy of the license file: three
-// SERVER lines with the members' addresses, hostid ANY, one port.
+// SERVER lines with the members' addresses, hostid ANY, one port; and the
+// triad's cluster key.
 func (c *Cluster) WriteLicenses() error {
+	if _, err := os.Stat(c.KeyPath()); os.IsNotExist(err) {
+		if err := clusterkey.Generate(c.KeyPath()); err != nil {
+			return err
+		}
+	}
 	var b strings.Builder
 	for i := range 3 {
 		fmt.Fprintf(&b, "SERVER %s ANY %d\n", c.Net.Addr(i), Port)
@@ -77,7 +87,8 @@ func (c *Cluster) Start(i int) error {
 	defer out.Close()
 	cmd := exec.Command("ip", "netns", "exec", c.Net.MemberNS(i), filepath.Join(c.Bin, "lmgrd"),
 		"-z", "-c", filepath.Join(c.memberDir(i), "chaos.lic"), "-self", c.Net.Addr(i),
-		"-l", "+"+c.LogPath(i), "-client-timeout", "5s")
+		"-l", "+"+c.LogPath(i), "-client-timeout", "5s",
+		"-cluster-key", c.KeyPath(), "-state", filepath.Join(c.memberDir(i), "state"))
 	cmd.Env = append(os.Environ(), "LMTRIAD_VENDORD="+filepath.Join(c.Bin, "vendord"))
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

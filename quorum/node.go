@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math"
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
@@ -120,12 +121,12 @@ func New(cfg Config, store Storage) (*Node, error) {
 	return n, nil
 }
 
-// PromiseTicks is how long a new member neither votes nor campaigns: longer
-// than any election it may have voted in before it restarted (a candidate
-// gives up a term after at most twice its election timeout), and longer than
-// any lease it may have acknowledged.
+// PromiseTicks is how long a new member neither votes nor campaigns: longer,
+// on any clock within MaxDrift, than any lease it may have acknowledged in
+// its previous life (CheckQuorum's lease is not kept across a restart; its
+// votes are, in the raft log's hard state).
 func PromiseTicks(t Timing) int64 {
-	return int64(2*t.SecondaryElectionTicks) + 2
+	return int64(math.Ceil(float64(t.ElectionTicks)*(1+t.MaxDrift))) + 2
 }
 
 func id(rank int) uint64   { return uint64(rank) + 1 }
@@ -143,6 +144,12 @@ func (n *Node) Tick() {
 	n.now++
 	if n.now >= n.promiseEnd && !n.yieldsToPrimary() {
 		n.rn.Tick()
+		if n.now == n.promiseEnd && n.cfg.Self != Tertiary && n.rn.BasicStatus().Lead == raft.None &&
+			(n.live((n.cfg.Self+1)%Size) || n.live((n.cfg.Self+2)%Size)) {
+			// A member that starts beside a peer with no leader asks at
+			// once (a pre-vote: it disturbs no leader that has a lease).
+			_ = n.rn.Campaign()
+		}
 	}
 	st := n.rn.BasicStatus()
 	if st.RaftState == raft.StateLeader {
