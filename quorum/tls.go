@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -236,8 +237,12 @@ func (t *TLSTransport) Serve(raw net.Conn, hello wire.Message) {
 	c := tls.Server(raw, t.cfg.Key.ServerConfig())
 	if err := c.HandshakeContext(t.ctx); err != nil {
 		reason := "TLS handshake failed: " + err.Error()
-		if errors.Is(err, clusterkey.ErrPeerKey) {
+		switch {
+		case errors.Is(err, clusterkey.ErrPeerKey):
 			reason = "does not hold this triad's cluster key"
+		case strings.Contains(err.Error(), "bad certificate"):
+			// Both sides check: a peer with another key refuses ours first.
+			reason = "does not hold this triad's cluster key (it refused this server's certificate)"
 		}
 		t.refused(addr, "claiming to be "+t.cfg.Hosts[from]+": "+reason)
 		return
