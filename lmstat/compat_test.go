@@ -17,7 +17,7 @@ import (
 
 // This file ports the line regexes of the monitoring tools that parse lmstat
 // output, runs them over every golden file and over the real FlexLM samples
-// in ../../shared/reference/lmstat/, and checks that they extract the
+// in testdata/real/ (copied from the shared reference), and checks that they extract the
 // model's numbers from ours and nothing from the lines we added.
 
 // mjtrangoni/flexlm_exporter collector/regexp.go (commit 038e9208), verbatim.
@@ -478,16 +478,15 @@ func TestParsersReadVersionBanner(t *testing.T) {
 	assert.Equal(t, []string{"v0.1.0", Build}, m[1:3])
 }
 
-// realSamples is where the verbatim FlexLM outputs live (flexlm.md §10).
-const realSamples = "../../shared/reference/lmstat"
+// realSamples is where the verbatim FlexLM outputs live (flexlm.md §10,
+// copied into the repository).
+const realSamples = "testdata/real"
 
 // TestParsersReadRealSamples shows the ported regexes are faithful: on real
 // FlexLM output they recognise every server, vendor, feature and user line.
 func TestParsersReadRealSamples(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(realSamples, "lmstat_*.txt"))
-	if len(files) == 0 {
-		t.Skipf("no real lmstat samples in %s", realSamples)
-	}
+	require.NotEmpty(t, files, "no real lmstat samples in %s", realSamples)
 	for _, path := range files {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			out, err := os.ReadFile(path)
