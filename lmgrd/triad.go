@@ -58,7 +58,8 @@ type triad struct {
 
 	genSeq    uint64 // table generations: unique per member (see nextGen)
 	lastSnap  uint64
-	lastStepE time.Time
+	lastStepE  time.Time
+	lastReadyE time.Time
 }
 
 type proposal struct {
@@ -293,7 +294,11 @@ func (t *triad) cycle() {
 	t.mu.Unlock()
 	rd, err := t.node.Ready()
 	if err != nil {
-		t.s.log.WithError(err).Error("Triad: cannot store the log; not serving")
+		t.feed(t.node.Status(), false) // not serving
+		if time.Since(t.lastReadyE) > 10*time.Second {
+			t.lastReadyE = time.Now()
+			t.s.log.Errorf("Triad: not serving: %v", err)
+		}
 		return
 	}
 	t.feed(t.node.Status(), false)

@@ -61,6 +61,8 @@ type Node struct {
 	applied       uint64
 	lastKeepalive int64
 	leaderless    int64 // a secondary's tick when it started yielding to the primary
+	logLost       bool
+	broken        error
 	out           [Size][]raftpb.Message
 	pending       *raft.Ready
 
@@ -142,6 +144,9 @@ func (n *Node) SetLicenseDigest(d string) { n.cfg.LicenseDigest = d }
 // Tick advances the node's clock by one tick.
 func (n *Node) Tick() {
 	n.now++
+	if n.broken != nil {
+		return
+	}
 	if n.now >= n.promiseEnd && !n.yieldsToPrimary() {
 		n.rn.Tick()
 		if n.now == n.promiseEnd && n.cfg.Self != Tertiary && n.rn.BasicStatus().Lead == raft.None &&
@@ -241,10 +246,10 @@ func (n *Node) Step(e Envelope) error {
 			errs = append(errs, fmt.Errorf("quorum: %v from %d to %d inside an envelope from %d", m.Type, m.From, m.To, id(e.From)))
 			continue
 		}
-		if !n.mayStep(m) {
+		if !n.mayStep(&m) {
 			continue
 		}
-		if err := n.rn.Step(m); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) {
+		if err := n.stepRaft(m); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) {
 			errs = append(errs, fmt.Errorf("quorum: %v from %s: %w", m.Type, n.cfg.Hosts[e.From], err))
 		}
 	}
@@ -253,10 +258,45 @@ func (n *Node) Step(e Envelope) error {
 	return errors.Join(errs...)
 }
 
+// ErrBroken is returned once raft has refused to go on: a peer's message
+// contradicted this member's durable log (a lost or damaged state). The
+// member then neither serves nor votes; lmgrd says so and keeps running.
+var ErrBroken = errors.New("quorum: this member's raft log contradicts its peers'; it takes no further part")
+
+// stepRaft steps raft, which panics when its invariants break (it assumes
+// a member never loses what it acknowledged); that stops this member, not
+// the process.
+func (n *Node) stepRaft(m raftpb.Message) (err error) {
+	if n.broken != nil {
+		return n.broken
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			n.broken = fmt.Errorf("%w: %v", ErrBroken, r)
+			err = n.broken
+		}
+	}()
+	return n.rn.Step(m)
+}
+
 // mayStep filters the messages raft must not see: vote requests during the
 // startup promise, and a transfer's vote requests at anyone but the leader
 // that asked for the transfer.
-func (n *Node) mayStep(m raftpb.Message) bool {
+func (n *Node) mayStep(m *raftpb.Message) bool {
+	if m.Type == raftpb.MsgHeartbeat {
+		// raft panics on a commit index beyond the log: it trusts that a
+		// member never forgets what it acknowledged. A member whose state
+		// directory was lost meets exactly that; clamp, and say so.
+		if last, err := n.store.LastIndex(); err == nil && m.Commit > last {
+			m.Commit = last
+			if !n.logLost {
+				n.logLost = true
+				n.events = append(n.events, Event{Kind: EventLogLost, Peer: rank(m.From), Host: n.cfg.Hosts[rank(m.From)],
+					Text: "raft log lost: the master counts on entries this member no longer has (was its -state directory removed?)"})
+			}
+		}
+		return true
+	}
 	if m.Type != raftpb.MsgVote && m.Type != raftpb.MsgPreVote {
 		return true
 	}
@@ -311,6 +351,9 @@ func (n *Node) Ready() (Ready, error) {
 	var out Ready
 	if n.pending != nil {
 		return out, errors.New("quorum: Ready called before Advance")
+	}
+	if n.broken != nil {
+		return out, n.broken
 	}
 	if n.rn.HasReady() {
 		rd := n.rn.Ready()
@@ -426,7 +469,7 @@ func (n *Node) granted(rs raft.ReadState) {
 // Serving reports whether this node is the master and may grant: the
 // leader, within its lease, with everything committed before it applied.
 func (n *Node) Serving() bool {
-	return n.reignTerm != 0 && n.leased && !n.transfer && n.now < n.leaseUntil && n.applied >= n.leaseIndex &&
+	return n.broken == nil && n.reignTerm != 0 && n.leased && !n.transfer && n.now < n.leaseUntil && n.applied >= n.leaseIndex &&
 		n.rn.BasicStatus().RaftState == raft.StateLeader
 }
 

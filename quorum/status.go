@@ -70,6 +70,7 @@ const (
 	EventExistingMaster                       // "Selected (EXISTING) master node"
 	EventServerMismatch                       // SERVER lines differ in hosts, ports or order
 	EventLicenseMismatch                      // served license content differs
+	EventLogLost                              // this member lacks entries the master counts on
 )
 
 func (k EventKind) String() string {
@@ -88,6 +89,8 @@ func (k EventKind) String() string {
 		return "ServerMismatch"
 	case EventLicenseMismatch:
 		return "LicenseMismatch"
+	case EventLogLost:
+		return "LogLost"
 	}
 	return "EventKind(" + strconv.Itoa(int(k)) + ")"
 }
