@@ -56,8 +56,8 @@ type triad struct {
 	status        quorum.Status
 	pendingDigest string
 
-	genSeq    uint64 // table generations: unique per member (see nextGen)
-	lastSnap  uint64
+	genSeq     uint64 // table generations: unique per member (see nextGen)
+	lastSnap   uint64
 	lastStepE  time.Time
 	lastReadyE time.Time
 }
