@@ -364,7 +364,7 @@ func (n *Node) Ready() (Ready, error) {
 			snap := rd.Snapshot
 			out.Snapshot = &snap
 		}
-		if err := n.store.Save(rd.HardState, rd.Entries); err != nil {
+		if err := n.store.Save(rd.HardState, rd.Entries, rd.MustSync); err != nil {
 			return out, fmt.Errorf("quorum: storing the log: %w", err)
 		}
 		n.noteReign(n.rn.BasicStatus())

@@ -14,10 +14,12 @@ import (
 )
 
 // Storage is where raft keeps its log, hard state and snapshots. Reads are
-// raft.Storage's; Save persists one Ready's hard state and entries at once.
+// raft.Storage's; Save persists one Ready's hard state and entries at once,
+// on stable storage before returning when sync is set (raft's MustSync: new
+// entries, or a new term or vote; a commit index alone can be relearnt).
 type Storage interface {
 	raft.Storage
-	Save(hs raftpb.HardState, entries []raftpb.Entry) error
+	Save(hs raftpb.HardState, entries []raftpb.Entry, sync bool) error
 	ApplySnapshot(snap raftpb.Snapshot) error
 	CreateSnapshot(i uint64, cs *raftpb.ConfState, data []byte) (raftpb.Snapshot, error)
 	Compact(compactIndex uint64) error
@@ -41,7 +43,7 @@ func NewMemoryStorage() *MemoryStorage {
 }
 
 // Save appends entries and sets the hard state.
-func (m *MemoryStorage) Save(hs raftpb.HardState, entries []raftpb.Entry) error {
+func (m *MemoryStorage) Save(hs raftpb.HardState, entries []raftpb.Entry, _ bool) error {
 	if err := m.Append(entries); err != nil {
 		return err
 	}
@@ -166,12 +168,16 @@ func indexKey(i uint64) []byte {
 	return k[:]
 }
 
-// Save writes the hard state and entries in one transaction (one fsync),
-// replacing any entries from the first new index on, then updates memory.
-func (s *BoltStorage) Save(hs raftpb.HardState, entries []raftpb.Entry) error {
+// Save writes the hard state and entries in one transaction (one fsync
+// when sync), replacing any entries from the first new index on, then
+// updates memory. Without sync the write reaches the disk with the next
+// synced one, or the operating system's own flush.
+func (s *BoltStorage) Save(hs raftpb.HardState, entries []raftpb.Entry, sync bool) error {
 	if len(entries) == 0 && raft.IsEmptyHardState(hs) {
 		return nil
 	}
+	s.db.NoSync = !sync
+	defer func() { s.db.NoSync = false }()
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		if len(entries) > 0 {
 			b := tx.Bucket(bucketEntries)

@@ -1,0 +1,94 @@
+package quorum
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+func TestBoltStorageKeepsLogHardStateAndSnapshotAcrossReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state", "raft.db")
+	s, err := OpenBoltStorage(path)
+	require.NoError(t, err)
+	first, _ := s.FirstIndex()
+	assert.Equal(t, uint64(2), first, "a new store starts at the bootstrap snapshot")
+	ents := []raftpb.Entry{{Index: 2, Term: 2, Data: []byte("a")}, {Index: 3, Term: 2, Data: []byte("b")}, {Index: 4, Term: 2, Data: []byte("c")}}
+	require.NoError(t, s.Save(raftpb.HardState{Term: 2, Vote: 1, Commit: 3}, ents, true))
+	// A new leader's entries replace the tail from index 4 on.
+	require.NoError(t, s.Save(raftpb.HardState{Term: 3, Vote: 2, Commit: 3}, []raftpb.Entry{{Index: 4, Term: 3, Data: []byte("d")}}, true))
+	_, err = s.CreateSnapshot(3, &raftpb.ConfState{Voters: []uint64{1, 2, 3}}, []byte("tables@3"))
+	require.NoError(t, err)
+	require.NoError(t, s.Compact(3))
+	require.NoError(t, s.Close())
+
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	di, err := os.Stat(filepath.Dir(path))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o700), di.Mode().Perm())
+
+	s, err = OpenBoltStorage(path)
+	require.NoError(t, err)
+	defer s.Close()
+	hs, _, err := s.InitialState()
+	require.NoError(t, err)
+	assert.Equal(t, raftpb.HardState{Term: 3, Vote: 2, Commit: 3}, hs)
+	snap, err := s.Snapshot()
+	require.NoError(t, err)
+	assert.Equal(t, uint64(3), snap.Metadata.Index)
+	assert.Equal(t, []byte("tables@3"), snap.Data)
+	last, _ := s.LastIndex()
+	assert.Equal(t, uint64(4), last)
+	got, err := s.Entries(4, 5, 1<<20)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Equal(t, []byte("d"), got[0].Data, "the replaced tail is gone")
+}
+
+func TestBoltStorageIsLockedAgainstASecondLmgrd(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "raft.db")
+	s, err := OpenBoltStorage(path)
+	require.NoError(t, err)
+	defer s.Close()
+	_, err = OpenBoltStorage(path)
+	require.ErrorIs(t, err, ErrLocked)
+	assert.Contains(t, err.Error(), path)
+}
+
+func TestBoltStorageReportsDamageWithTheFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "raft.db")
+	require.NoError(t, os.WriteFile(path, []byte("this is not a bbolt file, just text of some length........"), 0o600))
+	_, err := OpenBoltStorage(path)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), path)
+}
+
+func TestNodeRestartsFromItsDurableLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "raft.db")
+	s, err := OpenBoltStorage(path)
+	require.NoError(t, err)
+	cfg := Config{Self: Primary, Hosts: [Size]string{"h0", "h1", "h2"}}
+	n, err := New(cfg, s)
+	require.NoError(t, err)
+	require.NoError(t, s.Save(raftpb.HardState{Term: 5, Vote: 1, Commit: 2},
+		[]raftpb.Entry{{Index: 2, Term: 5, Data: []byte("grant")}}, true))
+	_ = n
+	require.NoError(t, s.Close())
+
+	s, err = OpenBoltStorage(path)
+	require.NoError(t, err)
+	defer s.Close()
+	n, err = New(cfg, s)
+	require.NoError(t, err)
+	rd, err := n.Ready()
+	require.NoError(t, err)
+	require.Len(t, rd.CommittedEntries, 1, "a restarted member applies its committed entries again")
+	assert.Equal(t, []byte("grant"), rd.CommittedEntries[0].Data)
+	n.Advance()
+	assert.Equal(t, uint64(5), n.Status().Term)
+}
