@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -181,7 +182,7 @@ func (s *BoltStorage) Save(hs raftpb.HardState, entries []raftpb.Entry, sync boo
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		if len(entries) > 0 {
 			b := tx.Bucket(bucketEntries)
-			if err := deleteKeys(b, func(i uint64) bool { return i >= entries[0].Index }); err != nil {
+			if err := deleteRange(b, entries[0].Index, math.MaxUint64); err != nil {
 				return err
 			}
 			for i := range entries {
@@ -239,7 +240,7 @@ func (s *BoltStorage) putSnapshot(snap raftpb.Snapshot, dropLog bool) error {
 	}
 	return s.db.Update(func(tx *bbolt.Tx) error {
 		if dropLog {
-			if err := deleteKeys(tx.Bucket(bucketEntries), func(uint64) bool { return true }); err != nil {
+			if err := deleteRange(tx.Bucket(bucketEntries), 0, math.MaxUint64); err != nil {
 				return err
 			}
 		}
@@ -253,19 +254,17 @@ func (s *BoltStorage) Compact(compactIndex uint64) error {
 		return err
 	}
 	return s.db.Update(func(tx *bbolt.Tx) error {
-		return deleteKeys(tx.Bucket(bucketEntries), func(i uint64) bool { return i < compactIndex })
+		return deleteRange(tx.Bucket(bucketEntries), 0, compactIndex)
 	})
 }
 
-// deleteKeys deletes the entries whose index drop selects. Keys are
+// deleteRange deletes the entries with from <= index < to. Keys are
 // collected first: deleting under a moving cursor skips keys.
-func deleteKeys(b *bbolt.Bucket, drop func(uint64) bool) error {
+func deleteRange(b *bbolt.Bucket, from, to uint64) error {
 	var keys [][]byte
 	c := b.Cursor()
-	for k, _ := c.First(); k != nil; k, _ = c.Next() {
-		if len(k) == 8 && drop(binary.BigEndian.Uint64(k)) {
-			keys = append(keys, append([]byte(nil), k...))
-		}
+	for k, _ := c.Seek(indexKey(from)); k != nil && binary.BigEndian.Uint64(k) < to; k, _ = c.Next() {
+		keys = append(keys, append([]byte(nil), k...))
 	}
 	for _, k := range keys {
 		if err := b.Delete(k); err != nil {
