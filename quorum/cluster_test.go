@@ -1,93 +1,249 @@
 package quorum
 
 import (
+	"encoding/binary"
+	"errors"
 	"fmt"
-	"sort"
+	"math/rand/v2"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"testing/cryptotest"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
 )
 
-// The cluster harness runs three Nodes on one simulated real-time axis. Real
-// time advances in steps of stepUnits; unitsPerTick units are one nominal tick.
-// Node r ticks every unitsPerTick/rate[r] units, so clock-rate drift is exact
-// and reproducible. Messages go through an InmemNetwork (cuts, drops) and then
-// wait latency() units in an in-flight queue. After every step the harness
-// checks the invariant: at most one node is Serving, and a serving node hears
-// a peer.
+// The simulator runs three Nodes on one simulated real-time axis, in the
+// style of etcd's rafttest: everything is driven from here, one goroutine,
+// so a run is reproducible (raft's randomized election timeouts draw on
+// crypto/rand, which the tests make deterministic with
+// testing/cryptotest.SetGlobalRandom).
+//
+// Real time advances in steps of stepUnits; unitsPerTick units are one
+// nominal tick. Server r ticks every unitsPerTick/rate[r] units, so clock
+// drift is exact. Envelopes are encoded with Envelope.Marshal when sent and
+// decoded with UnmarshalEnvelope when delivered; in between they may be cut
+// (per direction), lost, delayed by latency and jitter, and reordered. A
+// crash discards the Node and its memory; a restart makes a new Node with
+// fresh storage, New(cfg, nil) (a lost state directory), or with simOpts
+// durable, on the storage it had (as lmgrd does with BoltStorage).
+//
+// Each server runs the license table, a tiny replicated state machine: the
+// serving master proposes "gN" (grant) and "rN" (release) entries, only
+// while its applied count plus its own grants in flight stays within the
+// capacity, and every server applies committed entries in order.
+//
+// After every step the invariants are checked:
+//
+//	(a) at most one server is Serving;
+//	(b) the tertiary never serves (nor becomes raft leader), and a serving
+//	    server hears a peer; one raft leader per term (a restarted server
+//	    counts as another);
+//	(c) the applied logs agree: every server applies at an index the entry
+//	    (term and data) applied there first, across crashes, and no table
+//	    ever counts more grants than the capacity or fewer than 0;
+//	(d) an acknowledged entry (applied at the server that proposed it) is
+//	    applied at every later master before it starts serving.
+//
+// A raft panic inside a Node is recovered, counted as a violation, and the
+// server is treated as crashed (the process would have died); a Node that
+// returns ErrBroken takes no further part. With simOpts excuse, the known
+// consequences of fresh storage (an entry lost after fewer than two live
+// servers held it, two leaders in a term after a forgotten vote) are noted
+// instead (see TestRandomFaultsNeverTwoMasters). checkStuck is a liveness
+// check the random test adds.
 const (
 	unitsPerTick = 1000
 	stepUnits    = 50
 )
 
-type clusterOpts struct {
-	pim     bool
-	timing  Timing
-	down    []int // ranks that start crashed
-	rates   [Size]float64
-	latency func() int64 // in units; nil means 0 (delivery at the next step)
-	license string
-}
-
-type inflight struct {
-	at, seq int64
-	m       Message
-}
-
-type cluster struct {
-	tb       testing.TB
-	net      *InmemNetwork
-	cfg      [Size]Config
-	nodes    [Size]*Node // nil while crashed
-	rate     [Size]float64
-	nextTick [Size]float64 // in units
-	now      int64         // in units
-	latency  func() int64
-	queue    []inflight
-	seq      int64
-
-	incarnation uint64
-	serving     [Size]bool
-	log         []string // harness and node log lines since the last takeLog
-	violations  []string
-
-	lastViolation   string
-	lastViolationAt int64
-}
-
 var testHosts = [Size]string{"host0", "host1", "host2"}
 
-func newCluster(tb testing.TB, o clusterOpts) *cluster {
+type simOpts struct {
+	pim     bool
+	timing  Timing
+	down    []int         // ranks that start crashed
+	rates   [Size]float64 // 0 means 1
+	latency int64         // units every envelope takes
+	jitter  int64         // extra random latency in [0, jitter) units
+	loss    float64       // probability that an envelope is lost
+	reorder float64       // probability that an envelope is delayed by up to one more tick
+	seed    uint64        // network randomness
+	// excuse makes the checker log, instead of reporting as violations, the
+	// known consequences of volatile storage (losing an entry that fewer
+	// than two live members held), and the raft panics and ErrBroken
+	// failures whose message contains one of excusePanics.
+	excuse       bool
+	excusePanics []string
+	capacity     int // license table capacity; 0 means 5
+	license      string
+	// compactEvery > 0 makes every server snapshot its table and compact its
+	// log every compactEvery applied entries, keeping compactKeep.
+	compactEvery, compactKeep uint64
+	// durable makes a restart keep what the member's storage held at the
+	// crash (as BoltStorage does), instead of New(cfg, nil).
+	durable bool
+}
+
+type flight struct {
+	at, seq  int64
+	from, to int // slots (testHosts indexes)
+	data     []byte
+}
+
+// member is the server of slot i (host testHosts[i]); its rank is its host's
+// position in its own SERVER lines, which a reordered file changes.
+type member struct {
+	cfg     Config
+	node    *Node   // nil while down
+	store   Storage // what it held when it crashed (durable restarts)
+	rate    float64
+	next    float64 // units of its next tick
+	serving bool
+	since   int64 // start of the current serving stretch, in units
+	inc     int   // incarnation: how many times it started
+	broken  bool  // its Node returned ErrBroken: it takes no further part
+	logLost bool  // it logged EventLogLost (its raft log is behind what the leader counts on)
+	tab     table
+	terms   map[uint64]uint64 // index -> term of every non-empty entry it applied
+	compact uint64            // applied index of the last compaction
+
+	// proposals of the current reign (term): data -> grant
+	reign                    uint64
+	pending                  map[string]bool
+	pendGrants, pendReleases int
+}
+
+// table is the license table: how many licenses are granted, and which
+// entry (index, term) was applied last.
+type table struct {
+	applied  uint64 // Node.Applied after the last Advance
+	last     uint64 // index of the last non-empty entry applied (or of the snapshot's)
+	lastTerm uint64
+	granted  int
+	lost     bool     // it applied entries of a history that was lost (volatile storage)
+	log      []string // data applied since start or the last snapshot, for scripts
+}
+
+// encode is the table's snapshot: what Node.Compact stores and a lagging
+// member restores.
+func (t table) encode() []byte {
+	b := binary.AppendUvarint(nil, t.last)
+	b = binary.AppendUvarint(b, t.lastTerm)
+	b = binary.AppendVarint(b, int64(t.granted))
+	if t.lost {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+func decodeTable(b []byte) (table, error) {
+	var t table
+	var k int
+	bad := errors.New("bad table snapshot")
+	if t.last, k = binary.Uvarint(b); k <= 0 {
+		return t, bad
+	}
+	b = b[k:]
+	if t.lastTerm, k = binary.Uvarint(b); k <= 0 {
+		return t, bad
+	}
+	b = b[k:]
+	g, k := binary.Varint(b)
+	if k <= 0 || len(b[k:]) != 1 {
+		return t, bad
+	}
+	t.granted, t.lost = int(g), b[k] == 1
+	return t, nil
+}
+
+// rec is what the simulator knows of a committed index: the entry that was
+// applied there first.
+type rec struct {
+	term uint64
+	data string
+	// atRisk: at some point since it was committed, fewer than two live
+	// members held it. Raft with volatile storage (a restart forgets the
+	// log) may then lose it; the random test excuses such losses unless -bugs.
+	atRisk bool
+}
+
+type ack struct {
+	index, term uint64
+	data        string
+	at          int64
+}
+
+type sim struct {
+	tb     testing.TB
+	o      simOpts
+	m      [Size]*member
+	now    int64 // units
+	seq    int64
+	queue  []flight
+	rng    *rand.Rand
+	cut    [Size][Size]bool // cut[a][b]: a's envelopes do not reach b
+	nextID int
+
+	hist    map[uint64]*rec   // every committed index any member applied
+	leaders map[uint64]leader // term -> who led it first
+	doubled map[uint64]bool   // terms that had two leaders
+	acked   []ack
+	excused []string // what excuse turned from violations into notes
+
+	// hook, when set, runs once per step after the Ready round (the random
+	// test's proposals).
+	hook func()
+	// tap, when set, sees every envelope sent, and its encoding.
+	tap func(e Envelope, b []byte)
+
+	stuckSince int64 // since when a master is due (checkStuck); -1 when none is
+	stuckNoted bool
+	stuckPairs int // which pairs hear each other (bit a*Size+b)
+
+	log        []string // log lines since the last takeLog
+	violations []string
+	lastViol   string
+	lastViolAt int64
+	stats      simStats
+}
+
+type simStats struct {
+	steps, sent, delivered, lost, proposed, acked, panics, excused, stuck, broken, logLost, behind, doubled int
+}
+
+func newSim(tb testing.TB, o simOpts) *sim {
 	tb.Helper()
 	if o.timing == (Timing{}) {
 		o.timing = FastTiming()
 	}
-	c := &cluster{tb: tb, net: NewInmemNetwork(), latency: o.latency}
-	if c.latency == nil {
-		c.latency = func() int64 { return 0 }
+	if o.capacity == 0 {
+		o.capacity = 5
+	}
+	s := &sim{tb: tb, o: o, rng: rand.New(rand.NewPCG(o.seed, 0x5eed)), hist: map[uint64]*rec{},
+		leaders: map[uint64]leader{}, doubled: map[uint64]bool{}, stuckSince: -1}
+	for r := range Size {
+		rate := o.rates[r]
+		if rate == 0 {
+			rate = 1
+		}
+		s.m[r] = &member{rate: rate}
+		s.resetConfig(r)
 	}
 	for r := range Size {
-		c.cfg[r] = Config{
-			Self:            r,
-			Hosts:           testHosts,
-			PrimaryIsMaster: o.pim,
-			Timing:          o.timing,
-			LicenseDigest:   o.license,
-		}
-		c.rate[r] = o.rates[r]
-		if c.rate[r] == 0 {
-			c.rate[r] = 1
+		if !slices.Contains(o.down, r) {
+			s.start(r)
 		}
 	}
-	for r := range Size {
-		down := false
-		for _, d := range o.down {
-			down = down || d == r
-		}
-		if !down {
-			c.start(r)
-		}
-	}
-	return c
+	return s
+}
+
+// resetConfig gives slot r the triad's own SERVER lines and license.
+func (s *sim) resetConfig(r int) {
+	s.m[r].cfg = Config{Self: r, Hosts: testHosts, PrimaryIsMaster: s.o.pim, Timing: s.o.timing,
+		LicenseDigest: s.o.license}
 }
 
 func hostIndex(hosts [Size]string, h string) int {
@@ -99,285 +255,784 @@ func hostIndex(hosts [Size]string, h string) int {
 	return -1
 }
 
-// start starts the server of slot r (host testHosts[r]). Its rank is the
-// position of its host in its own file, which a reordered file changes.
-func (c *cluster) start(r int) {
-	c.tb.Helper()
-	c.incarnation++
-	c.cfg[r].Incarnation = c.incarnation
-	if c.cfg[r].Self = hostIndex(c.cfg[r].Hosts, testHosts[r]); c.cfg[r].Self < 0 {
-		c.tb.Fatalf("%s is not on its own SERVER lines %v", testHosts[r], c.cfg[r].Hosts)
+func (s *sim) start(r int) {
+	s.tb.Helper()
+	m := s.m[r]
+	if m.cfg.Self = hostIndex(m.cfg.Hosts, testHosts[r]); m.cfg.Self < 0 {
+		s.tb.Fatalf("%s is not on its own SERVER lines %v", testHosts[r], m.cfg.Hosts)
 	}
-	n, err := New(c.cfg[r])
+	cfg := m.cfg
+	cfg.ServerDigest = "" // New computes it from the hosts
+	var store Storage
+	if s.o.durable {
+		store = m.store
+	}
+	n, err := New(cfg, store)
 	if err != nil {
-		c.tb.Fatalf("New(%d): %v", r, err)
+		s.tb.Fatalf("New(%s): %v", testHosts[r], err)
 	}
-	c.nodes[r] = n
-	c.nextTick[r] = float64(c.now) + unitsPerTick/c.rate[r]
+	m.node, m.serving, m.tab, m.compact = n, false, table{applied: n.Applied()}, n.Applied()
+	m.terms, m.broken, m.logLost = map[uint64]uint64{}, false, false
+	m.inc++
+	m.reign, m.pending, m.pendGrants, m.pendReleases = 0, map[string]bool{}, 0, 0
+	m.next = float64(s.now) + unitsPerTick/m.rate
+	if snap, err := n.store.Snapshot(); err == nil && len(snap.Data) > 0 {
+		// A durable restart: the table is the snapshot's, and raft applies
+		// the committed entries after it again.
+		s.restore(r, snap)
+	}
 }
 
-func (c *cluster) crash(r int) {
-	if c.nodes[r] == nil {
+func (s *sim) crash(r int) {
+	if s.m[r].node == nil {
 		return
 	}
-	c.nodes[r] = nil
-	c.serving[r] = false
-	c.logf(r, ">> crashed")
+	s.m[r].store = s.m[r].node.store
+	s.m[r].node, s.m[r].serving = nil, false
+	s.logf(r, ">> crashed")
+	if !s.o.durable {
+		s.noteRisks()
+	}
 }
 
-func (c *cluster) restart(r int) {
-	if c.nodes[r] != nil {
+func (s *sim) restart(r int) {
+	if s.m[r].node != nil {
 		return
 	}
-	c.start(r)
-	c.logf(r, ">> restarted")
+	s.start(r)
+	s.logf(r, ">> restarted")
 }
 
-func (c *cluster) setRate(r int, rate float64) {
-	// Keep the next tick where it is; later ticks follow the new rate.
-	c.rate[r] = rate
+// setRate keeps r's next tick where it is; later ticks follow the new rate.
+func (s *sim) setRate(r int, rate float64) { s.m[r].rate = rate }
+
+// The network. Cuts apply when an envelope is sent; what is in flight arrives.
+
+func (s *sim) isolate(r int) {
+	for q := range Size {
+		if q != r {
+			s.cut[r][q], s.cut[q][r] = true, true
+		}
+	}
 }
+
+func (s *sim) partition(groups ...[]int) {
+	var g [Size]int
+	for i, members := range groups {
+		for _, r := range members {
+			g[r] = i
+		}
+	}
+	for a := range Size {
+		for b := range Size {
+			s.cut[a][b] = g[a] != g[b]
+		}
+	}
+}
+
+func (s *sim) cutLink(a, b int)   { s.cut[a][b], s.cut[b][a] = true, true }
+func (s *sim) cutOneWay(a, b int) { s.cut[a][b] = true }
+func (s *sim) healLink(a, b int)  { s.cut[a][b], s.cut[b][a] = false, false }
+func (s *sim) healAll()           { s.cut = [Size][Size]bool{} }
 
 // timeStr is the simulated real time in nominal ticks.
-func (c *cluster) timeStr() string { return fmt.Sprintf("%7.2f", float64(c.now)/unitsPerTick) }
+func (s *sim) timeStr() string { return fmt.Sprintf("%7.2f", float64(s.now)/unitsPerTick) }
 
-func (c *cluster) logf(r int, format string, args ...any) {
-	c.log = append(c.log, fmt.Sprintf("[%s] %s: %s", c.timeStr(), testHosts[r], fmt.Sprintf(format, args...)))
+func (s *sim) logf(r int, format string, args ...any) {
+	s.log = append(s.log, fmt.Sprintf("[%s] %s: %s", s.timeStr(), testHosts[r], fmt.Sprintf(format, args...)))
 }
 
-func (c *cluster) takeLog() []string {
-	l := c.log
-	c.log = nil
+func (s *sim) takeLog() []string {
+	l := s.log
+	s.log = nil
 	return l
 }
 
-// step advances real time by one step.
-func (c *cluster) step() {
-	c.now += stepUnits
-	for r, n := range c.nodes {
-		if n == nil {
-			continue
-		}
-		for c.nextTick[r] <= float64(c.now) {
-			n.Tick()
-			c.nextTick[r] += unitsPerTick / c.rate[r]
-		}
+// violate records a violation, once per distinct message in a row, so that
+// one long overlap is reported once.
+func (s *sim) violate(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if s.lastViol == msg && s.lastViolAt >= s.now-stepUnits {
+		s.lastViolAt = s.now
+		return
 	}
-	c.pull()
-	c.deliverDue(false)
-	for r := range c.nodes {
-		c.flush(r)
-	}
-	c.check()
+	s.lastViol, s.lastViolAt = msg, s.now
+	v := fmt.Sprintf("[%s] INVARIANT VIOLATED: %s", s.timeStr(), msg)
+	s.violations = append(s.violations, v)
+	s.log = append(s.log, v)
 }
 
-// pull moves sent messages from the network into the in-flight queue.
-func (c *cluster) pull() {
-	for r := range Size {
-		ch := c.net.Transport(r).Recv()
-		for more := true; more; {
-			select {
-			case m := <-ch:
-				if c.nodes[r] != nil {
-					c.seq++
-					c.queue = append(c.queue, inflight{at: c.now + c.latency(), seq: c.seq, m: m})
-				}
-			default:
-				more = false
+// breaks notes that slot r's Node gave up (ErrBroken): a violation, or
+// excused like the panics it replaces.
+func (s *sim) breaks(r int, err error) {
+	m := s.m[r]
+	if m.broken {
+		return
+	}
+	m.broken, m.serving = true, false
+	s.stats.broken++
+	msg := fmt.Sprintf("%s takes no further part: %v", testHosts[r], err)
+	if s.o.excuse && slices.ContainsFunc(s.o.excusePanics, func(k string) bool { return strings.Contains(msg, k) }) {
+		s.excuse("%s", msg)
+	} else {
+		s.violate("%s", msg)
+	}
+	s.logf(r, ">> broken")
+}
+
+// safely runs f on slot r's node; a panic is a violation and kills the server.
+func (s *sim) safely(r int, what string, f func()) (ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.stats.panics++
+			msg := fmt.Sprintf("%s panicked in %s: %v", testHosts[r], what, p)
+			if s.o.excuse && slices.ContainsFunc(s.o.excusePanics, func(k string) bool {
+				return strings.Contains(msg, k)
+			}) {
+				s.excuse("%s", msg)
+			} else {
+				s.violate("%s", msg)
 			}
+			s.m[r].store = s.m[r].node.store
+			s.m[r].node, s.m[r].serving = nil, false
+			s.logf(r, ">> died")
+			if !s.o.durable {
+				s.noteRisks()
+			}
+			ok = false
 		}
-	}
+	}()
+	f()
+	return true
 }
 
-// deliverDue steps due messages (all of them if all) into their nodes.
-func (c *cluster) deliverDue(all bool) {
-	sort.Slice(c.queue, func(i, j int) bool {
-		if c.queue[i].at != c.queue[j].at {
-			return c.queue[i].at < c.queue[j].at
+// step advances real time by one step: ticks, deliveries, one Ready round
+// per server, the hook, then the checks.
+func (s *sim) step() {
+	s.now += stepUnits
+	s.stats.steps++
+	for r, m := range s.m {
+		for m.node != nil && m.next <= float64(s.now) {
+			s.safely(r, "Tick", m.node.Tick)
+			m.next += unitsPerTick / m.rate
 		}
-		return c.queue[i].seq < c.queue[j].seq
+	}
+	s.deliverDue(false)
+	for r := range s.m {
+		s.flush(r)
+	}
+	if s.hook != nil {
+		s.hook()
+	}
+	s.check()
+}
+
+// deliverDue steps the due envelopes (all of them if all) into their servers.
+func (s *sim) deliverDue(all bool) {
+	slices.SortFunc(s.queue, func(a, b flight) int {
+		if a.at != b.at {
+			return int(a.at - b.at)
+		}
+		return int(a.seq - b.seq)
 	})
 	k := 0
-	for _, f := range c.queue {
-		if !all && f.at > c.now {
+	for _, f := range s.queue {
+		if !all && f.at > s.now {
 			break
 		}
 		k++
-		// Like a real transport, name the sender by its rank in the receiver's
-		// own file; a host that is not in it is not let in.
-		dst, m := f.m.To, f.m
-		n := c.nodes[dst]
-		if n == nil {
+		dst := s.m[f.to]
+		if dst.node == nil || dst.broken {
 			continue
 		}
-		if m.From = hostIndex(c.cfg[dst].Hosts, testHosts[f.m.From]); m.From < 0 {
+		e, err := UnmarshalEnvelope(f.data)
+		if err != nil {
+			s.violate("%s cannot decode an envelope from %s: %v", testHosts[f.to], testHosts[f.from], err)
 			continue
 		}
-		m.To = c.cfg[dst].Self
-		if err := n.Step(m); err != nil {
-			c.tb.Errorf("Step(%+v): %v", m, err)
+		// Like a real transport, name the sender by its rank in the
+		// receiver's own file; a host that is not in it is not let in.
+		if e.From = hostIndex(dst.cfg.Hosts, testHosts[f.from]); e.From < 0 {
+			continue
+		}
+		e.To = dst.cfg.Self
+		s.stats.delivered++
+		var serr error
+		s.safely(f.to, "Step", func() { serr = dst.node.Step(e) })
+		switch {
+		case errors.Is(serr, ErrBroken):
+			s.breaks(f.to, serr)
+		case serr != nil:
+			s.violate("%s Step(envelope from %s): %v", testHosts[f.to], testHosts[f.from], serr)
 		}
 	}
-	c.queue = c.queue[k:]
+	s.queue = s.queue[k:]
 }
 
-// flush applies node r's Ready the way the glue would: state, events, messages.
-func (c *cluster) flush(r int) {
-	n := c.nodes[r]
-	if n == nil {
+// flush acts on slot r's Ready as the glue does: apply, send, log, Advance.
+func (s *sim) flush(r int) {
+	m := s.m[r]
+	if m.node == nil || m.broken {
 		return
 	}
-	rd := n.Ready()
-	if s := n.Serving(); s != c.serving[r] {
-		c.serving[r] = s
-		if s {
-			c.logf(r, ">> starts serving")
-		} else {
-			c.logf(r, ">> stops serving")
-		}
+	var rd Ready
+	var err error
+	if !s.safely(r, "Ready", func() { rd, err = m.node.Ready() }) {
+		return
+	}
+	if errors.Is(err, ErrBroken) {
+		s.breaks(r, err)
+		return
+	}
+	if err != nil {
+		s.violate("%s Ready: %v", testHosts[r], err)
+		return
+	}
+	if rd.Snapshot != nil {
+		s.restore(r, *rd.Snapshot)
+	}
+	for _, e := range rd.CommittedEntries {
+		s.apply(r, e)
+	}
+	for _, e := range rd.Messages {
+		s.send(r, e)
 	}
 	for _, e := range rd.Events {
-		c.logf(r, "%s", e)
+		s.logf(r, "%s", e)
+		if e.Kind == EventLogLost {
+			m.logLost = true
+			s.stats.logLost++
+		}
 	}
-	for _, m := range rd.Messages {
-		// m.To is a rank in r's own file: find that host's endpoint.
-		if m.To = hostIndex(testHosts, c.cfg[r].Hosts[m.To]); m.To < 0 {
-			continue // a host that does not exist
+	if !s.safely(r, "Advance", m.node.Advance) {
+		return
+	}
+	m.tab.applied = m.node.Applied()
+	if s.o.compactEvery > 0 && m.tab.applied >= m.compact+s.o.compactEvery {
+		if err := m.node.Compact(m.tab.encode(), s.o.compactKeep); err != nil {
+			s.violate("%s Compact: %v", testHosts[r], err)
 		}
-		if err := c.net.Transport(r).Send(m); err != nil {
-			c.tb.Errorf("Send: %v", err)
-		}
+		m.compact = m.tab.applied
 	}
 }
 
-// deliver settles the network without advancing time: every message in flight
-// is delivered, and replies too, until nothing is left.
-func (c *cluster) deliver() {
-	for range 10 {
-		c.pull()
-		if len(c.queue) == 0 {
+func (s *sim) send(r int, e Envelope) {
+	m := s.m[r]
+	// e.To is a rank in r's own file: find that host's endpoint.
+	if e.To < 0 || e.To >= Size {
+		s.violate("%s sends to rank %d", testHosts[r], e.To)
+		return
+	}
+	to := hostIndex(testHosts, m.cfg.Hosts[e.To])
+	if to < 0 {
+		return // a host that does not exist
+	}
+	b, err := e.Marshal()
+	if err != nil {
+		s.violate("%s Marshal: %v", testHosts[r], err)
+		return
+	}
+	s.stats.sent++
+	if s.tap != nil {
+		s.tap(e, b)
+	}
+	if s.cut[r][to] || (s.o.loss > 0 && s.rng.Float64() < s.o.loss) {
+		s.stats.lost++
+		return
+	}
+	at := s.now + s.o.latency
+	if s.o.jitter > 0 {
+		at += s.rng.Int64N(s.o.jitter)
+	}
+	if s.o.reorder > 0 && s.rng.Float64() < s.o.reorder {
+		at += s.rng.Int64N(unitsPerTick)
+	}
+	s.seq++
+	s.queue = append(s.queue, flight{at: at, seq: s.seq, from: r, to: to, data: b})
+}
+
+func (s *sim) restore(r int, snap raftpb.Snapshot) {
+	m := s.m[r]
+	clear(m.terms)
+	if len(snap.Data) == 0 {
+		m.tab = table{applied: snap.Metadata.Index} // the bootstrap snapshot
+		return
+	}
+	t, err := decodeTable(snap.Data)
+	if err != nil {
+		s.violate("%s restores a snapshot at %d: %v", testHosts[r], snap.Metadata.Index, err)
+		return
+	}
+	t.applied = snap.Metadata.Index
+	if rc := s.hist[t.last]; rc != nil && t.last > 0 && rc.term != t.lastTerm {
+		s.lost(rc, "%s restores a snapshot at %d whose entry at %d has term %d; %q (term %d) was committed there",
+			testHosts[r], snap.Metadata.Index, t.last, t.lastTerm, rc.data, rc.term)
+	}
+	if t.last > 0 {
+		m.terms[t.last] = t.lastTerm
+	}
+	m.tab = t
+	s.checkTable(r)
+}
+
+func (s *sim) apply(r int, e raftpb.Entry) {
+	m := s.m[r]
+	t := &m.tab
+	if e.Index <= t.last {
+		s.violate("%s applies index %d after %d", testHosts[r], e.Index, t.last)
+	}
+	data := string(e.Data)
+	switch data[0] {
+	case 'g':
+		t.granted++
+	case 'r':
+		t.granted--
+	}
+	t.last, t.lastTerm = e.Index, e.Term
+	t.log = append(t.log, data)
+	m.terms[e.Index] = e.Term
+	switch rc := s.hist[e.Index]; {
+	case rc == nil:
+		s.hist[e.Index] = &rec{term: e.Term, data: data, atRisk: s.holders(e.Index, e.Term) < 2}
+	case rc.term == e.Term && rc.data == data:
+	default:
+		// Two different entries were committed at one index: rc was lost.
+		// (With the same term only if every member forgot the log: terms
+		// restart from 0 with fresh storage.)
+		s.lost(rc, "%s applied %q (term %d) at %d; %q (term %d) was committed there before", testHosts[r],
+			data, e.Term, e.Index, rc.data, rc.term)
+		for _, q := range s.m {
+			if q.node != nil && q.terms[e.Index] == rc.term {
+				q.tab.lost = true
+			}
+		}
+		s.hist[e.Index] = &rec{term: e.Term, data: data, atRisk: s.holders(e.Index, e.Term) < 2}
+	}
+	s.checkTable(r)
+	if grant, mine := m.pending[data]; mine {
+		delete(m.pending, data)
+		if grant {
+			m.pendGrants--
+		} else {
+			m.pendReleases--
+		}
+		s.acked = append(s.acked, ack{index: e.Index, term: e.Term, data: data, at: s.now})
+		s.stats.acked++
+	}
+}
+
+// lost reports that the committed entry rc is lost: a violation, unless it
+// was at risk (fewer than two live members held it) or its term had two
+// leaders (checkLeader), and o.excuse is set.
+func (s *sim) lost(rc *rec, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if s.doubled[rc.term] && s.o.excuse && !s.o.durable {
+		s.excuse("%s (term %d had two leaders)", msg, rc.term)
+		return
+	}
+	if rc.atRisk {
+		msg += " (it was at risk: fewer than two live members held it)"
+		if s.o.excuse {
+			s.excuse("%s", msg)
 			return
 		}
-		c.deliverDue(true)
-		for r := range c.nodes {
-			c.flush(r)
+	}
+	s.violate("%s", msg)
+}
+
+func (s *sim) excuse(format string, args ...any) {
+	msg := fmt.Sprintf("[%s] excused: %s", s.timeStr(), fmt.Sprintf(format, args...))
+	s.stats.excused++
+	s.excused = append(s.excused, msg)
+	s.log = append(s.log, msg)
+}
+
+// holders counts the members whose raft log holds the entry (index, term),
+// or a snapshot past it: the live ones, and with durable storage the
+// crashed ones too.
+func (s *sim) holders(index, term uint64) int {
+	n := 0
+	for _, m := range s.m {
+		store := m.store
+		if m.node != nil {
+			store = m.node.store
+		} else if !s.o.durable || store == nil {
+			continue
 		}
-		c.check()
+		t, err := store.Term(index)
+		if (err == nil && t == term) || errors.Is(err, raft.ErrCompacted) {
+			n++
+		}
+	}
+	return n
+}
+
+// noteRisks marks the committed entries that fewer than two live members
+// hold, after a member died.
+func (s *sim) noteRisks() {
+	for i, rc := range s.hist {
+		if !rc.atRisk && s.holders(i, rc.term) < 2 {
+			rc.atRisk = true
+		}
 	}
 }
 
-func (c *cluster) check() {
+func (s *sim) checkTable(r int) {
+	t := s.m[r].tab
+	if t.granted < 0 || t.granted > s.o.capacity {
+		msg := fmt.Sprintf("%s's table counts %d licenses granted, capacity %d", testHosts[r], t.granted, s.o.capacity)
+		if t.lost && s.o.excuse {
+			s.excuse("%s (it applied entries that were lost)", msg)
+			return
+		}
+		s.violate("%s", msg)
+	}
+}
+
+// checkAcked checks, when slot r starts serving, that it has applied every
+// acknowledged entry.
+func (s *sim) checkAcked(r int) {
+	m := s.m[r]
+	for _, a := range s.acked {
+		if m.tab.applied >= a.index {
+			t, err := m.node.store.Term(a.index)
+			if errors.Is(err, raft.ErrCompacted) || (err == nil && t == a.term) {
+				continue // applied, or restored from a snapshot past it
+			}
+		}
+		rc := s.hist[a.index]
+		if rc == nil || rc.term == a.term {
+			rc = &rec{term: a.term, data: a.data, atRisk: rc != nil && rc.atRisk}
+		} else {
+			rc = &rec{term: a.term, data: a.data, atRisk: true} // superseded: it was lost before
+		}
+		s.lost(rc, "%s starts serving without %q (index %d, term %d), which was acknowledged at %.2f",
+			testHosts[r], a.data, a.index, a.term, float64(a.at)/unitsPerTick)
+	}
+}
+
+var (
+	errCapacity = errors.New("capacity reached")
+	errNone     = errors.New("nothing to release")
+)
+
+// propose has slot r, which must be serving, propose a grant or a release.
+// It returns the entry's data.
+func (s *sim) propose(r int, grant bool) (string, error) {
+	m := s.m[r]
+	if m.node == nil {
+		return "", ErrNotServing
+	}
+	if term := m.node.Status().Term; term != m.reign {
+		// Entries proposed in an earlier reign are applied before this
+		// one serves, or never: they count no more.
+		m.reign, m.pendGrants, m.pendReleases = term, 0, 0
+		clear(m.pending)
+	}
+	if grant && m.tab.granted+m.pendGrants >= s.o.capacity {
+		return "", errCapacity
+	}
+	if !grant && m.tab.granted-m.pendReleases <= 0 {
+		return "", errNone
+	}
+	data := "g" + strconv.Itoa(s.nextID+1)
+	if !grant {
+		data = "r" + strconv.Itoa(s.nextID+1)
+	}
+	var err error
+	if !s.safely(r, "Propose", func() { err = m.node.Propose([]byte(data)) }) {
+		return "", ErrNotServing
+	}
+	if err != nil {
+		return "", err
+	}
+	s.nextID++
+	s.stats.proposed++
+	m.pending[data] = grant
+	if grant {
+		m.pendGrants++
+	} else {
+		m.pendReleases++
+	}
+	return data, nil
+}
+
+// check looks at every server after a step.
+func (s *sim) check() {
 	var serving []string
-	for r, n := range c.nodes {
-		if n == nil || !n.Serving() {
+	for r, m := range s.m {
+		if m.node == nil {
+			continue
+		}
+		st := m.node.Status()
+		on := m.node.Serving()
+		if on != m.serving {
+			m.serving = on
+			if on {
+				m.since = s.now
+				s.logf(r, ">> starts serving")
+				s.checkAcked(r)
+			} else {
+				s.logf(r, ">> stops serving")
+			}
+		}
+		if st.Serving != on {
+			s.violate("%s: Status().Serving %v, Serving() %v", testHosts[r], st.Serving, on)
+		}
+		if st.Role == RoleMaster && m.cfg.Self == Tertiary {
+			s.violate("%s, the tertiary, is raft leader", testHosts[r])
+		}
+		if st.Role == RoleMaster {
+			s.checkLeader(r, st.Term)
+		}
+		if !on {
 			continue
 		}
 		serving = append(serving, testHosts[r])
-		if st := n.Status(); !st.Live[(r+1)%Size] && !st.Live[(r+2)%Size] {
-			c.violate("%s serves alone", testHosts[r])
+		if m.cfg.Self == Tertiary {
+			s.violate("%s, the tertiary, serves", testHosts[r])
+		}
+		if !st.Live[(m.cfg.Self+1)%Size] && !st.Live[(m.cfg.Self+2)%Size] {
+			s.violate("%s serves alone", testHosts[r])
 		}
 	}
 	if len(serving) > 1 {
-		c.violate("two masters serving: %s", strings.Join(serving, ", "))
+		s.violate("two masters serving: %s", strings.Join(serving, ", "))
 	}
 }
 
-// violate records a violation once per distinct message in a row, so that one
-// long overlap is reported once.
-
-func (c *cluster) violate(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	if c.lastViolation == msg && c.lastViolationAt >= c.now-stepUnits {
-		c.lastViolationAt = c.now
+// checkStuck is a liveness check: two members that hear each other, one
+// of them eligible (the primary or the secondary), must have a master
+// serving within limit units of the last change in which pairs hear each
+// other, when no envelope is lost. A triad stuck
+// longer is a violation, excused (with o.excuse) when every eligible member
+// of such a pair has a log behind the tertiary's, which raft's vote rule
+// makes the tertiary refuse: the known bug of TestLaggingSecondaryTakesOver.
+func (s *sim) checkStuck(limit int64) {
+	pairs, lagging, mask := 0, 0, 0
+	if s.o.loss == 0 && len(s.servingRanks()) == 0 {
+		for a := range Size {
+			for b := a + 1; b < Size; b++ {
+				ma, mb := s.m[a], s.m[b]
+				if ma.node == nil || mb.node == nil || s.cut[a][b] || s.cut[b][a] ||
+					ma.cfg.Self == Tertiary && mb.cfg.Self == Tertiary {
+					continue
+				}
+				pairs++
+				mask |= 1 << (a*Size + b)
+				if ma.cfg.Self == Tertiary {
+					ma, mb = mb, ma
+				}
+				if mb.cfg.Self == Tertiary && s.logBehind(ma, mb) {
+					lagging++
+				}
+			}
+		}
+	}
+	if pairs == 0 {
+		s.stuckSince, s.stuckNoted = -1, false
 		return
 	}
-	c.lastViolation, c.lastViolationAt = msg, c.now
-	v := fmt.Sprintf("[%s] INVARIANT VIOLATED: %s", c.timeStr(), msg)
-	c.violations = append(c.violations, v)
-	c.log = append(c.log, v)
+	if s.stuckSince < 0 || mask != s.stuckPairs {
+		// A new expectation: a member (re)started, or a link healed.
+		s.stuckSince, s.stuckNoted, s.stuckPairs = s.now, false, mask
+	}
+	if s.stuckNoted || s.now-s.stuckSince < limit {
+		return
+	}
+	s.stuckNoted = true
+	msg := fmt.Sprintf("no master for %.2f ticks although %d pair(s) of members hear each other: %s",
+		float64(s.now-s.stuckSince)/unitsPerTick, pairs, s.logs())
+	if lagging == pairs && s.o.excuse {
+		s.excuse("%s (every eligible member's log is behind the tertiary's)", msg)
+		s.stats.stuck++
+		return
+	}
+	s.violate("%s", msg)
+}
+
+// logBehind reports whether a's raft log is less up to date than b's.
+func (s *sim) logBehind(a, b *member) bool {
+	la, _ := a.node.store.LastIndex()
+	ta, _ := a.node.store.Term(la)
+	lb, _ := b.node.store.LastIndex()
+	tb, _ := b.node.store.Term(lb)
+	return ta < tb || ta == tb && la < lb
+}
+
+// leader is who led a term: a slot, its incarnation, and every member's
+// incarnation then.
+type leader struct {
+	slot, inc int
+	incs      [Size]int
+}
+
+// checkLeader checks raft's election safety: one leader per term, where a
+// restarted member is another member. With fresh storage a restarted member
+// forgets its term and vote and may vote twice in a term: excused (with
+// o.excuse) when storage is not durable. A term no member remembers (all
+// restarted with fresh storage since) may be led again: a new history.
+func (s *sim) checkLeader(r int, term uint64) {
+	me := leader{slot: r, inc: s.m[r].inc}
+	for q, m := range s.m {
+		me.incs[q] = m.inc
+	}
+	first, ok := s.leaders[term]
+	forgotten := !s.o.durable
+	for q := range Size {
+		forgotten = forgotten && me.incs[q] > first.incs[q]
+	}
+	if !ok || forgotten {
+		s.leaders[term] = me
+		return
+	}
+	if first.slot == me.slot && first.inc == me.inc || s.doubled[term] {
+		return
+	}
+	s.doubled[term] = true
+	msg := fmt.Sprintf("two raft leaders in term %d: %s (incarnation %d), then %s (incarnation %d)", term,
+		testHosts[first.slot], first.inc, testHosts[r], me.inc)
+	if s.o.excuse && !s.o.durable {
+		s.excuse("%s (a member restarted with fresh storage forgot its vote)", msg)
+		s.stats.doubled++
+		return
+	}
+	s.violate("%s", msg)
 }
 
 // run advances real time by ticks nominal ticks.
-func (c *cluster) run(ticks int) {
+func (s *sim) run(ticks int) {
 	for range ticks * unitsPerTick / stepUnits {
-		c.step()
+		s.step()
 	}
 }
 
-// runUntil advances until cond holds or maxTicks pass; it returns the nominal
-// ticks elapsed and whether cond held.
-func (c *cluster) runUntil(maxTicks int, cond func() bool) (float64, bool) {
-	start := c.now
-	for c.now-start < int64(maxTicks)*unitsPerTick {
-		c.step()
+// runUntil advances until cond holds or maxTicks pass; it returns the
+// nominal ticks elapsed and whether cond held.
+func (s *sim) runUntil(maxTicks int, cond func() bool) (float64, bool) {
+	start := s.now
+	for s.now-start < int64(maxTicks)*unitsPerTick {
+		s.step()
 		if cond() {
-			return float64(c.now-start) / unitsPerTick, true
+			return float64(s.now-start) / unitsPerTick, true
 		}
 	}
-	return float64(c.now-start) / unitsPerTick, false
+	return float64(s.now-start) / unitsPerTick, false
 }
 
-// servingRanks lists the ranks that serve now.
-func (c *cluster) servingRanks() []int {
-	var s []int
-	for r, n := range c.nodes {
-		if n != nil && n.Serving() {
-			s = append(s, r)
+// deliver settles the network without time passing: everything in flight
+// is delivered, and the replies too, for at most ten rounds.
+func (s *sim) deliver() {
+	for range 10 {
+		if len(s.queue) == 0 {
+			return
 		}
+		s.deliverDue(true)
+		for r := range s.m {
+			s.flush(r)
+		}
+		s.check()
 	}
-	return s
 }
 
-func (c *cluster) status() []string {
-	var out []string
-	for r, n := range c.nodes {
-		if n == nil {
-			out = append(out, testHosts[r]+": down")
-			continue
+// servingRanks lists the slots that serve now.
+func (s *sim) servingRanks() []int {
+	var out []int
+	for r, m := range s.m {
+		if m.node != nil && m.node.Serving() {
+			out = append(out, r)
 		}
-		out = append(out, testHosts[r]+": "+n.Status().String())
 	}
 	return out
 }
 
-// TestClusterHarnessStartup is a smoke test of the harness itself.
-func TestClusterHarnessStartup(t *testing.T) {
-	c := newCluster(t, clusterOpts{})
-	c.run(40)
-	if got := c.servingRanks(); len(got) != 1 || got[0] != Primary {
-		t.Fatalf("serving = %v, want [0]\n%s", got, strings.Join(c.takeLog(), "\n"))
+func (s *sim) status() []string {
+	var out []string
+	for r, m := range s.m {
+		if m.node == nil {
+			out = append(out, testHosts[r]+": down")
+			continue
+		}
+		st := m.node.Status()
+		out = append(out, fmt.Sprintf("%s: %s term=%d", testHosts[r], st, st.Term))
 	}
-	if len(c.violations) > 0 {
-		t.Fatal(c.violations)
+	return out
+}
+
+// logs summarizes each member's raft log: term, commit and last index.
+func (s *sim) logs() string {
+	var b strings.Builder
+	for r, m := range s.m {
+		if r > 0 {
+			b.WriteString(" ")
+		}
+		if m.node == nil {
+			b.WriteString("down")
+			continue
+		}
+		st := m.node.Status()
+		last, _ := m.node.store.LastIndex()
+		lastTerm, _ := m.node.store.Term(last)
+		fmt.Fprintf(&b, "t%d:c%d:%d/%d", st.Term, st.Commit, last, lastTerm)
+	}
+	return b.String()
+}
+
+func (s *sim) tableLines() []string {
+	var out []string
+	for r, m := range s.m {
+		if m.node == nil {
+			out = append(out, testHosts[r]+": down")
+			continue
+		}
+		t := m.tab
+		line := fmt.Sprintf("%s: applied=%d granted=%d/%d log=%s", testHosts[r], t.applied, t.granted,
+			s.o.capacity, strings.Join(t.log, ","))
+		if len(t.log) == 0 {
+			line += "-"
+		}
+		if len(m.pending) > 0 && m.reign == m.node.Status().Term {
+			var p []string
+			for d := range m.pending {
+				p = append(p, d)
+			}
+			slices.Sort(p)
+			line += " in-flight=" + strings.Join(p, ",")
+		}
+		out = append(out, line)
+	}
+	var a []string
+	for _, x := range s.acked {
+		a = append(a, fmt.Sprintf("%s@%d", x.data, x.index))
+	}
+	if len(a) == 0 {
+		a = []string{"none"}
+	}
+	return append(out, "acknowledged: "+strings.Join(a, " "))
+}
+
+// TestSimStartsAndFailsOver is a smoke test of the simulator itself: the
+// primary serves after a cold start, a crash fails over to the secondary.
+func TestSimStartsAndFailsOver(t *testing.T) {
+	setRandom(t, 1)
+	s := newSim(t, simOpts{})
+	if _, ok := s.runUntil(100, func() bool { return len(s.servingRanks()) == 1 }); !ok {
+		t.Fatalf("nobody serves\n%s", strings.Join(s.takeLog(), "\n"))
+	}
+	if got := s.servingRanks(); got[0] != Primary {
+		t.Fatalf("serving %v, want the primary", got)
+	}
+	s.crash(Primary)
+	took, ok := s.runUntil(100, func() bool { return len(s.servingRanks()) == 1 })
+	if !ok || s.servingRanks()[0] != Secondary {
+		t.Fatalf("after the primary's crash serving %v\n%s", s.servingRanks(), strings.Join(s.takeLog(), "\n"))
+	}
+	t.Logf("failover in %.2f ticks", took)
+	if len(s.violations) > 0 {
+		t.Fatal(strings.Join(s.violations, "\n"))
 	}
 }
 
-func TestLicenseDigestChangeAfterReread(t *testing.T) {
-	c := newCluster(t, clusterOpts{license: "v1"})
-	if _, ok := c.runUntil(200, func() bool { return len(c.servingRanks()) == 1 }); !ok {
-		t.Fatal("no master at start")
-	}
-	// The tertiary rereads a different license file first: the others
-	// keep their quorum without it and it is reported.
-	c.nodes[2].SetLicenseDigest("v2")
-	c.run(60)
-	if got := c.nodes[0].Status().Rejected[2]; !got {
-		t.Errorf("primary does not reject the tertiary serving other licenses")
-	}
-	if got := c.servingRanks(); len(got) != 1 || got[0] != 0 {
-		t.Errorf("serving %v, want the primary alone", got)
-	}
-	// Once all have reread the same file the tertiary is a member again.
-	c.nodes[0].SetLicenseDigest("v2")
-	c.nodes[1].SetLicenseDigest("v2")
-	c.run(60)
-	for r := range Size {
-		if st := c.nodes[r].Status(); st.Rejected != [Size]bool{} || st.Cluster != ClusterOperational {
-			t.Errorf("node %d after all reread: rejected %v, cluster %v", r, st.Rejected, st.Cluster)
-		}
-	}
-	c.check()
-	if len(c.violations) > 0 {
-		t.Fatalf("violations: %v", c.violations)
-	}
-}
+// setRandom makes crypto/rand, and so raft's randomized election timeouts,
+// a deterministic stream for the rest of t.
+func setRandom(t *testing.T, seed uint64) { cryptotest.SetGlobalRandom(t, seed) }
