@@ -21,8 +21,10 @@ import (
 const requireHoldersSurviveFailover = true
 
 // TestChaosShort is the short form of scripts/chaos: 200 clients, 50
-// licenses, 45 s of nemesis over every fault kind. It needs root and ip
-// netns; the seed is printed, and CHAOS_SEED=N replays a run's plan.
+// licenses, 45 s of nemesis over every fault kind, starting with a rogue
+// peer without the key and an impostor with a stale key (so that check (d)
+// is exercised on every run). It needs root and ip netns; the seed is
+// printed, and CHAOS_SEED=N replays a run's plan.
 func TestChaosShort(t *testing.T) {
 	if testing.Short() {
 		t.Skip("chaos: skipped with -short")
@@ -44,6 +46,7 @@ func TestChaosShort(t *testing.T) {
 	o.Bin, o.Dir = bin, dir
 	o.Duration = 45 * time.Second
 	o.Tail = 4 * time.Second
+	o.First = []string{FaultRogueNoKey, FaultRogueStaleKey}
 	if s := os.Getenv("CHAOS_SEED"); s != "" {
 		_, err := fmt.Sscan(s, &o.Seed)
 		require.NoError(t, err, "CHAOS_SEED")
@@ -61,6 +64,10 @@ func TestChaosShort(t *testing.T) {
 	assert.Positive(t, rep.Faults, "the nemesis injected nothing")
 	assert.Zero(t, rep.Count(CheckLimit), "check %s", CheckLimit)
 	assert.Zero(t, rep.Count(CheckResume), "check %s", CheckResume)
+	assert.Zero(t, rep.Count(CheckRogue), "check %s", CheckRogue)
+	assert.Positive(t, rep.Rogue.Episodes[FaultRogueNoKey], "no rogue-nokey episode")
+	assert.Positive(t, rep.Rogue.Episodes[FaultRogueStaleKey], "no rogue-stalekey episode")
+	assert.Positive(t, rep.Rogue.Attempts[TryPeerRaw], "the rogue made no attempt")
 	if n := rep.Count(CheckSurvive); n > 0 {
 		if requireHoldersSurviveFailover {
 			t.Errorf("check %s: %d violations", CheckSurvive, n)

@@ -14,7 +14,11 @@ const (
 	CheckLimit   = "a: never more holders than licenses"
 	CheckSurvive = "b: holders keep their license through a failover"
 	CheckResume  = "c: service resumes after quorum returns"
+	CheckRogue   = "d: rogue peers get nothing"
 )
+
+// Checks lists the checks in the order they are reported.
+var Checks = []string{CheckLimit, CheckSurvive, CheckResume, CheckRogue}
 
 // CheckOptions parameterize Check.
 type CheckOptions struct {
@@ -50,7 +54,9 @@ type Report struct {
 	MaxFailover     time.Duration
 	FailoverChecked int
 	SlowFailovers   []string
-	Violations      map[string][]Violation
+	// Rogue: what check (d) saw of the rogue-peer faults (CheckRogue).
+	Rogue      RogueStats
+	Violations map[string][]Violation
 	// Base is the time of the history's first record; reports show times
 	// as seconds since it.
 	Base int64
@@ -73,7 +79,16 @@ func (r *Report) Print(w io.Writer, max int) {
 	for _, s := range r.SlowFailovers {
 		fmt.Fprintf(w, "    (info) %s\n", s)
 	}
-	for _, c := range []string{CheckLimit, CheckSurvive, CheckResume} {
+	var eps, tries []string
+	for _, k := range []string{FaultRogueNoKey, FaultRogueStaleKey} {
+		eps = append(eps, fmt.Sprintf("%s %d", k, r.Rogue.Episodes[k]))
+	}
+	for _, k := range RogueTries {
+		tries = append(tries, fmt.Sprintf("%s %d", k, r.Rogue.Attempts[k]))
+	}
+	fmt.Fprintf(w, "rogue peers: %s; attempts %s; bytes read back %d (OK/ERR lines only allowed); refusals logged %d; impostor's peers probed %d (unanswered %d)\n",
+		strings.Join(eps, ", "), strings.Join(tries, ", "), r.Rogue.BytesGot, r.Rogue.Refusals, r.Rogue.Probes, r.Rogue.Unprobed)
+	for _, c := range Checks {
 		vs := r.Violations[c]
 		fmt.Fprintf(w, "violations %-50s %d\n", c+":", len(vs))
 		for i, v := range vs {

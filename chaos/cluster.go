@@ -2,8 +2,8 @@ package chaos
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"github.com/lmtriad/lmtriad/clusterkey"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +11,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/lmtriad/lmtriad/clusterkey"
+	"github.com/lmtriad/lmtriad/wire"
 )
 
 // Feature is the feature the workload contends for.
@@ -80,25 +83,171 @@ func (c *Cluster) WriteLicenses() error {
 // ip execs lmgrd in place, so the process is lmgrd itself; it gets SIGKILL
 // if this process dies, and its vendord follows (Pdeathsig).
 func (c *Cluster) Start(i int) error {
-	out, err := os.OpenFile(filepath.Join(c.memberDir(i), "stdout.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	cmd, done, err := c.startLmgrd(i, c.memberDir(i), c.KeyPath())
 	if err != nil {
 		return err
 	}
+	c.procs[i], c.done[i] = cmd, done
+	return nil
+}
+
+// startLmgrd runs an lmgrd on member i's address, in its namespace, with
+// the license file, log, stdout and state directory in dir and the cluster
+// key in key.
+func (c *Cluster) startLmgrd(i int, dir, key string) (*exec.Cmd, chan struct{}, error) {
+	out, err := os.OpenFile(filepath.Join(dir, "stdout.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, nil, err
+	}
 	defer out.Close()
 	cmd := exec.Command("ip", "netns", "exec", c.Net.MemberNS(i), filepath.Join(c.Bin, "lmgrd"),
-		"-z", "-c", filepath.Join(c.memberDir(i), "chaos.lic"), "-self", c.Net.Addr(i),
-		"-l", "+"+c.LogPath(i), "-client-timeout", "5s",
-		"-cluster-key", c.KeyPath(), "-state", filepath.Join(c.memberDir(i), "state"))
+		"-z", "-c", filepath.Join(dir, "chaos.lic"), "-self", c.Net.Addr(i),
+		"-l", "+"+filepath.Join(dir, "lmgrd.log"), "-client-timeout", "5s",
+		"-cluster-key", key, "-state", filepath.Join(dir, "state"))
 	cmd.Env = append(os.Environ(), "LMTRIAD_VENDORD="+filepath.Join(c.Bin, "vendord"))
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return err
+		return nil, nil, err
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
-	c.procs[i], c.done[i] = cmd, done
+	return cmd, done, nil
+}
+
+// StaleKeyPath is a cluster key that is not the triad's: the impostor's
+// (rogue-stalekey), written on first use.
+func (c *Cluster) StaleKeyPath() string { return filepath.Join(c.Dir, "stale.key") }
+
+// Impostor is an lmgrd on a member's address with the triad's license file
+// but another cluster key and a state directory of its own.
+type Impostor struct {
+	Dir  string
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// LogPath is the impostor's debug log.
+func (im *Impostor) LogPath() string { return filepath.Join(im.Dir, "lmgrd.log") }
+
+// StartImpostor runs an impostor of member i (which must be down) with its
+// files in dir: a copy of member i's license file, an empty state
+// directory, the stale key.
+func (c *Cluster) StartImpostor(i int, dir string) (*Impostor, error) {
+	if _, err := os.Stat(c.StaleKeyPath()); errors.Is(err, os.ErrNotExist) {
+		if err := clusterkey.Generate(c.StaleKeyPath()); err != nil {
+			return nil, err
+		}
+	}
+	lic, err := os.ReadFile(filepath.Join(c.memberDir(i), "chaos.lic"))
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "chaos.lic"), lic, 0o644); err != nil {
+		return nil, err
+	}
+	cmd, done, err := c.startLmgrd(i, dir, c.StaleKeyPath())
+	if err != nil {
+		return nil, err
+	}
+	return &Impostor{Dir: dir, cmd: cmd, done: done}, nil
+}
+
+// Stop ends the impostor: SIGTERM, so that its lmgrd and vendord flush
+// their logs, then SIGKILL to whatever of it is left after 3 s.
+func (im *Impostor) Stop() {
+	_ = im.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-im.done:
+	case <-time.After(3 * time.Second):
+	}
+	for _, pid := range pidsWith(im.Dir + "/") {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	select {
+	case <-im.done:
+	case <-time.After(5 * time.Second):
+	}
+}
+
+// Rogue is an "lmchaos rogue" process in a member's namespace.
+type Rogue struct {
+	Out  string // its JSON lines (RogueAttempt)
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// StartRogue runs "lmchaos rogue" in member i's namespace against the two
+// other members, for at most limit, writing its attempts to out.
+func (c *Cluster) StartRogue(i int, out string, limit time.Duration) (*Rogue, error) {
+	var targets, servers []string
+	for j := range 3 {
+		addr := fmt.Sprintf("%s:%d", c.Net.Addr(j), Port)
+		servers = append(servers, addr)
+		if j != i {
+			targets = append(targets, fmt.Sprintf("%d=%s", j, addr))
+		}
+	}
+	f, err := os.Create(out)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	errf, err := os.Create(strings.TrimSuffix(out, ".jsonl") + ".log")
+	if err != nil {
+		return nil, err
+	}
+	defer errf.Close()
+	cmd := exec.Command("ip", "netns", "exec", c.Net.MemberNS(i), filepath.Join(c.Bin, "lmchaos"), "rogue",
+		"-rank", strconv.Itoa(i), "-targets", strings.Join(targets, ","), "-servers", strings.Join(servers, ","),
+		"-feature", Feature, "-count", strconv.Itoa(1000*max(1, c.Licenses)), "-for", limit.String())
+	cmd.Stdout, cmd.Stderr = f, errf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	return &Rogue{Out: out, cmd: cmd, done: done}, nil
+}
+
+// Stop ends the rogue (SIGTERM: it finishes its attempts, bounded) and
+// reports how it exited.
+func (r *Rogue) Stop() error {
+	_ = r.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-r.done:
+	case <-time.After(3 * time.Second):
+		_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
+		<-r.done
+		return errors.New("rogue did not stop within 3s of SIGTERM")
+	}
+	if !r.cmd.ProcessState.Success() {
+		return fmt.Errorf("rogue: %v", r.cmd.ProcessState)
+	}
 	return nil
+}
+
+// Probe asks member j's lmgrd for its INFO, from the clients' namespace.
+func (c *Cluster) Probe(ctx context.Context, j int) Probe {
+	p := Probe{Member: c.Net.Addr(j)}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ip", "netns", "exec", c.Net.ClientNS(), filepath.Join(c.Bin, "lmchaos"),
+		"info", "-addr", fmt.Sprintf("%s:%d", c.Net.Addr(j), Port)).CombinedOutput()
+	if err != nil {
+		p.Err = strings.TrimSpace(err.Error() + ": " + string(out))
+		return p
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if _, err := wire.ParseMessage(l); err == nil {
+			p.Lines = append(p.Lines, l)
+		}
+	}
+	return p
 }
 
 // Running reports whether member i's lmgrd is running.

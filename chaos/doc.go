@@ -11,8 +11,11 @@
 //   - workload.go: the clients; run as its own process inside the client
 //     namespace ("lmchaos workload"), writing JSON lines.
 //   - nemesis.go: the seeded fault schedule and the quorum timeline.
+//   - rogue.go: the rogue peer ("lmchaos rogue", run in a member's
+//     namespace without the cluster key) and check (d) over what the rogue
+//     faults left: the members' refusals, what came back, the impostor.
 //   - history.go: the history's records and how they are read and written.
-//   - check.go: the checks over a history (pure; unit-tested on hand-made
+//   - check.go: the checks (a)-(c) over a history (pure; unit-tested on hand-made
 //     histories).
 //   - run.go: Run ties it together and returns a Report.
 //

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -20,11 +22,29 @@ const (
 	FaultIsolateStandby = "isolate-standby" // the same for a non-master
 	FaultSplitAll       = "split-all"       // blackhole every member pair: no quorum, clients reach all; heal
 	FaultCutMaster      = "cut-master"      // blackhole master↔peers only: clients still reach the deposed master; heal
+	// A process without the cluster key on a member's address (in its
+	// namespace) keeps trying to vote, append, fetch and push state at the
+	// two others ("lmchaos rogue"); stopped after the hold.
+	FaultRogueNoKey = "rogue-nokey"
+	// SIGKILL a standby, run an impostor lmgrd on its address with the same
+	// license file, another cluster key and an empty state directory; after
+	// the hold stop it and restart the member.
+	FaultRogueStaleKey = "rogue-stalekey"
 )
 
 // AllFaults is every fault kind.
 var AllFaults = []string{FaultKillMaster, FaultKillStandby, FaultKillTwo, FaultIsolateMaster,
-	FaultIsolateStandby, FaultSplitAll, FaultCutMaster}
+	FaultIsolateStandby, FaultSplitAll, FaultCutMaster, FaultRogueNoKey, FaultRogueStaleKey}
+
+// KnownFault reports whether kind is one of AllFaults.
+func KnownFault(kind string) bool {
+	for _, k := range AllFaults {
+		if k == kind {
+			return true
+		}
+	}
+	return false
+}
 
 // Episode is one fault of the plan: after Quiet, inject Fault, keep it for
 // Hold, heal (for kill-two: restart one member, and the other after Hold2).
@@ -36,12 +56,22 @@ type Episode struct {
 // Plan draws episodes from seed until they fill duration. Quiet and Hold
 // are at least minGap, so that check (c) can judge every action.
 func Plan(seed uint64, duration time.Duration, faults []string, minGap time.Duration) []Episode {
+	return PlanFirst(seed, duration, nil, faults, minGap)
+}
+
+// PlanFirst is Plan whose first episodes are of the kinds in first, in
+// that order (as far as they fit in duration); the rest are drawn.
+func PlanFirst(seed uint64, duration time.Duration, first, faults []string, minGap time.Duration) []Episode {
 	rnd := rand.New(rand.NewPCG(seed, 0x6c6d6368616f73))
 	span := func() time.Duration { return minGap + time.Duration(rnd.Int64N(int64(2500*time.Millisecond))) }
 	var plan []Episode
 	var total time.Duration
 	for {
-		e := Episode{Quiet: span(), Fault: faults[rnd.IntN(len(faults))], Hold: span()}
+		kind := faults[rnd.IntN(len(faults))]
+		if len(plan) < len(first) {
+			kind = first[len(plan)]
+		}
+		e := Episode{Quiet: span(), Fault: kind, Hold: span()}
 		if e.Fault == FaultKillTwo {
 			e.Hold2 = span()
 		}
@@ -79,6 +109,25 @@ type Nemesis struct {
 	isolated [3]bool
 	cut      [3][3]bool
 	Faults   map[string]int
+
+	// Rogues: what check (d) judges of every rogue fault, in order.
+	Rogues []RogueEpisode
+	// refusalFree[i]: from then on a refusal naming member i's address is
+	// logged again (the members rate-limit them, RefusalLogEvery).
+	refusalFree [3]time.Time
+	rogue       *rogueRun // the rogue fault being held, if any
+	seq         int       // rogue faults so far: names their files
+}
+
+// rogueRun is a rogue fault in progress.
+type rogueRun struct {
+	ep       RogueEpisode
+	member   int // whose address the rogue has
+	start    time.Time
+	hold     time.Duration
+	offsets  map[int]int64 // targeted members' log sizes at the injection
+	proc     *Rogue        // rogue-nokey
+	impostor *Impostor     // rogue-stalekey
 }
 
 // quorum: two members that run, are reachable and are not cut apart.
@@ -183,6 +232,13 @@ func (n *Nemesis) Run(ctx context.Context, seed uint64, plan []Episode) {
 				return
 			}
 			n.healCuts()
+		case FaultRogueNoKey, FaultRogueStaleKey:
+			hold := n.startRogue(ctx, e.Fault, e.Hold, rnd)
+			ok := sleep(ctx, hold)
+			n.endRogue(ctx)
+			if !ok {
+				return
+			}
 		case FaultCutMaster:
 			m := n.pick(ctx, true, rnd)
 			for j := range 3 {
@@ -260,6 +316,9 @@ func (n *Nemesis) healCuts() {
 
 // Heal undoes every fault: links up, routes gone, members running.
 func (n *Nemesis) Heal() {
+	if n.rogue != nil {
+		n.endRogue(context.Background())
+	}
 	changed := false
 	for i := range 3 {
 		if n.isolated[i] {
@@ -284,5 +343,153 @@ func (n *Nemesis) Heal() {
 	}
 	if changed {
 		n.record("final heal", true)
+	}
+}
+
+// pickRogue picks the member whose address a rogue takes: among the
+// members that are up (for a standby: not the master), the one whose
+// address was refused longest ago, so that the members' rate limit of
+// refusal lines (RefusalLogEvery per address) lets this fault's through.
+func (n *Nemesis) pickRogue(ctx context.Context, standby bool, rnd *rand.Rand) int {
+	m := -1
+	if standby {
+		m = n.Cluster.Master(ctx)
+	}
+	var cands []int
+	for i := range 3 {
+		if !n.down[i] && i != m {
+			cands = append(cands, i)
+		}
+	}
+	if len(cands) == 0 {
+		return n.pick(ctx, !standby, rnd)
+	}
+	rnd.Shuffle(len(cands), func(a, b int) { cands[a], cands[b] = cands[b], cands[a] })
+	best := cands[0]
+	for _, i := range cands[1:] {
+		if n.refusalFree[i].Before(n.refusalFree[best]) {
+			best = i
+		}
+	}
+	return best
+}
+
+// startRogue injects a rogue fault and returns how long to hold it: at
+// least hold, and long enough for the members to log a refusal of the
+// rogue's address despite their rate limit.
+func (n *Nemesis) startRogue(ctx context.Context, fault string, hold time.Duration, rnd *rand.Rand) time.Duration {
+	stale := fault == FaultRogueStaleKey
+	i := n.pickRogue(ctx, stale, rnd)
+	addr := n.Cluster.Net.Addr(i)
+	// A rogue's first refusal is logged within margin of when the rate
+	// limit lets it (the impostor first has to start and dial).
+	margin := 1500 * time.Millisecond
+	if stale {
+		margin = 2500 * time.Millisecond
+	}
+	now := time.Now()
+	logAt := now
+	if n.refusalFree[i].After(now) {
+		logAt = n.refusalFree[i]
+	}
+	if need := logAt.Sub(now) + margin; need > hold {
+		n.Logf("nemesis: %s on %s held %.1fs instead of %.1fs: its last refusal was logged less than %v ago", fault, addr, need.Seconds(), hold.Seconds(), RefusalLogEvery)
+		hold = need
+	}
+	n.refusalFree[i] = logAt.Add(RefusalLogEvery + margin)
+	n.seq++
+	rr := &rogueRun{ep: RogueEpisode{Fault: fault, Addr: addr}, member: i, start: now, hold: hold, offsets: map[int]int64{}}
+	var targets []string
+	for j := range 3 {
+		if j != i {
+			rr.offsets[j] = logSize(n.Cluster.LogPath(j))
+			targets = append(targets, n.Cluster.Net.Addr(j))
+		}
+	}
+	name := fmt.Sprintf("%s-%s-%d", fault, memberNames[i], n.seq)
+	if stale {
+		n.Cluster.Kill(i)
+		n.down[i] = true
+		im, err := n.Cluster.StartImpostor(i, filepath.Join(n.Cluster.Dir, name))
+		if err != nil {
+			rr.ep.Problems = append(rr.ep.Problems, "starting the impostor: "+err.Error())
+		}
+		rr.impostor = im
+		rr.ep.At = Now()
+		n.record(fmt.Sprintf("%s: SIGKILL member %s, impostor lmgrd with another cluster key on its address", fault, addr), false)
+	} else {
+		p, err := n.Cluster.StartRogue(i, filepath.Join(n.Cluster.Dir, name+".jsonl"), hold+5*time.Second)
+		if err != nil {
+			rr.ep.Problems = append(rr.ep.Problems, "starting the rogue: "+err.Error())
+		}
+		rr.proc = p
+		rr.ep.At = Now()
+		n.record(fmt.Sprintf("%s: rogue without the key on %s against %s", fault, addr, strings.Join(targets, " ")), false)
+	}
+	n.rogue = rr
+	return hold
+}
+
+// endRogue heals the rogue fault in progress and gathers what check (d)
+// judges: the targets' log lines written during it, the rogue's attempts,
+// the impostor's log and the targets' INFO at the end of the hold.
+func (n *Nemesis) endRogue(ctx context.Context) {
+	rr := n.rogue
+	if rr == nil {
+		return
+	}
+	n.rogue = nil
+	ep := &rr.ep
+	ep.Short = time.Since(rr.start) < rr.hold
+	if rr.impostor != nil {
+		if ctx.Err() == nil {
+			for j := range 3 {
+				if _, ok := rr.offsets[j]; ok {
+					ep.Probes = append(ep.Probes, n.Cluster.Probe(ctx, j))
+				}
+			}
+		}
+		rr.impostor.Stop()
+		if logSize(rr.impostor.LogPath()) > 0 {
+			ep.ImpostorRan = true
+		}
+		lines, err := logLines(rr.impostor.LogPath(), 0, -1, rogueLine)
+		if err != nil && ep.ImpostorRan {
+			ep.Problems = append(ep.Problems, "reading the impostor's log: "+err.Error())
+		}
+		ep.ImpostorLog = lines
+	}
+	if rr.proc != nil {
+		if err := rr.proc.Stop(); err != nil {
+			ep.Problems = append(ep.Problems, err.Error())
+		}
+		if f, err := os.Open(rr.proc.Out); err != nil {
+			ep.Problems = append(ep.Problems, err.Error())
+		} else {
+			as, err := ReadRogueAttempts(f)
+			f.Close()
+			if err != nil {
+				ep.Problems = append(ep.Problems, "reading the rogue's attempts: "+err.Error())
+			}
+			ep.Attempts = as
+		}
+	}
+	for j := range 3 {
+		from, ok := rr.offsets[j]
+		if !ok {
+			continue
+		}
+		path := n.Cluster.LogPath(j)
+		lines, err := logLines(path, from, logSize(path), rogueLine)
+		if err != nil {
+			ep.Problems = append(ep.Problems, fmt.Sprintf("reading %s: %v", path, err))
+		}
+		ep.Windows = append(ep.Windows, LogWindow{Member: n.Cluster.Net.Addr(j), Lines: lines})
+	}
+	n.Rogues = append(n.Rogues, *ep)
+	if rr.impostor != nil {
+		n.restart(rr.member)
+	} else {
+		n.record("heal: rogue on "+ep.Addr+" stopped", true)
 	}
 }

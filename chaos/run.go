@@ -33,7 +33,10 @@ type Options struct {
 	// Licenses is the feature's count.
 	Licenses int
 	// Faults are the kinds the nemesis draws from (AllFaults by default).
-	Faults   []string
+	Faults []string
+	// First are the kinds of the plan's first episodes, in order (the short
+	// test makes sure of its rogue peers this way); the rest are drawn.
+	First    []string
 	Workload WorkloadOptions
 	Check    CheckOptions
 	// Out receives the plan, the nemesis' actions and the report.
@@ -73,8 +76,13 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	if len(o.Faults) == 0 {
 		o.Faults = AllFaults
 	}
+	for _, k := range append(append([]string(nil), o.Faults...), o.First...) {
+		if !KnownFault(k) {
+			return nil, fmt.Errorf("chaos: unknown fault kind %q (known: %s)", k, strings.Join(AllFaults, ", "))
+		}
+	}
 	minGap := o.Check.ResumeWithin + 500*time.Millisecond
-	plan := Plan(o.Seed, o.Duration, o.Faults, minGap)
+	plan := PlanFirst(o.Seed, o.Duration, o.First, o.Faults, minGap)
 	PrintPlan(o.Out, o.Seed, plan)
 
 	// Stop on SIGINT/SIGTERM like on ctx: the deferred teardown runs.
@@ -178,6 +186,7 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 		h = append(h, part...)
 	}
 	rep = Check(h, o.Check)
+	CheckRoguePeers(rep, nem.Rogues)
 	var kinds []string
 	total := 0
 	for k, n := range nem.Faults {

@@ -2,15 +2,20 @@
 //
 //	lmchaos run -bin DIR [-duration 10m] [-seed N]   the whole run; exit 1 on any violation
 //	lmchaos workload -path P -out FILE ...           the clients (run by "run" inside the clients' namespace)
+//	lmchaos rogue -rank R -targets R=ADDR,...        a peer without the key (run by "run" in a member's namespace)
+//	lmchaos info -addr HOST:PORT                     an lmgrd's INFO records, one per line
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -18,6 +23,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/lmtriad/lmtriad/chaos"
+	"github.com/lmtriad/lmtriad/wire"
 )
 
 func main() {
@@ -57,6 +63,7 @@ func newApp(stdout, stderr io.Writer, code *int) *cli.App {
 					&cli.IntFlag{Name: "clients", Value: w.Clients},
 					&cli.IntFlag{Name: "licenses", Value: d.Licenses},
 					&cli.StringFlag{Name: "faults", Value: strings.Join(chaos.AllFaults, ","), Usage: "fault kinds to draw from"},
+					&cli.StringFlag{Name: "first", Usage: "fault kinds of the first episodes, in order (comma-separated)"},
 					&cli.BoolFlag{Name: "report-survive", Usage: "report check (b) without failing on it (until replication lands)"},
 				},
 				Action: func(c *cli.Context) error {
@@ -67,6 +74,9 @@ func newApp(stdout, stderr io.Writer, code *int) *cli.App {
 					}
 					o.Workload.Clients, o.Licenses = c.Int("clients"), c.Int("licenses")
 					o.Faults = strings.Split(c.String("faults"), ",")
+					if c.String("first") != "" {
+						o.First = strings.Split(c.String("first"), ",")
+					}
 					o.Out = stdout
 					if o.Dir == "" {
 						dir, err := os.MkdirTemp("", "lmchaos-")
@@ -86,7 +96,7 @@ func newApp(stdout, stderr io.Writer, code *int) *cli.App {
 					if err != nil {
 						return err
 					}
-					failed := rep.Count(chaos.CheckLimit) + rep.Count(chaos.CheckResume)
+					failed := rep.Count(chaos.CheckLimit) + rep.Count(chaos.CheckResume) + rep.Count(chaos.CheckRogue)
 					if !c.Bool("report-survive") {
 						failed += rep.Count(chaos.CheckSurvive)
 					}
@@ -144,6 +154,69 @@ func newApp(stdout, stderr io.Writer, code *int) *cli.App {
 					err = chaos.RunWorkload(ctx, o, chaos.NewRecorder(f))
 					fmt.Fprintf(stdout, "workload: %d clients ran %v\n", o.Clients, time.Since(start).Round(time.Millisecond))
 					return err
+				},
+			},
+			{
+				Name:   "rogue",
+				Usage:  "a triad peer without the cluster key: vote, append, fetch and push state at the targets; attempts as JSON lines",
+				Hidden: true,
+				Flags: []cli.Flag{
+					&cli.IntFlag{Name: "rank", Required: true, Usage: "the rank to claim (the member whose address this runs on)"},
+					&cli.StringFlag{Name: "targets", Required: true, Usage: "`R=HOST:PORT,...`: the members to attack and their ranks"},
+					&cli.StringFlag{Name: "servers", Usage: "`HOST:PORT,...`: the SERVER lines, for the old greetings"},
+					&cli.StringFlag{Name: "vendor", Value: "demo"},
+					&cli.StringFlag{Name: "feature", Value: chaos.Feature},
+					&cli.IntFlag{Name: "count", Value: 100000, Usage: "the count SNAP/DELTA lines claim"},
+					&cli.DurationFlag{Name: "for", Value: 30 * time.Second, Usage: "stop after this long at most"},
+					&cli.DurationFlag{Name: "every", Value: 100 * time.Millisecond, Usage: "pause between two attempts of a kind at a target"},
+					&cli.IntFlag{Name: "max-attempts", Value: 100, Usage: "attempts of a kind at a target at most"},
+					&cli.DurationFlag{Name: "timeout", Value: 500 * time.Millisecond, Usage: "bound of one attempt"},
+				},
+				Action: func(c *cli.Context) error {
+					o := chaos.RogueOptions{Rank: c.Int("rank"), Vendor: c.String("vendor"), Feature: c.String("feature"),
+						Count: c.Int("count"), For: c.Duration("for"), Every: c.Duration("every"),
+						MaxAttempts: c.Int("max-attempts"), Timeout: c.Duration("timeout")}
+					for _, t := range strings.Split(c.String("targets"), ",") {
+						r, addr, ok := strings.Cut(t, "=")
+						rank, err := strconv.Atoi(r)
+						if !ok || err != nil {
+							return fmt.Errorf("-targets: %q is not RANK=HOST:PORT", t)
+						}
+						o.Targets = append(o.Targets, chaos.RogueTarget{Rank: rank, Addr: addr})
+					}
+					if s := c.String("servers"); s != "" {
+						o.Servers = strings.Split(s, ",")
+					}
+					ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
+					defer stop()
+					return chaos.RunRogue(ctx, o, stdout)
+				},
+			},
+			{
+				Name:   "info",
+				Usage:  "print an lmgrd's INFO reply and records, one protocol line each",
+				Hidden: true,
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "addr", Required: true, Usage: "`HOST:PORT` of the lmgrd"},
+				},
+				Action: func(c *cli.Context) error {
+					ctx, cancel := context.WithTimeout(c.Context, 3*time.Second)
+					defer cancel()
+					var d net.Dialer
+					conn, _, err := wire.Dial(ctx, &d, c.String("addr"), wire.Hello("role", "admin"), 2*time.Second)
+					if err != nil {
+						return err
+					}
+					defer conn.Close()
+					resp, recs, err := conn.Call(ctx, wire.New("INFO"))
+					if err != nil {
+						return err
+					}
+					fmt.Fprintln(stdout, resp.String())
+					for _, r := range recs {
+						fmt.Fprintln(stdout, r.String())
+					}
+					return nil
 				},
 			},
 		},
