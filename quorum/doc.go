@@ -9,7 +9,9 @@
 //
 //   - Ranks are the SERVER lines' order (0 primary, 1 secondary, 2 tertiary);
 //     raft ids are rank+1 and the membership never changes.
-//   - The tertiary votes but never sends a vote request: it is never master.
+//   - The tertiary never serves; it asks for votes only to relay (relays):
+//     when the eligible member it hears lacks entries it holds, it leads for
+//     a moment, brings that member up to date and hands it the role.
 //   - A member serves (Serving) only as raft's leader with a lease: LeaseTicks
 //     from the send time of a heartbeat round (a ReadIndex) that a quorum
 //     acknowledged, and once everything committed before it is applied.

@@ -29,6 +29,11 @@ const envelopeVersion = 1
 // MaxEnvelope bounds one encoded envelope (a raft snapshot travels in one).
 const MaxEnvelope = 256 << 20
 
+// maxEnvelopeMessages bounds the messages of one envelope (raft sends a few
+// per peer per Ready), so that a frame of empty messages cannot make the
+// decoder allocate far more than it read.
+const maxEnvelopeMessages = 4096
+
 // ErrMalformed is wrapped by every decoding error.
 var ErrMalformed = errors.New("quorum: malformed envelope")
 
@@ -94,7 +99,7 @@ func UnmarshalEnvelope(b []byte) (Envelope, error) {
 	}
 	e.LicenseDigest = string(s)
 	n, k := binary.Uvarint(rest)
-	if k <= 0 || n > uint64(len(rest)) {
+	if k <= 0 || n > uint64(len(rest)) || n > maxEnvelopeMessages {
 		return e, fmt.Errorf("%w: message count", ErrMalformed)
 	}
 	rest = rest[k:]

@@ -62,6 +62,7 @@ type Node struct {
 	lastKeepalive int64
 	leaderless    int64 // a secondary's tick when it started yielding to the primary
 	logLost       bool
+	leaderSeen    int64 // the last tick at which this member knew a leader
 	broken        error
 	out           [Size][]raftpb.Message
 	pending       *raft.Ready
@@ -147,13 +148,22 @@ func (n *Node) Tick() {
 	if n.broken != nil {
 		return
 	}
-	if n.now >= n.promiseEnd && !n.yieldsToPrimary() {
+	leader := n.rn.BasicStatus().RaftState == raft.StateLeader
+	if n.master() != None {
+		n.leaderSeen = n.now
+	}
+	// The promise is about votes and campaigns: a leader (made by a
+	// handback during the promise) keeps its heartbeats and CheckQuorum.
+	if leader || (n.now >= n.promiseEnd && !n.yieldsToPrimary()) {
 		n.rn.Tick()
 		if n.now == n.promiseEnd && n.cfg.Self != Tertiary && n.rn.BasicStatus().Lead == raft.None &&
 			(n.live((n.cfg.Self+1)%Size) || n.live((n.cfg.Self+2)%Size)) {
 			// A member that starts beside a peer with no leader asks at
 			// once (a pre-vote: it disturbs no leader that has a lease).
 			_ = n.rn.Campaign()
+		}
+		if n.relays() && n.now-n.leaderSeen == int64(2*n.timing.ElectionTicks) && !leader {
+			_ = n.rn.Campaign() // the relay's pre-vote, at once (see relays)
 		}
 	}
 	st := n.rn.BasicStatus()
@@ -168,6 +178,17 @@ func (n *Node) Tick() {
 		n.maybeHandBack(st)
 	}
 	n.note()
+}
+
+// relays reports whether the tertiary may ask for votes: only when the
+// triad has had no leader for two election timeouts although a peer is
+// live. That happens when the eligible member it hears is missing
+// committed entries that the tertiary holds: raft lets only a member with
+// every committed entry lead, so the tertiary leads for a moment, without
+// ever serving, to bring that member up to date and hand it the role.
+func (n *Node) relays() bool {
+	return n.cfg.Self == Tertiary && n.now-n.leaderSeen >= int64(2*n.timing.ElectionTicks) &&
+		(n.live(Primary) || n.live(Secondary))
 }
 
 // yieldsToPrimary: a secondary with no leader lets a live primary campaign
@@ -201,26 +222,40 @@ func (n *Node) noteReign(st raft.BasicStatus) {
 
 // maybeHandBack starts the PRIMARY_IS_MASTER handback: a secondary leader
 // gives the role to the primary once the primary holds every entry.
+//
+// A tertiary leader (see relays) hands the role to the primary, or else the
+// secondary, as soon as one of them is live and holds every entry.
 func (n *Node) maybeHandBack(st raft.BasicStatus) {
-	if !n.cfg.PrimaryIsMaster || n.cfg.Self != Secondary || n.transfer || !n.live(Primary) {
+	if n.transfer {
+		return
+	}
+	var to []int
+	switch {
+	case n.cfg.Self == Tertiary:
+		to = []int{Primary, Secondary}
+	case n.cfg.PrimaryIsMaster && n.cfg.Self == Secondary:
+		to = []int{Primary}
+	default:
 		return
 	}
 	last, err := n.store.LastIndex()
 	if err != nil {
 		return
 	}
-	caughtUp := false
+	var match [Size]uint64
 	n.rn.WithProgress(func(pid uint64, _ raft.ProgressType, pr tracker.Progress) {
-		if pid == id(Primary) && pr.Match >= last {
-			caughtUp = true
+		if r := rank(pid); r >= 0 && r < Size {
+			match[r] = pr.Match
 		}
 	})
-	if !caughtUp {
-		return
+	for _, r := range to {
+		if n.live(r) && match[r] >= last {
+			// Stop serving first: the vote requests of a transfer bypass leases.
+			n.transfer, n.leased, n.leaseUntil = true, false, 0
+			n.rn.TransferLeader(id(r))
+			return
+		}
 	}
-	// Stop serving first: the vote requests of a transfer bypass leases.
-	n.transfer, n.leased, n.leaseUntil = true, false, 0
-	n.rn.TransferLeader(id(Primary))
 }
 
 // Step takes an envelope from a peer. Envelopes from a member with other
@@ -372,7 +407,7 @@ func (n *Node) Ready() (Ready, error) {
 			n.granted(rs)
 		}
 		for _, m := range rd.Messages {
-			if n.cfg.Self == Tertiary && (m.Type == raftpb.MsgVote || m.Type == raftpb.MsgPreVote) {
+			if n.cfg.Self == Tertiary && (m.Type == raftpb.MsgVote || m.Type == raftpb.MsgPreVote) && !n.relays() {
 				continue // the tertiary never asks to be master
 			}
 			to := rank(m.To)
@@ -469,7 +504,7 @@ func (n *Node) granted(rs raft.ReadState) {
 // Serving reports whether this node is the master and may grant: the
 // leader, within its lease, with everything committed before it applied.
 func (n *Node) Serving() bool {
-	return n.broken == nil && n.reignTerm != 0 && n.leased && !n.transfer && n.now < n.leaseUntil && n.applied >= n.leaseIndex &&
+	return n.broken == nil && n.cfg.Self != Tertiary && n.reignTerm != 0 && n.leased && !n.transfer && n.now < n.leaseUntil && n.applied >= n.leaseIndex &&
 		n.rn.BasicStatus().RaftState == raft.StateLeader
 }
 
@@ -492,8 +527,8 @@ func (n *Node) master() int {
 		return None
 	}
 	m := rank(lead)
-	if m != n.cfg.Self && !n.live(m) {
-		return None
+	if m == Tertiary || (m != n.cfg.Self && !n.live(m)) {
+		return None // the tertiary only ever leads to relay entries (relays)
 	}
 	return m
 }
@@ -549,9 +584,9 @@ func (n *Node) Status() Status {
 	}
 	quorum := st.Live[(n.cfg.Self+1)%Size] || st.Live[(n.cfg.Self+2)%Size]
 	switch {
-	case bs.RaftState == raft.StateLeader:
+	case bs.RaftState == raft.StateLeader && n.cfg.Self != Tertiary:
 		st.Role = RoleMaster
-	case quorum && st.Master != None:
+	case quorum:
 		st.Role = RoleStandby
 	default:
 		st.Role = RoleNoQuorum

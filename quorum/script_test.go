@@ -21,7 +21,6 @@ var (
 // skipped unless -bugs is given. Remove an entry once the bug is fixed, and
 // regenerate the script with -update.
 var scriptBugs = map[string]string{
-	"lagging": "BUG: a secondary that lags behind the tertiary is never elected while the primary is down, and is elected without committed entries once the primary restarts; see TestLaggingSecondaryTakesOver",
 	"restart": "BUG: a standby restarted with fresh storage while the master keeps its quorum panics in raft " +
 		"(tocommit(N) is out of range [lastIndex(1)]); see TestRestartedStandbyCatchesUp",
 }
