@@ -28,6 +28,7 @@ func main() {
 			&cli.StringSliceFlag{Name: "x", Usage: "disable `lmdown` or `lmremove`"},
 			&cli.StringFlag{Name: "self", Usage: "which SERVER line `HOST` this process is"},
 			&cli.StringFlag{Name: "state", Usage: "`DIR` of a triad member's raft log (default /var/lib/lmtriad/HOST-PORT)"},
+			&cli.BoolFlag{Name: "no-fsync", Usage: "write the triad's raft log without waiting for the disk (survives process crashes, not power cuts)"},
 			&cli.StringFlag{Name: "cluster-key", EnvVars: []string{"LMTRIAD_CLUSTER_KEY"}, Usage: "the triad's cluster key `FILE` (lmutil lmkeygen -cluster FILE)"},
 			&cli.StringFlag{Name: "vendord", EnvVars: []string{"LMTRIAD_VENDORD"}, Usage: "vendor daemon binary `PATH`"},
 			&cli.IntFlag{Name: "max-connections", Usage: "client connections per vendor daemon (0: as many as descriptors allow)"},
@@ -42,6 +43,7 @@ func main() {
 			opts.Self = c.String("self")
 			opts.ClusterKeyFile = c.String("cluster-key")
 			opts.StateDir = c.String("state")
+			opts.NoFsync = c.Bool("no-fsync")
 			opts.VendordPath = c.String("vendord")
 			opts.ClientHeartbeatTimeout = c.Duration("client-timeout")
 			opts.MaxConnections = c.Int("max-connections")

@@ -27,6 +27,10 @@ type Options struct {
 	// StateDir is -state: where a triad member keeps its raft log
 	// (default: see stateDir).
 	StateDir string
+	// NoFsync (-no-fsync) writes the raft log without waiting for the disk:
+	// an acknowledged grant then survives any process crash but not a power
+	// cut of two members at once (docs/triad.md §6).
+	NoFsync bool
 	// Clock is the clock of the triad's ticks and leases (CLOCK_BOOTTIME ns,
 	// the same in every process of the machine); nil means the real one.
 	Clock func() int64

@@ -86,7 +86,12 @@ func newTriad(s *server, files []*licfile.File, key *clusterkey.Key, clock func(
 	if err != nil {
 		return nil, fmt.Errorf("triad state: %w", err)
 	}
-	s.log.Infof("Triad state in %s", dir)
+	store.NoFsync = s.opts.NoFsync
+	if s.opts.NoFsync {
+		s.log.Warnf("Triad state in %s, written without fsync (-no-fsync): a power cut of two members at once loses their latest grants", dir)
+	} else {
+		s.log.Infof("Triad state in %s", dir)
+	}
 	snap, err := store.Snapshot()
 	if err != nil {
 		store.Close()

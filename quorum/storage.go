@@ -62,6 +62,9 @@ type BoltStorage struct {
 	*raft.MemoryStorage
 	db   *bbolt.DB
 	path string
+	// NoFsync leaves every write in the operating system's cache: it
+	// survives the process (kill -9) but not the machine (a power cut).
+	NoFsync bool
 }
 
 var (
@@ -177,7 +180,7 @@ func (s *BoltStorage) Save(hs raftpb.HardState, entries []raftpb.Entry, sync boo
 	if len(entries) == 0 && raft.IsEmptyHardState(hs) {
 		return nil
 	}
-	s.db.NoSync = !sync
+	s.db.NoSync = !sync || s.NoFsync
 	defer func() { s.db.NoSync = false }()
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		if len(entries) > 0 {
