@@ -3,7 +3,10 @@ package handoff
 import (
 	"bufio"
 	"errors"
+	"io"
 	"net"
+	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -80,4 +83,85 @@ func TestBootTimeNowAdvances(t *testing.T) {
 	for BootTimeNow() == a && time.Now().Before(deadline) {
 	}
 	assert.Greater(t, BootTimeNow(), a)
+}
+
+// TestRecvAtTheDescriptorLimit: a socket that cannot be received because
+// the receiver is out of descriptors is lost, and nothing else: Recv says so
+// without taking it for the peer's end, no descriptor is left behind, the
+// client sees its connection closed, and the channel carries on.
+func TestRecvAtTheDescriptorLimit(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		free int // descriptors left below the limit
+	}{
+		{"none for the socket", 0},               // recvmsg: MSG_CTRUNC, the kernel drops the socket
+		{"none for net.FileConn's duplicate", 1}, // received, then not wrapped
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			parent, childFile, err := Pair()
+			require.NoError(t, err)
+			defer parent.Close()
+			child, err := FromFile(childFile)
+			require.NoError(t, err)
+			childFile.Close()
+			defer child.Close()
+
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			defer ln.Close()
+			client, err := net.Dial("tcp", ln.Addr().String())
+			require.NoError(t, err)
+			defer client.Close()
+			accepted, err := ln.Accept()
+			require.NoError(t, err)
+			require.NoError(t, parent.Send([]byte("HELLO proto=1 vendor=demo"), accepted.(*net.TCPConn)))
+			accepted.Close() // lmgrd's copy: the one in flight is the last
+
+			before := openDescriptors(t)
+			err = withDescriptorsLeft(t, tt.free, func() error {
+				_, conn, err := child.Recv()
+				if conn != nil {
+					conn.Close()
+				}
+				return err
+			})
+			require.Error(t, err)
+			t.Logf("Recv: %v", err)
+			assert.False(t, errors.Is(err, ErrPeerClosed), "not the peer's end: %v", err)
+			assert.Equal(t, before, openDescriptors(t), "no descriptor left behind")
+
+			require.NoError(t, client.SetReadDeadline(time.Now().Add(5*time.Second)))
+			_, err = client.Read(make([]byte, 1))
+			assert.ErrorIs(t, err, io.EOF, "the lost connection is closed")
+
+			require.NoError(t, parent.Send([]byte("ROLE serving=1"), nil))
+			msg, conn, err := child.Recv()
+			require.NoError(t, err, "the channel carries on")
+			assert.Nil(t, conn)
+			assert.Equal(t, "ROLE serving=1", string(msg))
+		})
+	}
+}
+
+// withDescriptorsLeft runs f with the soft open-files limit set so that only
+// free descriptors can be opened, then restores the limit.
+func withDescriptorsLeft(t *testing.T, free int, f func() error) error {
+	t.Helper()
+	var rl syscall.Rlimit
+	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl))
+	// The lowest free descriptor: every one below it is open.
+	lowest, err := syscall.Dup(0)
+	require.NoError(t, err)
+	syscall.Close(lowest)
+	low := syscall.Rlimit{Cur: uint64(lowest + free), Max: rl.Max}
+	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low))
+	defer func() { require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)) }()
+	return f()
+}
+
+func openDescriptors(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	require.NoError(t, err)
+	return len(ents) - 1 // the directory's own
 }

@@ -6,26 +6,121 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/lmtriad/lmtriad/wire"
 )
 
+// acceptLoop takes the connections on lmgrd's port, each to its own route.
+// lmgrd holds a connection only until it hands it over, and holds at most
+// routeBudget of them at once: the rest wait in the listen backlog, so that
+// a flood of connects never takes the descriptors lmgrd needs for its own
+// work (license files, vendor daemons' channels, its triad peers).
 func (s *server) acceptLoop() {
+	budget := routeBudget(fileLimit())
+	slots := make(chan struct{}, budget)
+	var (
+		pause          time.Duration
+		failures, full throttle
+	)
 	for {
+		select {
+		case slots <- struct{}{}:
+		default:
+			if ok, more := full.allow(time.Now(), acceptLogEvery); ok {
+				s.log.WithField("times_since_last_warning", more).Warnf(
+					"%d connections are being handed over at once; new connections wait", budget)
+			}
+			select {
+			case slots <- struct{}{}:
+			case <-s.ctx.Done():
+				return
+			}
+		}
 		c, err := s.ln.Accept()
 		if err != nil {
+			<-slots
 			if s.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
 			}
-			s.log.WithError(err).Warn("Accept failed")
-			time.Sleep(50 * time.Millisecond) // out of descriptors: let some close
+			// Out of descriptors (EMFILE, ENFILE) or the like: nothing is
+			// lost, the connection waits in the listen backlog. Try again
+			// after a short pause, growing while accepts keep failing.
+			if ok, more := failures.allow(time.Now(), acceptLogEvery); ok {
+				s.log.WithError(err).WithField("failures_since_last_warning", more).Warn("Accept failed")
+			}
+			pause = min(max(2*pause, acceptPauseMin), acceptPauseMax)
+			select {
+			case <-s.ctx.Done():
+				return
+			case <-time.After(pause):
+			}
 			continue
 		}
+		pause = 0
 		s.wg.Add(1)
-		go func() { defer s.wg.Done(); s.route(c) }()
+		go func() {
+			defer s.wg.Done()
+			defer func() { <-slots }()
+			s.route(c)
+		}()
 	}
+}
+
+// The accept loop's pauses after a failure, doubling from min to max, and
+// how often it warns of failures or of a full budget.
+const (
+	acceptPauseMin = 5 * time.Millisecond
+	acceptPauseMax = 50 * time.Millisecond
+	acceptLogEvery = 5 * time.Second
+)
+
+// descriptorsKept are the descriptors lmgrd keeps out of the routes' reach:
+// stdio, its log, the listener, the poller, the license watch, each vendor
+// daemon's channel and output, the triad's log and peer links, files read at
+// a reread, and connections it dials.
+const descriptorsKept = 64
+
+// routeBudget is how many connections lmgrd may hold at once, being routed,
+// within limit descriptors.
+func routeBudget(limit uint64) int {
+	b := int64(min(limit, 1<<40)) - descriptorsKept
+	return int(max(min(b, 1<<20), 8))
+}
+
+// fileLimit is the descriptor limit in force (the Go runtime raised the
+// soft limit to the hard one at start).
+func fileLimit() uint64 {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return 1024
+	}
+	return rl.Cur
+}
+
+// throttle lets a repeated event through at most once per interval and
+// counts the ones it held back.
+type throttle struct {
+	mu   sync.Mutex
+	last time.Time // when an event was last let through
+	held int       // events held back since
+	seen bool      // one was let through already
+}
+
+// allow reports whether the event at now may be logged and how many were
+// held back since the last one that was.
+func (t *throttle) allow(now time.Time, every time.Duration) (bool, int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.seen && now.Sub(t.last) < every {
+		t.held++
+		return false, 0
+	}
+	held := t.held
+	t.last, t.held, t.seen = now, 0, true
+	return true, held
 }
 
 // route reads a connection's greeting and hands the connection to the
@@ -88,7 +183,13 @@ func (s *server) route(c net.Conn) {
 	}
 	if err := v.client(line, sc); err != nil {
 		var we *wire.Error
-		if !errors.As(err, &we) {
+		switch {
+		case errors.As(err, &we):
+		case errors.Is(err, syscall.ETOOMANYREFS), errors.Is(err, syscall.ENOBUFS), errors.Is(err, syscall.ENOMEM):
+			// Too many sockets on their way to the daemons, or no memory
+			// for one more: the daemon is as good as full.
+			we = wire.NewError(wire.CodeServerMaxedOut, 16)
+		default:
 			we = wire.NewError(wire.CodeVendorDown, 16)
 		}
 		s.reject(c, we)

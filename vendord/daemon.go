@@ -57,7 +57,8 @@ type daemon struct {
 	nextSession atomic.Uint64
 
 	maxClients int          // client connections allowed; admins get AdminReserve more
-	clients    atomic.Int64 // client and admin connections open now
+	clients    atomic.Int64 // client and admin connections open now (see reserve)
+	refusals   throttle     // the warnings of -106 answers
 
 	connsMu sync.Mutex
 	conns   map[net.Conn]bool // true: a client's (closed when this server steps down)
@@ -279,6 +280,10 @@ func (d *daemon) reread() {
 
 func (d *daemon) accept(ctx context.Context, ln net.Listener) {
 	go func() { <-ctx.Done(); ln.Close() }()
+	var (
+		pause    time.Duration
+		failures throttle
+	)
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -289,23 +294,54 @@ func (d *daemon) accept(ctx context.Context, ln net.Listener) {
 			if errors.As(err, &ne) && ne.Timeout() {
 				continue
 			}
-			d.log.WithError(err).Warn("Accept failed")
-			time.Sleep(50 * time.Millisecond) // out of descriptors: let some close
+			// Out of descriptors (EMFILE, ENFILE) or the like: the
+			// connection waits in the listen backlog. Try again soon,
+			// after a short pause that keeps a failing loop cheap; the
+			// licenses held are not concerned.
+			if ok, more := failures.allow(time.Now(), acceptLogEvery); ok {
+				d.log.WithError(err).WithField("failures_since_last_warning", more).Warn("Accept failed")
+			}
+			pause = min(max(2*pause, acceptPauseMin), acceptPauseMax)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(pause):
+			}
 			continue
 		}
+		pause = 0
 		d.serve(ctx, c, nil)
 	}
 }
 
+// The accept loop's pauses after a failure, doubling from min to max, and
+// how often it says so.
+const (
+	acceptPauseMin = 5 * time.Millisecond
+	acceptPauseMax = 50 * time.Millisecond
+	acceptLogEvery = 5 * time.Second
+)
+
 // serve runs one client connection in its own goroutine. first is the
-// greeting lmgrd already read, or nil on the direct port.
+// greeting lmgrd already read, or nil on the direct port. A connection over
+// the limit is answered -106 and closed here, before the caller takes the
+// next one, so that connections on their way in never pile up past the
+// descriptors kept for them (see limits.go).
 func (d *daemon) serve(ctx context.Context, c net.Conn, first *wire.Message) {
+	// On the direct port the role is not known before the greeting:
+	// count the connection against the larger, administrators' cap, and
+	// let admit hold a client to the client limit at its greeting.
+	admin := first == nil || first.Get("role") == "admin"
+	if !d.reserve(admin) {
+		d.refuse(c)
+		return
+	}
 	if !d.track(c, true) {
 		c.Close()
+		d.clients.Add(-1)
 		return
 	}
 	s := &session{d: d, id: d.nextSession.Add(1), conn: c}
-	d.clients.Add(1)
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()

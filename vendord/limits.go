@@ -1,17 +1,41 @@
 package main
 
 import (
+	"net"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/lmtriad/lmtriad/wire"
 )
 
-// descriptorsKept is what the daemon needs besides client connections:
-// listeners, the handoff channel, peer streams, log files.
-const descriptorsKept = 64
+// A vendor daemon's descriptors are its own few, the client connections it
+// counts (d.clients, at most maxClients+AdminReserve), and the connections
+// on their way in that are not counted yet. The last are few because every
+// connection is counted or refused before the next one comes in: the
+// control loop receives one handed-off socket at a time and serve counts it
+// (reserve) or answers it -106 and closes it (refuse) before receiving the
+// next, however many lmgrd has queued on the channel (queued sockets are the
+// kernel's, not this process's), and the direct port's accept loop does the
+// same with what it accepts.
+const (
+	// descriptorsOwn are the daemon's own: stdio, the handoff channel, the
+	// direct port's listener, the poller, license files during a reread,
+	// and room for what the runtime and libraries open (a dozen in all
+	// today).
+	descriptorsOwn = 64
+	// descriptorsInFlight are the uncounted connections on their way in:
+	// a handed-off socket takes two while it is received (the one recvmsg
+	// installs and net.FileConn's duplicate of it), an accept on the
+	// direct port one. A refusal holds one of these until it is closed.
+	descriptorsInFlight = 2 + 1
+	// descriptorsKept is what the daemon keeps besides the connections it
+	// counts.
+	descriptorsKept = descriptorsOwn + descriptorsInFlight
+)
 
 // raiseFileLimit lifts the descriptor limit as far as the system allows
 // (root may also raise the hard limit up to fs.nr_open), because every
@@ -35,26 +59,105 @@ func raiseFileLimit() uint64 {
 	return rl.Cur
 }
 
-// connectionBudget is how many client connections fit in limit descriptors.
+// connectionBudget is how many client connections fit in limit descriptors
+// when adminReserve more are kept for administrators: what is left once
+// descriptorsKept are set aside. So the daemon answers -106 at its limit
+// and never runs out of descriptors, which would lose the connection being
+// handed over (the kernel closes it) without an answer.
 func connectionBudget(limit uint64, adminReserve int) int {
-	budget := int64(limit) - descriptorsKept - int64(adminReserve)
+	budget := int64(min(limit, 1<<40)) - descriptorsKept - int64(adminReserve)
 	if budget < 1 {
 		return 1
 	}
 	return int(min(budget, 1<<30))
 }
 
-// admit refuses a client over the connection limit with FlexLM's -106; an
-// administrator may still use the reserve. The caller's own connection is
-// already counted.
-func (d *daemon) admit(admin bool) *wire.Error {
+// connectionCap is how many connections a newcomer may find open and still
+// be counted in: clients fill maxClients, administrators the reserve too.
+func (d *daemon) connectionCap(admin bool) int64 {
 	limit := int64(d.maxClients)
 	if admin {
 		limit += int64(d.opts.AdminReserve)
 	}
-	if d.clients.Load() <= limit {
+	return limit
+}
+
+// reserve counts a new connection in if there is room for it below its
+// cap; the caller uncounts it (d.clients.Add(-1)) once it is closed. A
+// connection whose role is not known yet (the direct port's, before its
+// greeting) may take the administrators' reserve here; admit, at its
+// greeting, then holds a client to the client limit.
+func (d *daemon) reserve(admin bool) bool {
+	limit := d.connectionCap(admin)
+	for {
+		n := d.clients.Load()
+		if n >= limit {
+			return false
+		}
+		if d.clients.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// refuseTimeout bounds writing -106 to a connection refused at once: a new
+// connection's send buffer is empty, so the write does not wait unless the
+// system is out of memory.
+const refuseTimeout = 100 * time.Millisecond
+
+// refuse answers a connection that was not counted in with -106 and closes
+// it, before the caller takes the next one.
+func (d *daemon) refuse(c net.Conn) {
+	_ = c.SetWriteDeadline(time.Now().Add(refuseTimeout))
+	_ = wire.NewWriter(c).WriteMessage(wire.NewError(wire.CodeServerMaxedOut, 2).Message())
+	c.Close()
+	d.maxedOut()
+}
+
+// admit refuses a client over the connection limit with FlexLM's -106; an
+// administrator may still use the reserve. The caller's own connection is
+// already counted.
+func (d *daemon) admit(admin bool) *wire.Error {
+	if d.clients.Load() <= d.connectionCap(admin) {
 		return nil
 	}
-	d.log.Warn("Warning: Maximum connections to the server has reached. Please disconnect some clients from the server")
+	d.maxedOut()
 	return wire.NewError(wire.CodeServerMaxedOut, 1)
+}
+
+// maxedOutLogEvery spaces the warnings of a daemon at its limit: a burst of
+// refused clients is one line, not one per client.
+const maxedOutLogEvery = 5 * time.Second
+
+func (d *daemon) maxedOut() {
+	if ok, more := d.refusals.allow(time.Now(), maxedOutLogEvery); ok {
+		l := d.log
+		if more > 0 {
+			l = l.WithField("refused_since_last_warning", more)
+		}
+		l.Warn("Warning: Maximum connections to the server has reached. Please disconnect some clients from the server")
+	}
+}
+
+// throttle lets a repeated event through at most once per interval and
+// counts the ones it held back.
+type throttle struct {
+	mu   sync.Mutex
+	last time.Time // when an event was last let through
+	held int       // events held back since
+	seen bool      // one was let through already
+}
+
+// allow reports whether the event at now may be logged and how many were
+// held back since the last one that was.
+func (t *throttle) allow(now time.Time, every time.Duration) (bool, int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.seen && now.Sub(t.last) < every {
+		t.held++
+		return false, 0
+	}
+	held := t.held
+	t.last, t.held, t.seen = now, 0, true
+	return true, held
 }
