@@ -6,10 +6,10 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
+	"github.com/lmtriad/lmtriad/flexlog"
 	"github.com/lmtriad/lmtriad/wire"
 )
 
@@ -23,13 +23,13 @@ func (s *server) acceptLoop() {
 	slots := make(chan struct{}, budget)
 	var (
 		pause          time.Duration
-		failures, full throttle
+		failures, full flexlog.Throttle
 	)
 	for {
 		select {
 		case slots <- struct{}{}:
 		default:
-			if ok, more := full.allow(time.Now(), acceptLogEvery); ok {
+			if ok, more := full.Allow(time.Now(), acceptLogEvery); ok {
 				s.log.WithField("times_since_last_warning", more).Warnf(
 					"%d connections are being handed over at once; new connections wait", budget)
 			}
@@ -48,7 +48,7 @@ func (s *server) acceptLoop() {
 			// Out of descriptors (EMFILE, ENFILE) or the like: nothing is
 			// lost, the connection waits in the listen backlog. Try again
 			// after a short pause, growing while accepts keep failing.
-			if ok, more := failures.allow(time.Now(), acceptLogEvery); ok {
+			if ok, more := failures.Allow(time.Now(), acceptLogEvery); ok {
 				s.log.WithError(err).WithField("failures_since_last_warning", more).Warn("Accept failed")
 			}
 			pause = min(max(2*pause, acceptPauseMin), acceptPauseMax)
@@ -98,29 +98,6 @@ func fileLimit() uint64 {
 		return 1024
 	}
 	return rl.Cur
-}
-
-// throttle lets a repeated event through at most once per interval and
-// counts the ones it held back.
-type throttle struct {
-	mu   sync.Mutex
-	last time.Time // when an event was last let through
-	held int       // events held back since
-	seen bool      // one was let through already
-}
-
-// allow reports whether the event at now may be logged and how many were
-// held back since the last one that was.
-func (t *throttle) allow(now time.Time, every time.Duration) (bool, int) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.seen && now.Sub(t.last) < every {
-		t.held++
-		return false, 0
-	}
-	held := t.held
-	t.last, t.held, t.seen = now, 0, true
-	return true, held
 }
 
 // route reads a connection's greeting and hands the connection to the

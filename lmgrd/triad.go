@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lmtriad/lmtriad/clusterkey"
+	"github.com/lmtriad/lmtriad/flexlog"
 	"github.com/lmtriad/lmtriad/handoff"
 	"github.com/lmtriad/lmtriad/licfile"
 	"github.com/lmtriad/lmtriad/pool"
@@ -56,10 +57,10 @@ type triad struct {
 	status        quorum.Status
 	pendingDigest string
 
-	genSeq     uint64 // table generations: unique per member (see nextGen)
-	lastSnap   uint64
-	lastStepE  time.Time
-	lastReadyE time.Time
+	genSeq   uint64 // table generations: unique per member (see nextGen)
+	lastSnap uint64
+	badStep  flexlog.Throttle // log lines of peers' bad messages
+	notReady flexlog.Throttle // log lines of a log that cannot be stored
 }
 
 type proposal struct {
@@ -249,9 +250,10 @@ func (t *triad) catchUp() {
 }
 
 func (t *triad) step(e quorum.Envelope) {
-	if err := t.node.Step(e); err != nil && time.Since(t.lastStepE) > 10*time.Second {
-		t.lastStepE = time.Now()
-		t.s.log.Warnf("Bad message from triad peer %s: %v", t.s.servers[e.From].Host, err)
+	if err := t.node.Step(e); err != nil {
+		if ok, _ := t.badStep.Allow(time.Now(), 10*time.Second); ok {
+			t.s.log.Warnf("Bad message from triad peer %s: %v", t.s.servers[e.From].Host, err)
+		}
 	}
 }
 
@@ -300,8 +302,7 @@ func (t *triad) cycle() {
 	rd, err := t.node.Ready()
 	if err != nil {
 		t.feed(t.node.Status(), false) // not serving
-		if time.Since(t.lastReadyE) > 10*time.Second {
-			t.lastReadyE = time.Now()
+		if ok, _ := t.notReady.Allow(time.Now(), 10*time.Second); ok {
 			t.s.log.Errorf("Triad: not serving: %v", err)
 		}
 		return

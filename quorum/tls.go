@@ -17,6 +17,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/lmtriad/lmtriad/clusterkey"
+	"github.com/lmtriad/lmtriad/flexlog"
 	"github.com/lmtriad/lmtriad/hostid"
 	"github.com/lmtriad/lmtriad/wire"
 )
@@ -60,12 +61,7 @@ type TLSTransport struct {
 
 	mu      sync.Mutex
 	inbound map[net.Conn]struct{}
-	refusal map[string]*refusal // rate limit of refusal log lines, by address and reason
-}
-
-type refusal struct {
-	last       time.Time
-	suppressed int
+	refusal map[string]*flexlog.Throttle // refusal log lines, by address and reason
 }
 
 // refusalLogEvery is the rate limit of refusal log lines per address and reason.
@@ -80,7 +76,7 @@ func NewTLSTransport(cfg TLSConfig) *TLSTransport {
 		cfg.ReadTimeout = 10 * time.Second
 	}
 	t := &TLSTransport{cfg: cfg, recv: make(chan Envelope, 1024), inbound: map[net.Conn]struct{}{},
-		refusal: map[string]*refusal{}}
+		refusal: map[string]*flexlog.Throttle{}}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	for r := range Size {
 		if r == cfg.Self {
@@ -288,24 +284,20 @@ func (t *TLSTransport) refused(addr, reason string) {
 		host = addr
 	}
 	key := host + "\x00" + reason
-	now := time.Now()
 	t.mu.Lock()
-	r := t.refusal[key]
-	if r == nil {
+	th := t.refusal[key]
+	if th == nil {
 		if len(t.refusal) > 1024 { // bound the table under a flood of addresses
 			clear(t.refusal)
 		}
-		r = &refusal{}
-		t.refusal[key] = r
+		th = &flexlog.Throttle{}
+		t.refusal[key] = th
 	}
-	if !r.last.IsZero() && now.Sub(r.last) < refusalLogEvery {
-		r.suppressed++
-		t.mu.Unlock()
+	t.mu.Unlock()
+	ok, suppressed := th.Allow(time.Now(), refusalLogEvery)
+	if !ok {
 		return
 	}
-	suppressed := r.suppressed
-	r.last, r.suppressed = now, 0
-	t.mu.Unlock()
 	msg := "Refused triad peer " + addr + ": " + reason
 	if suppressed > 0 {
 		msg += fmt.Sprintf(" (%d more refusals not logged)", suppressed)

@@ -56,9 +56,9 @@ type daemon struct {
 	role        atomic.Pointer[role]
 	nextSession atomic.Uint64
 
-	maxClients int          // client connections allowed; admins get AdminReserve more
-	clients    atomic.Int64 // client and admin connections open now (see reserve)
-	refusals   throttle     // the warnings of -106 answers
+	maxClients int              // client connections allowed; admins get AdminReserve more
+	clients    atomic.Int64     // client and admin connections open now (see reserve)
+	refusals   flexlog.Throttle // the warnings of -106 answers
 
 	connsMu sync.Mutex
 	conns   map[net.Conn]bool // true: a client's (closed when this server steps down)
@@ -282,7 +282,7 @@ func (d *daemon) accept(ctx context.Context, ln net.Listener) {
 	go func() { <-ctx.Done(); ln.Close() }()
 	var (
 		pause    time.Duration
-		failures throttle
+		failures flexlog.Throttle
 	)
 	for {
 		c, err := ln.Accept()
@@ -298,7 +298,7 @@ func (d *daemon) accept(ctx context.Context, ln net.Listener) {
 			// connection waits in the listen backlog. Try again soon,
 			// after a short pause that keeps a failing loop cheap; the
 			// licenses held are not concerned.
-			if ok, more := failures.allow(time.Now(), acceptLogEvery); ok {
+			if ok, more := failures.Allow(time.Now(), acceptLogEvery); ok {
 				d.log.WithError(err).WithField("failures_since_last_warning", more).Warn("Accept failed")
 			}
 			pause = min(max(2*pause, acceptPauseMin), acceptPauseMax)

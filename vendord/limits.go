@@ -5,7 +5,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -130,34 +129,11 @@ func (d *daemon) admit(admin bool) *wire.Error {
 const maxedOutLogEvery = 5 * time.Second
 
 func (d *daemon) maxedOut() {
-	if ok, more := d.refusals.allow(time.Now(), maxedOutLogEvery); ok {
+	if ok, more := d.refusals.Allow(time.Now(), maxedOutLogEvery); ok {
 		l := d.log
 		if more > 0 {
 			l = l.WithField("refused_since_last_warning", more)
 		}
 		l.Warn("Warning: Maximum connections to the server has reached. Please disconnect some clients from the server")
 	}
-}
-
-// throttle lets a repeated event through at most once per interval and
-// counts the ones it held back.
-type throttle struct {
-	mu   sync.Mutex
-	last time.Time // when an event was last let through
-	held int       // events held back since
-	seen bool      // one was let through already
-}
-
-// allow reports whether the event at now may be logged and how many were
-// held back since the last one that was.
-func (t *throttle) allow(now time.Time, every time.Duration) (bool, int) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.seen && now.Sub(t.last) < every {
-		t.held++
-		return false, 0
-	}
-	held := t.held
-	t.last, t.held, t.seen = now, 0, true
-	return true, held
 }

@@ -99,21 +99,6 @@ func TestReserveNeverCountsPastTheCap(t *testing.T) {
 		"the refusals of one burst are one warning:\n%s", logs.String())
 }
 
-func TestThrottleLetsOneThroughPerInterval(t *testing.T) {
-	var th throttle
-	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	ok, held := th.allow(t0, 5*time.Second)
-	assert.True(t, ok)
-	assert.Zero(t, held)
-	for i := 1; i <= 3; i++ {
-		ok, _ := th.allow(t0.Add(time.Duration(i)*time.Second), 5*time.Second)
-		assert.False(t, ok)
-	}
-	ok, held = th.allow(t0.Add(5*time.Second), 5*time.Second)
-	assert.True(t, ok)
-	assert.Equal(t, 3, held, "it says how many it held back")
-}
-
 // handOver hands a new loopback connection to the daemon as lmgrd does,
 // with greeting, and returns the client's end.
 func (h *harness) handOver(t *testing.T, ln net.Listener, greeting string) net.Conn {
