@@ -46,7 +46,7 @@ func TestFDLimitFloodKeepsEveryHolder(t *testing.T) {
 
 	port := freePort(t, "127.0.0.1")
 	lic := writeLicense(t, t.TempDir(), "demo.lic", port, "FEATURE solver demo 1.0 permanent 5000 SIGN=0\n")
-	p := startWrapped(t, wrapper, "-c", lic)
+	p := startLmgrdVia(t, wrapper, "2m", "-c", lic) // a client timeout the test does not reach
 	p.waitLog(t, "Serving features for the following vendor: demo")
 	server := fmt.Sprintf("%d@127.0.0.1", port)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
@@ -339,28 +339,6 @@ func openFilesLimit(t *testing.T, pid int) int {
 	}
 	t.Fatalf("no open-files limit for pid %d", pid)
 	return 0
-}
-
-// startWrapped is startLmgrd with lmgrd run through wrapper (which execs
-// it: the pid is lmgrd's) and a client timeout the test does not reach.
-func startWrapped(t *testing.T, wrapper []string, args ...string) *proc {
-	t.Helper()
-	p := &proc{log: &syncBuffer{}, done: make(chan struct{})}
-	args = withStateDir(args)
-	argv := append(append(append([]string{}, wrapper[1:]...), filepath.Join(binDir, "lmgrd"), "-z", "-client-timeout", "2m"), args...)
-	p.cmd = exec.Command(wrapper[0], argv...)
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	p.cmd.Env = append(os.Environ(), "LMTRIAD_CLUSTER_KEY="+clusterKeyFile)
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	require.NoError(t, p.cmd.Start())
-	go func() { p.err = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		p.stop(t)
-		if t.Failed() {
-			t.Logf("lmgrd %v log:\n%s", args, p.log.String())
-		}
-	})
-	return p
 }
 
 // lmutilOut is lmutil for a goroutine: no testing.T, bounded by c.

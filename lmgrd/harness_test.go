@@ -136,10 +136,21 @@ type proc struct {
 
 func startLmgrd(t *testing.T, args ...string) *proc {
 	t.Helper()
+	return startLmgrdVia(t, nil, "3s", args...)
+}
+
+// startLmgrdVia starts lmgrd through wrapper (a command that execs it, so
+// the pid is lmgrd's; nil for none) with -client-timeout clientTimeout.
+func startLmgrdVia(t *testing.T, wrapper []string, clientTimeout string, args ...string) *proc {
+	t.Helper()
 	needBinaries(t)
 	p := &proc{log: &syncBuffer{}, done: make(chan struct{})}
 	args = withStateDir(args)
-	p.cmd = exec.Command(filepath.Join(binDir, "lmgrd"), append([]string{"-z", "-client-timeout", "3s"}, args...)...)
+	argv := append([]string{filepath.Join(binDir, "lmgrd"), "-z", "-client-timeout", clientTimeout}, args...)
+	if len(wrapper) > 0 {
+		argv = append(append([]string{}, wrapper...), argv...)
+	}
+	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	p.cmd.Env = append(os.Environ(), "LMTRIAD_CLUSTER_KEY="+clusterKeyFile)
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
