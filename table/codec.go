@@ -21,7 +21,8 @@ const (
 	formatTables   byte = 2
 	formatSnapshot byte = 3
 
-	entryVersion    byte = 1
+	entryVersion1   byte = 1 // JSON, written until version 2; still read
+	entryVersion    byte = 2 // binary (entry2.go), written by EncodeEntry
 	tablesVersion   byte = 1
 	snapshotVersion byte = 1
 )
@@ -122,22 +123,35 @@ type wireVendor struct {
 
 // ---- public codecs ----
 
-// EncodeEntry encodes e as a raft log entry (format 1, version 1). It fails
-// for an entry that cannot be decoded back the same: an empty vendor, a
-// negative proposer, an unknown delta kind or release reason, a time outside
-// years 0-9999.
+// EncodeEntry encodes e as a raft log entry (format 1, version 2: binary).
+// It fails for an entry that cannot be decoded back the same: an empty
+// vendor, a negative proposer, an unknown delta kind or release reason, a
+// time outside years 0-9999.
 func EncodeEntry(e Entry) ([]byte, error) {
+	return encodeEntry2(&e)
+}
+
+// encodeEntryV1 encodes e as EncodeEntry did before version 2 (format 1,
+// version 1: JSON). Only tests use it, to pin version 1, which DecodeEntry
+// still reads.
+func encodeEntryV1(e Entry) ([]byte, error) {
 	w, err := entryToWire(e)
 	if err != nil {
 		return nil, err
 	}
-	return encode(formatEntry, entryVersion, w)
+	return encode(formatEntry, entryVersion1, w)
 }
 
-// DecodeEntry decodes an EncodeEntry blob. Every error wraps ErrMalformed.
+// DecodeEntry decodes an entry blob of either version: the binary one
+// EncodeEntry writes, or the JSON of version 1 (logs written before version
+// 2). Every error wraps ErrMalformed. It never panics, and what it allocates
+// is bounded by a multiple of len(b).
 func DecodeEntry(b []byte) (Entry, error) {
+	if len(b) >= 2 && b[0] == formatEntry && b[1] == entryVersion {
+		return decodeEntry2(b[2:])
+	}
 	var w *wireEntry
-	if err := decode(b, formatEntry, entryVersion, &w); err != nil {
+	if err := decode(b, formatEntry, entryVersion1, &w); err != nil {
 		return Entry{}, err
 	}
 	if w == nil {
@@ -197,6 +211,10 @@ func decode(b []byte, format, version byte, v any) error {
 		return malformed("want %s (format %d), got unknown format %d", what, format, b[0])
 	}
 	if b[1] != version {
+		if format == formatEntry {
+			return malformed("%s version %d unknown (this build reads versions %d and %d)",
+				what, b[1], entryVersion1, entryVersion)
+		}
 		return malformed("%s version %d unknown (this build reads version %d)", what, b[1], version)
 	}
 	dec := json.NewDecoder(bytes.NewReader(b[2:]))
@@ -270,7 +288,7 @@ func checkEntry(e *Entry) error {
 				return err
 			}
 			for _, t := range [...]time.Time{d.Time, d.Holder.Start, d.Holder.LastSeen} {
-				if _, err := encTime(t); err != nil {
+				if _, _, err := wireTime(t); err != nil {
 					return err
 				}
 			}
@@ -654,14 +672,33 @@ func encTime(t time.Time) (string, error) {
 	if t.IsZero() {
 		return "", nil
 	}
-	if _, off := t.Zone(); off%60 != 0 || off <= -24*3600 || off >= 24*3600 {
-		t = t.UTC()
-	}
-	if y := t.Year(); y < 0 || y > 9999 {
-		return "", malformed("time %v: year outside 0-9999", t)
+	t, _, err := wireTime(t)
+	if err != nil {
+		return "", err
 	}
 	return t.Format(time.RFC3339Nano), nil
 }
+
+// wireTime is a non-zero t as every encoding writes it, and its UTC offset
+// in seconds: in its own offset when that is whole minutes strictly within
+// ±24 h, in UTC otherwise. It fails for a year outside 0-9999 there. The
+// zero time is returned as is, without error.
+func wireTime(t time.Time) (time.Time, int, error) {
+	if t.IsZero() {
+		return t, 0, nil
+	}
+	_, off := t.Zone()
+	if !offsetOK(off) {
+		t, off = t.UTC(), 0
+	}
+	if y := t.Year(); y < 0 || y > 9999 {
+		return time.Time{}, 0, malformed("time %v: year outside 0-9999", t)
+	}
+	return t, off, nil
+}
+
+// offsetOK reports whether a UTC offset (seconds) is written as is.
+func offsetOK(off int) bool { return off%60 == 0 && off > -24*3600 && off < 24*3600 }
 
 // decTime reads encTime's text. Offsets become unnamed fixed zones (UTC for
 // zero), the same on every member whatever its local time zone.

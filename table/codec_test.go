@@ -16,7 +16,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// roundTrip encodes e, decodes it and checks the result is e.
+// roundTrip encodes e, decodes it and checks the result is e; it does the
+// same with version 1, and checks that both versions decode to the same
+// entry, time offsets included. It returns the version 2 blob.
 func roundTrip(t *testing.T, e Entry) []byte {
 	t.Helper()
 	b, err := EncodeEntry(e)
@@ -25,7 +27,33 @@ func roundTrip(t *testing.T, e Entry) []byte {
 	got, err := DecodeEntry(b)
 	require.NoError(t, err)
 	requireSame(t, e, got)
+
+	b1, err := encodeEntryV1(e)
+	require.NoError(t, err)
+	require.Equal(t, []byte{formatEntry, entryVersion1}, b1[:2])
+	got1, err := DecodeEntry(b1)
+	require.NoError(t, err)
+	requireSameExactly(t, got1, got)
 	return b
+}
+
+// requireSameExactly fails unless a and b are the same entry with their
+// times in the same offsets.
+func requireSameExactly(t testing.TB, a, b Entry) {
+	t.Helper()
+	requireSame(t, a, b)
+	require.Equal(t, entryTimes(a), entryTimes(b))
+}
+
+// entryTimes is every time of e as RFC 3339 text in its own offset.
+func entryTimes(e Entry) []string {
+	var out []string
+	for _, d := range e.Deltas {
+		for _, tm := range []time.Time{d.Time, d.Holder.Start, d.Holder.LastSeen} {
+			out = append(out, tm.Format(time.RFC3339Nano))
+		}
+	}
+	return out
 }
 
 func TestRoundTripDeltaKinds(t *testing.T) {
@@ -81,10 +109,15 @@ func TestRoundTripDeltaKinds(t *testing.T) {
 			if tt.check != nil {
 				tt.check(t, got.Deltas[0])
 			}
-			// The JSON uses the format's own names, not pool's Go field names.
+			// The JSON uses the format's own names, not pool's Go field
+			// names; the binary has no names.
+			b1, err := encodeEntryV1(Entry{Proposer: 2, Vendor: "demo", Gen: 3, Deltas: []pool.Delta{tt.delta}})
+			require.NoError(t, err)
 			for _, goName := range []string{"Seq", "Holder", "PoolKey", "Handle", "Pools", "Lines"} {
-				assert.NotContains(t, string(b), `"`+goName+`"`)
+				assert.NotContains(t, string(b1), `"`+goName+`"`)
+				assert.NotContains(t, string(b), goName)
 			}
+			assert.Less(t, len(b), len(b1), "version 2 is the smaller")
 		})
 	}
 	// The whole scenario in one entry.
@@ -263,7 +296,9 @@ func TestSnapshotRoundTrip(t *testing.T) {
 }
 
 func TestDecodeMalformed(t *testing.T) {
-	entry, err := EncodeEntry(Entry{Proposer: 1, Vendor: "demo", Deltas: scenario(t, "demo").deltas})
+	entry, err := encodeEntryV1(Entry{Proposer: 1, Vendor: "demo", Deltas: scenario(t, "demo").deltas})
+	require.NoError(t, err)
+	entry2, err := EncodeEntry(Entry{Proposer: 1, Vendor: "demo", Deltas: scenario(t, "demo").deltas})
 	require.NoError(t, err)
 	tables := New(demoOpts)
 	require.NoError(t, tables.Apply(scenario(t, "demo").entries(100)[0]))
@@ -273,7 +308,7 @@ func TestDecodeMalformed(t *testing.T) {
 	require.NoError(t, err)
 
 	hdr := func(f, v byte, js string) []byte { return append([]byte{f, v}, js...) }
-	e := func(js string) []byte { return hdr(formatEntry, entryVersion, js) }
+	e := func(js string) []byte { return hdr(formatEntry, entryVersion1, js) }
 	tests := []struct {
 		name string
 		blob []byte
@@ -281,11 +316,12 @@ func TestDecodeMalformed(t *testing.T) {
 	}{
 		{"nil", nil, "too short"},
 		{"one byte", []byte{formatEntry}, "too short"},
-		{"header only", []byte{formatEntry, entryVersion}, "EOF"},
+		{"header only", []byte{formatEntry, entryVersion1}, "EOF"},
 		{"unknown format", hdr(9, 1, `{}`), "unknown format 9"},
 		{"tables as entry", tablesBlob, "got tables (format 2)"},
 		{"snapshot as entry", snap, "got snapshot (format 3)"},
-		{"version 2", hdr(formatEntry, 2, `{"vnd":"v"}`), "entry version 2 unknown"},
+		{"version 3", hdr(formatEntry, 3, `{"vnd":"v"}`), "entry version 3 unknown (this build reads versions 1 and 2)"},
+		{"JSON as version 2", hdr(formatEntry, 2, `{"vnd":"v"}`), "more than the"},
 		{"version 0", hdr(formatEntry, 0, `{"vnd":"v"}`), "entry version 0 unknown"},
 		{"JSON without header", []byte(`{"vnd":"v"}`), "unknown format 123"},
 		{"garbage", e("\xff\xfe\x00garbage"), "invalid"},
@@ -324,7 +360,7 @@ func TestDecodeMalformed(t *testing.T) {
 	}
 
 	// Every prefix of a valid blob of each kind is refused.
-	for _, b := range [][]byte{entry, tablesBlob, snap} {
+	for _, b := range [][]byte{entry, entry2, tablesBlob, snap} {
 		for n := range len(b) {
 			_, err1 := DecodeEntry(b[:n])
 			_, err2 := Unmarshal(b[:n], demoOpts)
@@ -338,6 +374,10 @@ func TestDecodeMalformed(t *testing.T) {
 	// Each decoder names the blob it found and an unknown version.
 	_, err = DecodeSnapshot(entry)
 	assert.ErrorContains(t, err, "want snapshot (format 3), got entry (format 1)")
+	_, err = DecodeSnapshot(entry2)
+	assert.ErrorContains(t, err, "want snapshot (format 3), got entry (format 1)")
+	_, err = Unmarshal(entry2, demoOpts)
+	assert.ErrorContains(t, err, "want tables (format 2), got entry (format 1)")
 	_, err = Unmarshal(snap, demoOpts)
 	assert.ErrorContains(t, err, "want tables (format 2), got snapshot (format 3)")
 	_, err = Unmarshal(hdr(formatTables, 7, `{}`), demoOpts)
@@ -350,11 +390,10 @@ func TestDecodeMalformed(t *testing.T) {
 	assert.ErrorIs(t, err, ErrMalformed)
 }
 
-// TestEncodingIsStable pins the v1 bytes of a small entry: a change here is
-// a new format version, not an edit.
-func TestEncodingIsStable(t *testing.T) {
+// stableEntry is the entry whose encodings are pinned.
+func stableEntry() Entry {
 	loc := time.FixedZone("CEST", 2*3600)
-	e := Entry{Proposer: 2, Vendor: "demo", Gen: 5, Deltas: []pool.Delta{
+	return Entry{Proposer: 2, Vendor: "demo", Gen: 5, Deltas: []pool.Delta{
 		{Seq: 1, Kind: pool.Reload, Time: t0, Pools: []licfile.Pool{{
 			Key: "k", Name: "f", Vendor: "demo", Version: "1.0", Expiry: licfile.Date{Year: 2030, Month: 12, Day: 31},
 			ExpiryText: "31-dec-2030", Count: 2, Overdraft: 1, DupGroup: "UH", Lines: []licfile.Pos{{File: "a.lic", Line: 3}},
@@ -365,7 +404,14 @@ func TestEncodingIsStable(t *testing.T) {
 		}},
 		{Seq: 3, Kind: pool.Release, Time: t0.Add(time.Second), Reason: pool.Checkin, Holder: pool.Holder{Handle: 1, PoolKey: "k"}},
 	}}
-	b, err := EncodeEntry(e)
+}
+
+// TestEncodingIsStable pins the v1 bytes of a small entry: a change here is
+// a new format version, not an edit. Version 1 is no longer written, but
+// logs hold it: DecodeEntry must still read these bytes the same.
+func TestEncodingIsStable(t *testing.T) {
+	e := stableEntry()
+	b, err := encodeEntryV1(e)
 	require.NoError(t, err)
 	want := "\x01\x01" + `{"prop":2,"vnd":"demo","gen":5,"d":[` +
 		`{"seq":1,"k":4,"t":"2025-06-01T12:00:00Z","pools":[{"key":"k","name":"f","vnd":"demo","ver":"1.0","exp":[2030,12,31],"expt":"31-dec-2030","n":2,"dup":"UH","od":1,"lines":[{"file":"a.lic","line":3}]}]},` +

@@ -37,25 +37,30 @@
 //
 // # Encodings
 //
-// Every blob starts with two bytes, the format and its version, then one
-// JSON object:
+// Every blob starts with two bytes, the format and its version, then its
+// content: one JSON object, except for entries of version 2 (binary, below).
 //
 //	format  blob                       version  written by
-//	1       Entry (a raft log entry)   1        EncodeEntry
+//	1       Entry (a raft log entry)   2        EncodeEntry (binary)
+//	                                   1        nothing now (JSON); still read
 //	2       Tables (raft snapshot)     1        (*Tables).Marshal
 //	3       one vendor's pool.Snapshot 1        EncodeSnapshot
 //
 // A decoder refuses another format and a version it does not know, naming
 // it, with an error wrapping ErrMalformed. A new version gets a new version
-// byte; the JSON below never changes meaning within a version. Decoding is
-// strict: unknown fields, trailing data, values out of range and a top-level
-// null are errors (field names match as encoding/json matches them, ignoring
-// case, a repeated field keeping its last value). Field names are the short
-// tags below, not the Go names, and every field is omitted when zero (an
-// empty string, 0, false, an empty list, the zero time or date), decoding to
-// that zero value; nil and empty Go slices are not told apart.
+// byte; neither the JSON nor the binary below ever changes meaning within a
+// version. DecodeEntry reads both entry versions, to the same Entry for the
+// same content, so that a log written before version 2 still applies.
 //
-// Entry (format 1):
+// Version 1 (JSON) decoding is strict: unknown fields, trailing data, values
+// out of range and a top-level null are errors (field names match as
+// encoding/json matches them, ignoring case, a repeated field keeping its
+// last value). Field names are the short tags below, not the Go names, and
+// every field is omitted when zero (an empty string, 0, false, an empty
+// list, the zero time or date), decoding to that zero value; nil and empty
+// Go slices are not told apart.
+//
+// Entry (format 1, version 1):
 //
 //	prop    int      Proposer: rank of the proposing member (≥ 0)
 //	vnd     string   Vendor (required)
@@ -108,7 +113,7 @@
 // ascending byte order of the vendor name, each vendor once, each table at
 // Seq ≥ 1 (a vendor with an empty table is not listed).
 //
-// Scalar types:
+// Scalar types of the JSON:
 //
 //	time    RFC 3339 text with nanoseconds, as time.RFC3339Nano writes
 //	        it, in the time's own UTC offset ("2025-06-01T12:00:00.5+02:00");
@@ -123,4 +128,84 @@
 //	        standard base64 of its bytes, so that any byte string (a Latin-1
 //	        user name, say) round-trips exactly.
 //	int     a JSON integer within the Go type's range.
+//
+// # Entry version 2 (binary)
+//
+// After the header (1, 2) come the entry's fields, each in its place in the
+// order below (top to bottom), nothing named, nothing omitted, and nothing
+// after the last one. The names are version 1's tags, for reference; the kind and reason
+// numbers are version 1's. Every delta is in binary, Reloads too.
+//
+//	entry:  prop   uvarint   Proposer (≤ the largest int)
+//	        vnd    string    Vendor (not empty)
+//	        gen    uvarint   Gen
+//	        d      count     Deltas, then each delta:
+//	delta:  seq    uvarint   Seq
+//	        k      uvarint   kind: 1 Grant, 2 Rebind, 3 Release, 4 Reload
+//	        r      uvarint   Reason: 0 none, 1 checkin, 2 session closed,
+//	                         3 timeout, 4 removed, 5 reread
+//	        t      time      Time
+//	        h      bytes     Holder: a holder record, empty for the zero Holder
+//	        has    uvarint   bit 0: pools follow, bit 1: moves follow; no
+//	                         other bits
+//	        pools  count     Pools (only if has bit 0; at least 1), then each pool
+//	        moves  count     Moves (only if has bit 1; at least 1), then each
+//	                         move: hnd uvarint, pk string, pv string
+//	holder: hnd    uvarint   Handle
+//	        feat   string    Feature
+//	        pk     string    PoolKey
+//	        pv     string    PoolVersion
+//	        ver    string    Version requested
+//	        n      varint    Count
+//	        sess   uvarint   Session
+//	        user   string    User
+//	        host   string    Host
+//	        disp   string    Display
+//	        pid    varint    PID
+//	        ids    count     HostIDs, then each a string
+//	        vdef   string    VendorDef
+//	        start  time      Start
+//	        seen   time      LastSeen
+//	        (the fields fill the record exactly)
+//	pool:   key    string    Key
+//	        name   string    Name
+//	        vnd    string    Vendor
+//	        ver    string    Version
+//	        exp    date      Expiry
+//	        expt   string    ExpiryText
+//	        start  date      Start
+//	        n      varint    Count
+//	        flags  uvarint   bit 0 Uncounted (unc), bit 1 UserBased (ub),
+//	                         bit 2 HostBased (hb); no other bits
+//	        hid    string    HostID
+//	        vstr   string    VendorString
+//	        dup    string    DupGroup
+//	        od     varint    Overdraft
+//	        lines  count     Lines, then each: file string, line varint
+//
+// Types of the binary:
+//
+//	uvarint  unsigned LEB128 (encoding/binary's Uvarint), at most 10 bytes
+//	varint   a signed int zig-zag coded as a uvarint (binary.Varint),
+//	         within the Go type's range (int: 32 bits on 32-bit platforms)
+//	count    a uvarint: the number of items that follow
+//	string   uvarint length, then the bytes as they are: any byte string
+//	         round-trips, with no escape (unlike version 1)
+//	bytes    uvarint length, then that many bytes
+//	date     varint year, varint month, varint day (licfile.Date as is)
+//	time     uvarint 0 for the zero time (nothing follows), or 1 then
+//	         varint Unix seconds, uvarint nanoseconds (< 10⁹) and varint
+//	         UTC offset in seconds. As in version 1, a time is written in
+//	         its own offset when that is whole minutes strictly within ±24 h,
+//	         in UTC otherwise, its wall clock there in years 0-9999; it
+//	         decodes to the same instant in an unnamed fixed zone of that
+//	         offset (UTC for 0). The zero instant is written only as 0.
+//
+// A version 2 decoder refuses anything else: a truncated field, a varint
+// longer than 10 bytes or out of its type's range, unknown bits or numbers,
+// a holder record with bytes left over, trailing bytes. It never allocates
+// more than a multiple of the blob's size: every length is checked against
+// the bytes left before anything is allocated for it, and a count must not
+// exceed the bytes left divided by the fewest bytes an item takes (6 for a
+// delta, 18 for a pool, 3 for a move, 2 for a line, 1 for a host id).
 package table

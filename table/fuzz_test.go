@@ -7,7 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/lmtriad/lmtriad/licfile"
 	"github.com/lmtriad/lmtriad/pool"
 	"github.com/stretchr/testify/require"
 )
@@ -28,7 +30,8 @@ func fuzzTables(t testing.TB, prefix []pool.Delta, vendor string) *Tables {
 func FuzzDecodeEntry(f *testing.F) {
 	m := scenario(f, "demo")
 	prefix := m.deltas[:fuzzPrefix]
-	for _, b := range [][]byte{nil, {formatEntry}, {formatEntry, entryVersion}, {formatEntry, 2, '{', '}'}} {
+	for _, b := range [][]byte{nil, {formatEntry}, {formatEntry, entryVersion1}, {formatEntry, entryVersion1, '{', '}'},
+		{formatEntry, entryVersion}, {formatEntry, entryVersion, 0, 1, 'v', 0, 0}, {formatEntry, 3}} {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -43,10 +46,17 @@ func FuzzDecodeEntry(f *testing.F) {
 		require.NoError(t, err)
 		e2, err := DecodeEntry(b2)
 		require.NoError(t, err)
-		requireSame(t, e, e2)
+		requireSameExactly(t, e, e2)
 		b3, err := EncodeEntry(e2)
 		require.NoError(t, err)
 		require.Equal(t, b2, b3)
+		// Both versions say the same: version 1 encodes it too, to the
+		// same entry, time offsets included.
+		v1, err := encodeEntryV1(e)
+		require.NoError(t, err)
+		e1, err := DecodeEntry(v1)
+		require.NoError(t, err)
+		requireSameExactly(t, e, e1)
 
 		// Apply never panics, is deterministic, and leaves tables that
 		// marshal and unmarshal.
@@ -106,24 +116,44 @@ func FuzzUnmarshal(f *testing.F) {
 	})
 }
 
-// fuzzSeeds are the real blobs of the seed corpora in testdata/fuzz.
+// fuzzSeeds are the real blobs of the seed corpora in testdata/fuzz. Entry
+// seeds come in both versions: version 1 (JSON, still read) under their
+// plain names, version 2 (binary) under v2-names.
 func fuzzSeeds(t *testing.T) map[string]map[string][]byte {
 	m := scenario(t, "demo")
-	enc := func(e Entry) []byte {
-		b, err := EncodeEntry(e)
-		require.NoError(t, err)
-		return b
-	}
-	entries := map[string][]byte{
-		"whole-scenario": enc(Entry{Proposer: 0, Vendor: "demo", Gen: 1, Deltas: m.deltas}),
-		"continuation":   enc(Entry{Proposer: 1, Vendor: "demo", Gen: 2, Deltas: m.deltas[fuzzPrefix:]}),
-		"reload-pools":   enc(Entry{Proposer: 0, Vendor: "demo", Deltas: m.deltas[:1]}),
-		"raw-strings": enc(Entry{Vendor: "d\xe9mo", Deltas: []pool.Delta{{Seq: 1, Kind: pool.Grant, Time: at(0),
-			Holder: pool.Holder{Handle: 1, User: "r\xe9mi", Host: "\x00h", HostIDs: []string{"\xff"}}}}}),
+	entryCases := map[string]Entry{
+		"whole-scenario": {Proposer: 0, Vendor: "demo", Gen: 1, Deltas: m.deltas},
+		"continuation":   {Proposer: 1, Vendor: "demo", Gen: 2, Deltas: m.deltas[fuzzPrefix:]},
+		"reload-pools":   {Proposer: 0, Vendor: "demo", Deltas: m.deltas[:1]},
+		"raw-strings": {Vendor: "d\xe9mo", Deltas: []pool.Delta{{Seq: 1, Kind: pool.Grant, Time: at(0),
+			Holder: pool.Holder{Handle: 1, User: "r\xe9mi", Host: "\x00h", HostIDs: []string{"\xff"}}}}},
 	}
 	for _, d := range m.deltas[fuzzPrefix:] {
 		name := strings.ToLower(d.Kind.String()) + "-" + strconv.FormatUint(d.Seq, 10)
-		entries[name] = enc(Entry{Proposer: 1, Vendor: "demo", Gen: 3, Deltas: []pool.Delta{d}})
+		entryCases[name] = Entry{Proposer: 1, Vendor: "demo", Gen: 3, Deltas: []pool.Delta{d}}
+	}
+	// Version 2 only: times in offsets, a pool of every field set.
+	east := time.FixedZone("", 5*3600+1800)
+	entryCases["offsets"] = Entry{Vendor: "demo", Deltas: []pool.Delta{{Seq: 1, Kind: pool.Rebind,
+		Time: at(time.Second).In(east), Holder: pool.Holder{Handle: 1, Start: at(1).In(time.FixedZone("", -7*3600)),
+			LastSeen: at(time.Minute).In(east)}}}}
+	full := m.deltas[0]
+	full.Pools = append([]licfile.Pool(nil), full.Pools...)
+	full.Pools[0].UserBased, full.Pools[0].HostBased, full.Pools[0].Uncounted = true, true, true
+	full.Pools[0].HostID, full.Pools[0].Count, full.Pools[0].Overdraft = "ANY", -1, 3
+	full.Moves = []pool.Move{{Handle: 1, PoolKey: "k", PoolVersion: "2.0"}}
+	entryCases["reload-full"] = Entry{Proposer: 2, Vendor: "demo", Gen: 1 << 40, Deltas: []pool.Delta{full}}
+	entries := map[string][]byte{}
+	for name, e := range entryCases {
+		b, err := EncodeEntry(e)
+		require.NoError(t, err)
+		entries["v2-"+name] = b
+		if name == "offsets" || name == "reload-full" {
+			continue
+		}
+		if entries[name], err = encodeEntryV1(e); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	tables := map[string][]byte{}
