@@ -54,8 +54,7 @@ func TestTriadFailoverKeepsEveryHolder(t *testing.T) {
 		c, err := client.New(opts)
 		require.NoError(t, err)
 		t.Cleanup(func() { c.Close() })
-		lic, err := c.Checkout(ctx(t), "solver", "", 1)
-		require.NoError(t, err)
+		lic := checkoutReady(t, c, "solver", 1)
 		holders[i] = held{c, lic, lic.Handle()}
 	}
 	_, err := triadClient(t, tc, "late").Checkout(ctx(t), "solver", "", 1)
@@ -100,8 +99,7 @@ func TestTriadMasterVendorDaemonCrashKeepsHolders(t *testing.T) {
 	tc := startTriad(t, false)
 	tc.waitMaster(t, "127.0.0.1")
 	c := triadClient(t, tc, "alice")
-	lic, err := c.Checkout(ctx(t), "solver", "", 2)
-	require.NoError(t, err)
+	lic := checkoutReady(t, c, "solver", 2)
 	handle := lic.Handle()
 
 	var masterVendord []int
@@ -120,6 +118,6 @@ func TestTriadMasterVendorDaemonCrashKeepsHolders(t *testing.T) {
 	assert.Equal(t, fmt.Sprintf("%d@127.0.0.1", tc.port), lic.Server(), "the master stayed the master")
 	out := tc.lmstat(t)
 	assert.Contains(t, out, "Users of solver:  (Total of 3 licenses issued;  Total of 2 licenses in use)")
-	_, err = triadClient(t, tc, "bob").Checkout(ctx(t), "solver", "", 2)
+	_, err := triadClient(t, tc, "bob").Checkout(ctx(t), "solver", "", 2)
 	assert.ErrorIs(t, err, wire.ErrMaxUsers, "alice's two licenses still count")
 }

@@ -24,9 +24,7 @@ func newClusterKey(t *testing.T) string {
 func TestTriadImpostorWithAnotherKeyGetsNothing(t *testing.T) {
 	tc := startTriad(t, false)
 	tc.waitMaster(t, "127.0.0.1")
-	c := triadClient(t, tc, "alice")
-	_, err := c.Checkout(ctx(t), "solver", "", 1)
-	require.NoError(t, err)
+	checkoutReady(t, triadClient(t, tc, "alice"), "solver", 1)
 
 	// The primary and the secondary go down; the tertiary alone serves nothing.
 	tc.kill(t, 0)
@@ -52,7 +50,7 @@ func TestTriadImpostorWithAnotherKeyGetsNothing(t *testing.T) {
 	after := tc.procs[2].log.String()
 	after = after[strings.LastIndex(after, "Lost connection to 127.0.0.2"):]
 	assert.NotContains(t, after, "CONNECTED, master is", "the tertiary followed nobody")
-	_, err = triadClient(t, tc, "mallory").Checkout(ctx(t), "solver", "", 1)
+	_, err := triadClient(t, tc, "mallory").Checkout(ctx(t), "solver", "", 1)
 	require.Error(t, err, "nothing is served")
 
 	// The real primary comes back with the triad's key and its own log:

@@ -86,6 +86,24 @@ func (tc *triadCluster) waitMaster(t *testing.T, want string) string {
 	return out
 }
 
+// checkoutReady is the first checkout on a master just elected: its vendor
+// daemon answers -23 (new server connecting) until it holds the committed
+// table, as FlexLM's does, so a server-away error is retried, for a while.
+func checkoutReady(t *testing.T, c *client.Client, feature string, count int) *client.License {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		lic, err := c.Checkout(ctx(t), feature, "", count)
+		if err == nil {
+			return lic
+		}
+		if !client.ServerAway(err) || time.Now().After(deadline) { // a denial ends the wait
+			require.NoError(t, err, "the master never served")
+		}
+		<-time.After(50 * time.Millisecond) // poll, as a client that waits does
+	}
+}
+
 func triadClient(t *testing.T, tc *triadCluster, user string) *client.Client {
 	opts := client.NewOptions()
 	opts.LicensePath = tc.path()
@@ -111,8 +129,7 @@ func TestTriadElectsPrimaryAndServesThroughAnyMember(t *testing.T) {
 	c, err := client.New(opts)
 	require.NoError(t, err)
 	defer c.Close()
-	lic, err := c.Checkout(ctx(t), "solver", "", 1)
-	require.NoError(t, err)
+	lic := checkoutReady(t, c, "solver", 1)
 	assert.Equal(t, fmt.Sprintf("%d@127.0.0.1", tc.port), lic.Server())
 	tc.procs[0].waitLog(t, `OUT: "solver"`)
 	assert.NotContains(t, tc.procs[2].log.String(), "OUT:", "the tertiary never serves")
@@ -122,8 +139,7 @@ func TestTriadFailoverToSecondaryAndClientRecovers(t *testing.T) {
 	tc := startTriad(t, false)
 	tc.waitMaster(t, "127.0.0.1")
 	c := triadClient(t, tc, "alice")
-	lic, err := c.Checkout(ctx(t), "solver", "", 1)
-	require.NoError(t, err)
+	lic := checkoutReady(t, c, "solver", 1)
 	require.Equal(t, fmt.Sprintf("%d@127.0.0.1", tc.port), lic.Server())
 
 	killed := time.Now()

@@ -74,6 +74,7 @@ type Node struct {
 // view is what events have been logged about.
 type view struct {
 	live   [Size]bool
+	quorum bool
 	master int
 }
 
@@ -553,6 +554,11 @@ func (n *Node) note() {
 	for r := range Size {
 		quorum = quorum || (r != n.cfg.Self && n.shown.live[r])
 	}
+	if !quorum && n.shown.quorum {
+		// The last peer is gone: FlexLM's words, whatever was known of a master.
+		n.events = append(n.events, Event{Kind: EventLostQuorum, Peer: None, Text: "Lost quorum"})
+	}
+	n.shown.quorum = quorum
 	m := n.master()
 	if m != n.shown.master {
 		was := n.shown.master
@@ -566,8 +572,6 @@ func (n *Node) note() {
 			}
 			n.events = append(n.events, Event{Kind: EventMaster, Peer: m, Host: n.cfg.Hosts[m],
 				Text: "CONNECTED, master is " + n.cfg.Hosts[m]})
-		case was != None && !quorum:
-			n.events = append(n.events, Event{Kind: EventLostQuorum, Peer: None, Text: "Lost quorum"})
 		}
 	}
 }
