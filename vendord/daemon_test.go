@@ -301,3 +301,29 @@ func TestStatusIsExactUnderChurn(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+func TestShutdownAndRereadOnlyFromLmgrd(t *testing.T) {
+	h := startDaemon(t, "FEATURE f demo 1.0 permanent 1 SIGN=0\n", nil)
+	admin := h.dial(t, "admin")
+	for _, verb := range []string{"SHUTDOWN", "REREAD"} {
+		_, _, err := call(t, admin, verb)
+		require.ErrorIs(t, err, wire.ErrNotLicAdmin, "%s on a connection", verb)
+	}
+	_, _, err := call(t, admin, "CHECKOUT", "feature", "f")
+	require.NoError(t, err, "the daemon is still up and serving")
+	assert.NotContains(t, h.log.String(), "SERVER shutdown requested")
+	assert.NotContains(t, h.log.String(), "Rereading license file")
+
+	// From lmgrd, over the handoff channel, they work.
+	require.NoError(t, h.ctl.SendReread())
+	require.Eventually(t, func() bool { return strings.Contains(h.log.String(), "Rereading license file: done") },
+		5*time.Second, 5*time.Millisecond)
+	require.NoError(t, h.ctl.SendShutdown())
+	select {
+	case err := <-h.done:
+		require.NoError(t, err)
+		h.done <- err // for the cleanup
+	case <-time.After(5 * time.Second):
+		t.Fatal("the daemon did not shut down on lmgrd's word")
+	}
+}
