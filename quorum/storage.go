@@ -65,6 +65,9 @@ type BoltStorage struct {
 	// NoFsync leaves every write in the operating system's cache: it
 	// survives the process (kill -9) but not the machine (a power cut).
 	NoFsync bool
+	// lazyHS is a hard state whose only news is the commit index, not
+	// written yet (see Save).
+	lazyHS raftpb.HardState
 }
 
 var (
@@ -180,6 +183,17 @@ func (s *BoltStorage) Save(hs raftpb.HardState, entries []raftpb.Entry, sync boo
 	if len(entries) == 0 && raft.IsEmptyHardState(hs) {
 		return nil
 	}
+	if len(entries) == 0 && !sync {
+		// Only the commit index moved (raft's MustSync is false): it can be
+		// relearnt after a restart, so it waits for the next write instead
+		// of costing a transaction of its own on every commit.
+		s.lazyHS = hs
+		return s.MemoryStorage.SetHardState(hs)
+	}
+	if raft.IsEmptyHardState(hs) && !raft.IsEmptyHardState(s.lazyHS) {
+		hs = s.lazyHS
+	}
+	s.lazyHS = raftpb.HardState{}
 	s.db.NoSync = !sync || s.NoFsync
 	defer func() { s.db.NoSync = false }()
 	err := s.db.Update(func(tx *bbolt.Tx) error {

@@ -92,3 +92,31 @@ func TestNodeRestartsFromItsDurableLog(t *testing.T) {
 	n.Advance()
 	assert.Equal(t, uint64(5), n.Status().Term)
 }
+
+func TestBoltStorageWritesACommitIndexAloneWithTheNextWrite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "raft.db")
+	s, err := OpenBoltStorage(path)
+	require.NoError(t, err)
+	require.NoError(t, s.Save(raftpb.HardState{Term: 2, Vote: 1, Commit: 1},
+		[]raftpb.Entry{{Index: 2, Term: 2, Data: []byte("a")}, {Index: 3, Term: 2, Data: []byte("b")}}, true))
+	// The commit index alone: raft says no sync is needed; memory has it.
+	require.NoError(t, s.Save(raftpb.HardState{Term: 2, Vote: 1, Commit: 3}, nil, false))
+	hs, _, _ := s.InitialState()
+	assert.Equal(t, uint64(3), hs.Commit)
+	require.NoError(t, s.Close())
+	s, err = OpenBoltStorage(path)
+	require.NoError(t, err)
+	hs, _, _ = s.InitialState()
+	assert.Equal(t, raftpb.HardState{Term: 2, Vote: 1, Commit: 1}, hs, "term and vote are on disk, the commit index is relearnt")
+	// With the next write it goes to disk.
+	require.NoError(t, s.Save(raftpb.HardState{Term: 2, Vote: 1, Commit: 3}, nil, false))
+	require.NoError(t, s.Save(raftpb.HardState{}, []raftpb.Entry{{Index: 4, Term: 2, Data: []byte("c")}}, true))
+	require.NoError(t, s.Close())
+	s, err = OpenBoltStorage(path)
+	require.NoError(t, err)
+	defer s.Close()
+	hs, _, _ = s.InitialState()
+	assert.Equal(t, uint64(3), hs.Commit)
+	last, _ := s.LastIndex()
+	assert.Equal(t, uint64(4), last)
+}
