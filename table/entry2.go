@@ -299,27 +299,11 @@ func (r *reader2) uvarint(what string) uint64 {
 	return v
 }
 
-// varint reads a zig-zag varint.
+// varint reads a zig-zag varint: an uvarint whose low bit is the sign
+// (what binary.Varint reads, with the same range).
 func (r *reader2) varint(what string) int64 {
-	if r.err != nil {
-		return 0
-	}
-	if r.i < len(r.b) && r.b[r.i] < 0x80 {
-		v := r.b[r.i]
-		r.i++
-		return int64(v>>1) ^ -int64(v&1)
-	}
-	v, n := binary.Varint(r.b[r.i:])
-	if n <= 0 {
-		if n == 0 {
-			r.fail("%s: truncated", what)
-		} else {
-			r.fail("%s: varint overflows 64 bits", what)
-		}
-		return 0
-	}
-	r.i += n
-	return v
+	u := r.uvarint(what)
+	return int64(u>>1) ^ -int64(u&1)
 }
 
 // int reads a zig-zag varint that fits an int.
