@@ -14,23 +14,36 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestSendConnectionWithMessage(t *testing.T) {
+// channels is lmgrd's and the child's end of a new channel, closed at the end.
+func channels(t *testing.T) (*Channel, *Channel) {
+	t.Helper()
 	parent, childFile, err := Pair()
 	require.NoError(t, err)
-	defer parent.Close()
 	child, err := FromFile(childFile)
-	require.NoError(t, err)
 	childFile.Close()
-	defer child.Close()
+	require.NoError(t, err)
+	t.Cleanup(func() { parent.Close(); child.Close() })
+	return parent, child
+}
 
+// tcpPair is a loopback connection: the client's end and the accepted one.
+func tcpPair(t *testing.T) (net.Conn, net.Conn) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()
 	client, err := net.Dial("tcp", ln.Addr().String())
 	require.NoError(t, err)
-	defer client.Close()
+	t.Cleanup(func() { client.Close() })
 	accepted, err := ln.Accept()
 	require.NoError(t, err)
+	t.Cleanup(func() { accepted.Close() })
+	return client, accepted
+}
+
+func TestSendConnectionWithMessage(t *testing.T) {
+	parent, child := channels(t)
+	client, accepted := tcpPair(t)
 
 	require.NoError(t, parent.Send([]byte("HELLO proto=1 vendor=demo"), accepted.(*net.TCPConn)))
 	accepted.Close() // lmgrd drops its copy; the child's copy keeps the connection open
@@ -98,27 +111,13 @@ func TestRecvAtTheDescriptorLimit(t *testing.T) {
 		{"none for net.FileConn's duplicate", 1}, // received, then not wrapped
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			parent, childFile, err := Pair()
-			require.NoError(t, err)
-			defer parent.Close()
-			child, err := FromFile(childFile)
-			require.NoError(t, err)
-			childFile.Close()
-			defer child.Close()
-
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			require.NoError(t, err)
-			defer ln.Close()
-			client, err := net.Dial("tcp", ln.Addr().String())
-			require.NoError(t, err)
-			defer client.Close()
-			accepted, err := ln.Accept()
-			require.NoError(t, err)
+			parent, child := channels(t)
+			client, accepted := tcpPair(t)
 			require.NoError(t, parent.Send([]byte("HELLO proto=1 vendor=demo"), accepted.(*net.TCPConn)))
 			accepted.Close() // lmgrd's copy: the one in flight is the last
 
 			before := openDescriptors(t)
-			err = withDescriptorsLeft(t, tt.free, func() error {
+			err := withDescriptorsLeft(t, tt.free, func() error {
 				_, conn, err := child.Recv()
 				if conn != nil {
 					conn.Close()
