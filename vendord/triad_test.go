@@ -162,6 +162,7 @@ func TestTriadDaemonAnswersNoClientWhoseChangeIsRejected(t *testing.T) {
 
 	res := checkoutAsync(t, lm.h.dial(t, "alice"))
 	grant := lm.next(t)
+	require.Equal(t, pool.Grant, grant.Deltas[0].Kind)
 	require.NoError(t, lm.h.ctl.SendRejected(vendorctl.Rejected{Gen: 5, Reason: "test"}))
 	r := <-res
 	require.Error(t, r.err, "a grant the triad did not commit is never answered OK")
@@ -171,12 +172,11 @@ func TestTriadDaemonAnswersNoClientWhoseChangeIsRejected(t *testing.T) {
 
 	// lmgrd hands the committed table (without the grant) over again.
 	st := pool.New(nil, pool.Options{})
-	snap := st.Snapshot()
-	_ = grant
-	lm.handOver(t, 6, snap)
+	lm.handOver(t, 6, st.Snapshot())
 	lm.commit(t, lm.next(t)) // the pools again: the table handed over had none
 	require.Eventually(t, func() bool { return strings.Count(lm.h.log.String(), "Took over as master") == 2 },
 		5*time.Second, 5*time.Millisecond)
+	assert.Equal(t, "0", lm.h.inUse(t, "f"), "alice's rejected grant is held by nobody")
 	res = checkoutAsync(t, lm.h.dial(t, "bob"))
 	g := lm.next(t)
 	assert.Equal(t, uint64(6), g.Gen)
