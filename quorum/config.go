@@ -145,6 +145,11 @@ type Config struct {
 	// LicenseDigest identifies the served license content. Peers whose digest
 	// differs are kept out of the quorum.
 	LicenseDigest string
+	// Forwardable reports whether a member may forward an entry with this
+	// data to the leader (ProposeForwarded), and whether the leader takes
+	// such an entry from a peer. Nil: nothing is forwarded. The license
+	// tables' own entries never are: only a serving master proposes them.
+	Forwardable func(data []byte) bool
 }
 
 // ErrConfig is wrapped by every configuration error from New and Validate.

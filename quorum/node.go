@@ -111,7 +111,7 @@ func New(cfg Config, store Storage) (*Node, error) {
 		CheckQuorum:               true,
 		PreVote:                   true,
 		ReadOnlyOption:            raft.ReadOnlySafe,
-		DisableProposalForwarding: true,
+		DisableProposalForwarding: cfg.Forwardable == nil, // see ProposeForwarded
 		Logger:                    &raft.DefaultLogger{Logger: log.New(io.Discard, "", 0)},
 	})
 	if err != nil {
@@ -333,6 +333,16 @@ func (n *Node) mayStep(m *raftpb.Message) bool {
 		}
 		return true
 	}
+	if m.Type == raftpb.MsgProp {
+		// A peer forwards only what Forwardable allows (ProposeForwarded);
+		// anything else would let a standby write the license tables.
+		for _, e := range m.Entries {
+			if e.Type != raftpb.EntryNormal || n.cfg.Forwardable == nil || !n.cfg.Forwardable(e.Data) {
+				return false
+			}
+		}
+		return true
+	}
 	if m.Type != raftpb.MsgVote && m.Type != raftpb.MsgPreVote {
 		return true
 	}
@@ -364,6 +374,30 @@ func (n *Node) Propose(data []byte) error {
 		return ErrNotServing
 	}
 	return n.rn.Propose(data)
+}
+
+// ErrNoLeader is returned by ProposeForwarded when no leader is known.
+var ErrNoLeader = errors.New("quorum: no master known to take the proposal")
+
+// ProposeForwarded appends data through the leader from any member: the
+// leader appends it itself, a follower forwards it (raft's MsgProp). Only
+// data that Config.Forwardable allows is taken. Delivery is not promised: a
+// proposal lost with a leader change is simply not applied, so the caller
+// proposes again until it sees its entry applied.
+func (n *Node) ProposeForwarded(data []byte) error {
+	if n.cfg.Forwardable == nil || !n.cfg.Forwardable(data) {
+		return fmt.Errorf("quorum: %d bytes of data that may not be forwarded", len(data))
+	}
+	if n.broken != nil {
+		return n.broken
+	}
+	if n.rn.BasicStatus().Lead == raft.None {
+		return ErrNoLeader
+	}
+	if err := n.rn.Propose(data); err != nil {
+		return fmt.Errorf("quorum: forwarding a proposal: %w", err)
+	}
+	return nil
 }
 
 // Ready is the output since the previous Ready: what to send, what to apply.
