@@ -1,0 +1,140 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lmtriad/lmtriad/client"
+	"github.com/lmtriad/lmtriad/wire"
+)
+
+// holding is one client holding one license, and the handle it got.
+type holding struct {
+	c      *client.Client
+	lic    *client.License
+	handle uint64
+}
+
+// startCountedTriad starts a triad serving FEATURE solver with count
+// licenses and waits for the primary to be master.
+func startCountedTriad(t *testing.T, count int) *triadCluster {
+	t.Helper()
+	needBinaries(t)
+	port := freePort(t, triadHosts[:]...)
+	body := fmt.Sprintf("SERVER 127.0.0.1 ANY %d\nSERVER 127.0.0.2 ANY %d\nSERVER 127.0.0.3 ANY %d\nVENDOR demo\n"+
+		"FEATURE solver demo 1.0 permanent %d SIGN=0\n", port, port, port, count)
+	lic := filepath.Join(t.TempDir(), "triad.lic")
+	require.NoError(t, os.WriteFile(lic, []byte(body), 0o644))
+	tc := &triadCluster{port: port, lic: lic}
+	for i := range triadHosts {
+		tc.start(t, i)
+	}
+	tc.waitMaster(t, "127.0.0.1")
+	return tc
+}
+
+// holdAll checks out one solver license for each of n users, each its own
+// client (user0, user1, ...).
+func holdAll(t *testing.T, tc *triadCluster, n int) []holding {
+	t.Helper()
+	holders := make([]holding, n)
+	for i := range holders {
+		opts := client.NewOptions()
+		opts.LicensePath = tc.path()
+		opts.User, opts.Host = "user"+strconv.Itoa(i), "ws"
+		opts.HeartbeatInterval = time.Second
+		c, err := client.New(opts)
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+		lic := checkoutReady(t, c, "solver", 1)
+		holders[i] = holding{c, lic, lic.Handle()}
+	}
+	return holders
+}
+
+// killMembers SIGKILLs the lmgrds of members and their vendor daemons at
+// once, as a power cut would, and waits until none of them runs.
+func (tc *triadCluster) killMembers(t *testing.T, members ...int) {
+	t.Helper()
+	var vendords []int
+	for _, i := range members {
+		pids := tc.vendordsOf(t, i)
+		require.NotEmpty(t, pids, "member %d runs no vendor daemon", i)
+		vendords = append(vendords, pids...)
+	}
+	for _, pid := range vendords {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	for _, i := range members {
+		require.NoError(t, tc.procs[i].cmd.Process.Signal(syscall.SIGKILL))
+	}
+	for _, i := range members {
+		<-tc.procs[i].done
+	}
+	waitGone(t, vendords)
+}
+
+// vendordsOf lists the vendor daemons of member i (by their -server-host).
+func (tc *triadCluster) vendordsOf(t *testing.T, i int) []int {
+	t.Helper()
+	var pids []int
+	for _, pid := range vendordPids(t, tc.lic) {
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if strings.Contains(string(cmdline), "\x00-server-host\x00"+triadHosts[i]+"\x00") {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// waitGone waits until none of pids is a running process.
+func waitGone(t *testing.T, pids []int) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		for _, pid := range pids {
+			stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+			if err == nil && !strings.Contains(string(stat), ") Z ") {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 20*time.Millisecond, "processes %v still running", pids)
+}
+
+func TestTriadFullRestartLosesNothing(t *testing.T) {
+	const n = 100
+	tc := startCountedTriad(t, n)
+	holders := holdAll(t, tc, n)
+	_, err := triadClient(t, tc, "late").Checkout(ctx(t), "solver", "", 1)
+	require.ErrorIs(t, err, wire.ErrMaxUsers)
+
+	tc.killMembers(t, 0, 1, 2)
+	for _, h := range holders {
+		waitEvent(t, h.lic, client.Lost)
+	}
+	restarted := time.Now()
+	for i := range triadHosts {
+		tc.start(t, i)
+	}
+	// The tables come back from the logs: the new master's vendor daemon
+	// takes over with every holder before any of them has reattached.
+	tc.procs[0].waitLog(t, fmt.Sprintf("Took over as master: %d license holder(s) kept", n))
+	for i, h := range holders {
+		waitEvent(t, h.lic, client.Regained)
+		assert.Equal(t, h.handle, h.lic.Handle(), "holder %d reattached to its own handle", i)
+	}
+	t.Logf("all %d holders regained their licenses %v after the restart", n, time.Since(restarted))
+	out := tc.lmstat(t)
+	assert.Contains(t, out, fmt.Sprintf("Users of solver:  (Total of %d licenses issued;  Total of %d licenses in use)", n, n), out)
+	_, err = triadClient(t, tc, "late2").Checkout(ctx(t), "solver", "", 1)
+	assert.ErrorIs(t, err, wire.ErrMaxUsers, "nobody got a license twice")
+}
