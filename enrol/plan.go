@@ -29,7 +29,7 @@ type PlanInput struct {
 // Write is one change to this member's license directory.
 type Write struct {
 	Name string
-	Doc  Doc  // the enrolled content to write, unless Remove
+	Doc  Doc // the enrolled content to write, unless Remove
 	// Remove: the file is no longer enrolled.
 	Remove bool
 	// KeepAside: the file on disk holds content the triad never enrolled
