@@ -138,3 +138,31 @@ func TestTriadFullRestartLosesNothing(t *testing.T) {
 	_, err = triadClient(t, tc, "late2").Checkout(ctx(t), "solver", "", 1)
 	assert.ErrorIs(t, err, wire.ErrMaxUsers, "nobody got a license twice")
 }
+
+func TestSecondLmgrdOnOneStateDirectoryRefused(t *testing.T) {
+	tc := startTriad(t, false)
+	tc.waitMaster(t, "127.0.0.1")
+	dir := filepath.Join(filepath.Dir(tc.lic), "state-127.0.0.1")
+
+	// Another triad (its own port) pointed at member 0's state directory.
+	port := freePort(t, triadHosts[:]...)
+	other := filepath.Join(t.TempDir(), "other.lic")
+	require.NoError(t, os.WriteFile(other, []byte(fmt.Sprintf("SERVER 127.0.0.1 ANY %d\nSERVER 127.0.0.2 ANY %d\nSERVER 127.0.0.3 ANY %d\n"+
+		"VENDOR demo\nFEATURE solver demo 1.0 permanent 3 SIGN=0\n", port, port, port)), 0o644))
+	second := startLmgrd(t, "-c", other, "-self", "127.0.0.1", "-state", dir)
+	select {
+	case <-second.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second lmgrd is still running on a state directory in use")
+	}
+	require.Error(t, second.err, "it exits with an error")
+	want := fmt.Sprintf("state directory %s is in use by another lmgrd (pid %d): %s is locked", dir,
+		tc.procs[0].cmd.Process.Pid, filepath.Join(dir, "lock"))
+	assert.Contains(t, second.log.String(), want)
+	assert.Empty(t, vendordPids(t, other), "it started no vendor daemon")
+
+	// The first is undisturbed.
+	c := triadClient(t, tc, "alice")
+	checkoutReady(t, c, "solver", 1)
+	assert.Equal(t, "127.0.0.1", masterIn(tc.lmstat(t)))
+}

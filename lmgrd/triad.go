@@ -61,6 +61,8 @@ type triad struct {
 	lastSnap uint64
 	badStep  flexlog.Throttle // log lines of peers' bad messages
 	notReady flexlog.Throttle // log lines of a log that cannot be stored
+
+	state *memberState // the locked state directory (state.go)
 }
 
 type proposal struct {
@@ -83,27 +85,24 @@ func newTriad(s *server, files []*licfile.File, key *clusterkey.Key, clock func(
 	if err != nil {
 		return nil, err
 	}
-	store, err := quorum.OpenBoltStorage(filepath.Join(dir, "raft.db"))
+	// openState locks dir, checks the log before trusting it and moves a
+	// damaged one aside (state.go).
+	var tables *table.Tables
+	ms, err := openState(s.log, dir, s.opts.NoFsync, func(data []byte) (err error) {
+		tables = table.New(tablePoolOptions(s))
+		if len(data) > 0 {
+			tables, err = table.Unmarshal(data, tablePoolOptions(s))
+		}
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("triad state: %w", err)
+		return nil, err
 	}
-	store.NoFsync = s.opts.NoFsync
+	store := ms.store
 	if s.opts.NoFsync {
 		s.log.Warnf("Triad state in %s, written without fsync (-no-fsync): a power cut of two members at once loses their latest grants", dir)
 	} else {
 		s.log.Infof("Triad state in %s", dir)
-	}
-	snap, err := store.Snapshot()
-	if err != nil {
-		store.Close()
-		return nil, fmt.Errorf("triad state: %w", err)
-	}
-	tables := table.New(tablePoolOptions(s))
-	if len(snap.Data) > 0 {
-		if tables, err = table.Unmarshal(snap.Data, tablePoolOptions(s)); err != nil {
-			store.Close()
-			return nil, fmt.Errorf("triad state %s: the license tables cannot be read: %w", dir, err)
-		}
 	}
 	node, err := quorum.New(quorum.Config{
 		Self:            s.self,
@@ -114,14 +113,14 @@ func newTriad(s *server, files []*licfile.File, key *clusterkey.Key, clock func(
 		LicenseDigest:   licenseDigest(files, time.Now()),
 	}, store)
 	if err != nil {
-		store.Close()
+		ms.Close()
 		return nil, fmt.Errorf("triad: %w", err)
 	}
 	tr := quorum.NewTLSTransport(quorum.TLSConfig{Self: s.self, Hosts: hosts, Addrs: addrs, Key: key, Log: s.log,
 		LocalIP: net.ParseIP(s.host), ReadTimeout: 4 * time.Duration(timing.ElectionTicks) * timing.Tick})
 	t := &triad{s: s, timing: timing, clock: clock, start: clock(), node: node, store: store, tr: tr,
 		tables: tables, props: make(chan proposal, 4096), wake: make(chan struct{}, 1),
-		genSeq: uint64(time.Now().UnixNano()) &^ 3, lastSnap: snap.Metadata.Index}
+		genSeq: uint64(time.Now().UnixNano()) &^ 3, lastSnap: ms.snap, state: ms}
 	t.status = node.Status()
 	return t, nil
 }
