@@ -51,6 +51,13 @@ func (a *adminSession) Handle(req wire.Message) (wire.Message, []wire.Message, b
 		if err := a.allowed(false); err != nil {
 			return err.Message(), nil, false
 		}
+		if s.isTriad() {
+			// A triad serves what is enrolled: enrol this member's changes
+			// first (they are served once applied).
+			ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+			s.tri.enroller.passNow(ctx)
+			cancel()
+		}
 		if err := s.reread(req.Get("vendor")); err != nil {
 			m := wire.NewError(wire.CodeBadFile, 1).Message()
 			m.Set("detail", err.Error())

@@ -100,8 +100,9 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		log.Infof("Started with redundant configuration - %s, %s, %s; this server is %s",
 			s.portAtHost(0), s.portAtHost(1), s.portAtHost(2), s.portAtHost(s.self))
-		s.wg.Add(1)
+		s.wg.Add(2)
 		go func() { defer s.wg.Done(); s.tri.run(s.ctx) }()
+		go func() { defer s.wg.Done(); s.tri.enroller.run(s.ctx) }()
 	}
 
 	s.wg.Add(1)

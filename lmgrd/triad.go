@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lmtriad/lmtriad/clusterkey"
+	"github.com/lmtriad/lmtriad/enrol"
 	"github.com/lmtriad/lmtriad/flexlog"
 	"github.com/lmtriad/lmtriad/handoff"
 	"github.com/lmtriad/lmtriad/licfile"
@@ -49,13 +50,21 @@ type triad struct {
 	store  *quorum.BoltStorage
 	tables *table.Tables
 	tr     *quorum.TLSTransport
+	dir    string // the state directory
+
+	// enrolled is the set of enrolled license files (package enrol), the
+	// other half of the replicated state; enrolDirty marks a change the
+	// enroller has not been given yet.
+	enrolled   *enrol.Set
+	enrolDirty bool
+	enroller   *enroller
+	enrolProps chan []byte
 
 	props chan proposal
 	wake  chan struct{}
 
-	mu            sync.Mutex // guards status and pendingDigest
-	status        quorum.Status
-	pendingDigest string
+	mu     sync.Mutex // guards status
+	status quorum.Status
 
 	genSeq   uint64 // table generations: unique per member (see nextGen)
 	lastSnap uint64
@@ -88,10 +97,11 @@ func newTriad(s *server, files []*licfile.File, key *clusterkey.Key, clock func(
 	// openState locks dir, checks the log before trusting it and moves a
 	// damaged one aside (state.go).
 	var tables *table.Tables
+	var enrolled *enrol.Set
 	ms, err := openState(s.log, dir, s.opts.NoFsync, func(data []byte) (err error) {
-		tables = table.New(tablePoolOptions(s))
+		tables, enrolled = table.New(tablePoolOptions(s)), enrol.NewSet()
 		if len(data) > 0 {
-			tables, err = table.Unmarshal(data, tablePoolOptions(s))
+			tables, enrolled, err = decodeState(data, tablePoolOptions(s))
 		}
 		return err
 	})
@@ -110,7 +120,8 @@ func newTriad(s *server, files []*licfile.File, key *clusterkey.Key, clock func(
 		PrimaryIsMaster: first.PrimaryIsMaster,
 		Timing:          timing,
 		ServerDigest:    quorum.Digest(serverList(s.servers)),
-		LicenseDigest:   licenseDigest(files, time.Now()),
+		LicenseDigest:   enrolled.Digest(), // members converge by enrolment; peers show it
+		Forwardable:     enrol.IsEntry,     // license file changes reach the log from any member
 	}, store)
 	if err != nil {
 		ms.Close()
@@ -120,8 +131,12 @@ func newTriad(s *server, files []*licfile.File, key *clusterkey.Key, clock func(
 		LocalIP: net.ParseIP(s.host), ReadTimeout: 4 * time.Duration(timing.ElectionTicks) * timing.Tick})
 	t := &triad{s: s, timing: timing, clock: clock, start: clock(), node: node, store: store, tr: tr,
 		tables: tables, props: make(chan proposal, 4096), wake: make(chan struct{}, 1),
-		genSeq: uint64(time.Now().UnixNano()) &^ 3, lastSnap: ms.snap, state: ms}
+		genSeq: uint64(time.Now().UnixNano()) &^ 3, lastSnap: ms.snap, state: ms,
+		dir: dir, enrolled: enrolled, enrolProps: make(chan []byte, 16)}
 	t.status = node.Status()
+	t.enroller = newEnroller(t, s.opts.LicensePath)
+	t.enroller.setServers(files)
+	t.enroller.published(enrolled.Clone())
 	return t, nil
 }
 
@@ -169,17 +184,6 @@ func serverList(servers []licfile.Server) string {
 	return strings.Join(parts, ",")
 }
 
-// licenseDigest summarizes the licenses served: every pool's key and count.
-// Members that would serve different licenses must not form a quorum.
-func licenseDigest(files []*licfile.File, now time.Time) string {
-	pools, _ := licfile.Pools(files, now)
-	parts := make([]string, 0, len(pools))
-	for _, p := range pools {
-		parts = append(parts, p.Key+"="+strconv.Itoa(p.Count))
-	}
-	return quorum.Digest(parts...)
-}
-
 // poke makes the run loop look at the vendor daemons again (one started).
 func (t *triad) poke() {
 	select {
@@ -211,6 +215,9 @@ func (t *triad) run(ctx context.Context) {
 		case <-ticker.C:
 			t.catchUp()
 		case <-t.wake:
+		case data := <-t.enrolProps:
+			t.catchUp()
+			t.forwardEnrol(data)
 		case e := <-t.tr.Recv():
 			t.catchUp()
 			t.step(e)
@@ -289,15 +296,6 @@ func (t *triad) reject(v *vendorProc, gen uint64, why string) {
 // cycle acts on the node's output: stop serving first, then send, apply,
 // and last start serving.
 func (t *triad) cycle() {
-	t.mu.Lock()
-	if d := t.pendingDigest; d != "" {
-		t.pendingDigest = ""
-		if t.node.Config().LicenseDigest != d {
-			t.s.log.Info("Licenses changed: peers must reread the same license file to stay in the quorum")
-			t.node.SetLicenseDigest(d)
-		}
-	}
-	t.mu.Unlock()
 	rd, err := t.node.Ready()
 	if err != nil {
 		t.feed(t.node.Status(), false) // not serving
@@ -314,9 +312,18 @@ func (t *triad) cycle() {
 		t.restore(rd.Snapshot.Data)
 	}
 	for _, e := range rd.CommittedEntries {
+		if enrol.IsEntry(e.Data) {
+			t.applyEnrol(e.Data)
+			continue
+		}
 		t.apply(e.Data)
 	}
 	t.node.Advance()
+	if t.enrolDirty {
+		t.enrolDirty = false
+		t.enroller.published(t.enrolled.Clone())
+		t.node.SetLicenseDigest(t.enrolled.Digest())
+	}
 	for _, e := range rd.Events {
 		t.s.log.Info(e.Text)
 	}
@@ -332,20 +339,37 @@ func (t *triad) cycle() {
 
 func (t *triad) restore(data []byte) {
 	if len(data) == 0 { // the bootstrap snapshot: no tables yet
-		t.tables = table.New(tablePoolOptions(t.s))
+		t.tables, t.enrolled, t.enrolDirty = table.New(tablePoolOptions(t.s)), enrol.NewSet(), true
 		return
 	}
-	tables, err := table.Unmarshal(data, tablePoolOptions(t.s))
+	tables, enrolled, err := decodeState(data, tablePoolOptions(t.s))
 	if err != nil {
-		t.s.log.WithError(err).Error("Triad: the master's snapshot of the license tables cannot be read")
+		t.s.log.Errorf("Triad: the master's snapshot cannot be read: %v", err)
 		return
 	}
-	t.tables = tables
-	t.s.log.Info("Triad: caught up from the master's snapshot of the license tables")
+	t.tables, t.enrolled, t.enrolDirty = tables, enrolled, true
+	t.s.log.Info("Triad: caught up from the master's snapshot of the license tables and enrolled license files")
+}
+
+// decodeState reads a raft snapshot: the license tables and the enrolled
+// license files.
+func decodeState(data []byte, opts pool.Options) (*table.Tables, *enrol.Set, error) {
+	tdata, enrolled, err := enrol.DecodeSnapshot(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the enrolled license files cannot be read: %w", err)
+	}
+	tables, err := table.Unmarshal(tdata, opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the license tables cannot be read: %w", err)
+	}
+	return tables, enrolled, nil
 }
 
 func (t *triad) compact() {
 	data, err := t.tables.Marshal()
+	if err == nil {
+		data, err = enrol.EncodeSnapshot(data, t.enrolled)
+	}
 	if err == nil {
 		err = t.node.Compact(data, compactKeep)
 	}
@@ -476,13 +500,6 @@ func (t *triad) notServing(st quorum.Status) vendorctl.Role {
 func (t *triad) nextGen() uint64 {
 	t.genSeq += 4
 	return t.genSeq | uint64(t.s.self)
-}
-
-func (t *triad) setLicenseDigest(d string) {
-	t.mu.Lock()
-	t.pendingDigest = d
-	t.mu.Unlock()
-	t.poke()
 }
 
 func (t *triad) currentStatus() quorum.Status {

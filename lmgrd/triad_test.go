@@ -22,6 +22,7 @@ var triadHosts = [3]string{"127.0.0.1", "127.0.0.2", "127.0.0.3"}
 type triadCluster struct {
 	port  int
 	lic   string
+	lics  [3]string // per member -c, when not empty (each its own license directory)
 	procs [3]*proc
 }
 
@@ -45,7 +46,11 @@ func startTriad(t *testing.T, primaryIsMaster bool) *triadCluster {
 }
 
 func (tc *triadCluster) start(t *testing.T, i int) {
-	tc.procs[i] = startLmgrd(t, "-c", tc.lic, "-self", triadHosts[i])
+	lic := tc.lic
+	if tc.lics[i] != "" {
+		lic = tc.lics[i]
+	}
+	tc.procs[i] = startLmgrd(t, "-c", lic, "-self", triadHosts[i])
 }
 
 func (tc *triadCluster) path() string {
@@ -265,22 +270,35 @@ func waitEvent(t *testing.T, lic *client.License, kind client.EventKind) client.
 	}
 }
 
-func TestTriadRejectsPeerServingDifferentLicenses(t *testing.T) {
+func TestTriadMemberServingDifferentLicensesIsBroughtInLine(t *testing.T) {
+	// Licenses are enrolled through the triad: a member that starts with
+	// another copy of the license file is not kept out, it is brought in
+	// line, and its copy kept aside.
 	needBinaries(t)
 	port := freePort(t, triadHosts[:]...)
-	dir := t.TempDir()
 	servers := fmt.Sprintf("SERVER 127.0.0.1 ANY %d\nSERVER 127.0.0.2 ANY %d\nSERVER 127.0.0.3 ANY %d\nVENDOR demo\n", port, port, port)
-	write := func(name, features string) string {
-		p := filepath.Join(dir, name)
+	write := func(dir, features string) string {
+		dir = filepath.Join(t.TempDir(), dir)
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+		p := filepath.Join(dir, "triad.lic")
 		require.NoError(t, os.WriteFile(p, []byte(servers+features), 0o644))
 		return p
 	}
-	a := startLmgrd(t, "-c", write("a.lic", "FEATURE solver demo 1.0 permanent 3 SIGN=0\n"), "-self", "127.0.0.1")
-	b := startLmgrd(t, "-c", write("b.lic", "FEATURE solver demo 1.0 permanent 30 SIGN=0\n"), "-self", "127.0.0.2")
-	a.waitLog(t, "License File FEATURE line mismatch with 127.0.0.2: kept out of the triad")
-	b.waitLog(t, "License File FEATURE line mismatch with 127.0.0.1: kept out of the triad")
-	assert.NotContains(t, a.log.String(), "CONNECTED, master is", "a peer serving other licenses does not make a quorum")
-	assert.NotContains(t, b.log.String(), "CONNECTED, master is")
+	a := startLmgrd(t, "-c", write("a", "FEATURE solver demo 1.0 permanent 3 SIGN=0\n"), "-self", "127.0.0.1")
+	bLic := write("b", "FEATURE solver demo 1.0 permanent 30 SIGN=0\n")
+	b := startLmgrd(t, "-c", bLic, "-self", "127.0.0.2")
+	b.waitLog(t, "CONNECTED, master is 127.0.0.1") // the first enrolment is the master's
+	a.waitLog(t, "127.0.0.2: kept its differing copy of triad.lic as triad.lic.local-")
+	b.waitLog(t, "Rereading license file(s): done")
+	got, err := os.ReadFile(bLic)
+	require.NoError(t, err)
+	assert.Contains(t, string(got), "permanent 3 SIGN=0")
+	kept, err := filepath.Glob(bLic + ".local-*")
+	require.NoError(t, err)
+	require.Len(t, kept, 1)
+	old, err := os.ReadFile(kept[0])
+	require.NoError(t, err)
+	assert.Contains(t, string(old), "permanent 30 SIGN=0")
 }
 
 func TestTriadMemberRestartedAfterLicenseChangeRejoins(t *testing.T) {

@@ -74,6 +74,12 @@ func (s *server) startWatcher() error {
 				s.log.WithError(err).Warn("License file watch error")
 			case <-timer:
 				timer = nil
+				if s.isTriad() {
+					// A triad serves what is enrolled: the enroller proposes
+					// the change, and every member rereads once it is applied.
+					s.tri.enroller.poke(nil)
+					continue
+				}
 				s.log.Info("License file(s) changed, rereading")
 				_ = s.reread("")
 			}
@@ -94,11 +100,6 @@ func (s *server) reread(vendor string) error {
 		return err
 	}
 	s.setFiles(files)
-	if s.isTriad() {
-		// A member restarted later reads these files: the digest its
-		// peers compare must be of what is served now, not at start.
-		s.tri.setLicenseDigest(licenseDigest(files, time.Now()))
-	}
 	s.startVendors()
 	s.mu.Lock()
 	vendors := make([]*vendorProc, 0, len(s.vendors))
