@@ -14,13 +14,16 @@ import (
 
 // adminSession serves lmutil's requests to lmgrd itself.
 type adminSession struct {
-	s    *server
-	conn net.Conn
+	s     *server
+	conn  net.Conn
+	hello wire.Message
+
+	enrolling *enrolUpload // an lmenroll file arriving in parts
 }
 
 func (s *server) serveAdmin(c net.Conn, hello wire.Message) {
 	defer c.Close()
-	wire.Serve(s.ctx, c, wire.ServeOptions{First: &hello, IdleTimeout: s.opts.GreetingTimeout * 6}, &adminSession{s: s, conn: c})
+	wire.Serve(s.ctx, c, wire.ServeOptions{First: &hello, IdleTimeout: s.opts.GreetingTimeout * 6}, &adminSession{s: s, conn: c, hello: hello})
 }
 
 // Handle implements wire.Handler.
@@ -64,6 +67,11 @@ func (a *adminSession) Handle(req wire.Message) (wire.Message, []wire.Message, b
 			return m, nil, false
 		}
 		return wire.OK(), nil, false
+	case "ENROL":
+		if err := a.allowed(false); err != nil {
+			return err.Message(), nil, false
+		}
+		return a.enrol(req), nil, false
 	}
 	return wire.NewError(wire.CodeBadComm, 20).Message(), nil, false
 }

@@ -396,6 +396,11 @@ func (e *enroller) check(f enrol.File) error {
 	if err != nil {
 		return err
 	}
+	return e.checkData(path, data)
+}
+
+// checkData is check for a file's content; path names it in errors.
+func (e *enroller) checkData(path string, data []byte) error {
 	parsed, err := licfile.Parse(path, data)
 	if err != nil {
 		return err

@@ -199,3 +199,31 @@ func TestEnrolTwoMembersEditedAtOnceConverge(t *testing.T) {
 		return strings.Contains(tc.lmstat(t), "Users of viewer:  ("+want)
 	}, 10*time.Second, 50*time.Millisecond)
 }
+
+func TestLmenrollFromAnAdminsMachineReachesAllThree(t *testing.T) {
+	tc, dirs := enrolTriad(t)
+	c := triadClient(t, tc, "alice")
+	_ = checkoutReady(t, c, "solver", 1).Checkin()
+	src := filepath.Join(t.TempDir(), "viewer.lic")
+	body := "VENDOR demo\nFEATURE viewer demo 1.0 permanent 2 SIGN=0\n"
+	require.NoError(t, os.WriteFile(src, []byte(body), 0o644))
+	// Through the tertiary, which forwards to the master.
+	out, code := lmutil(t, nil, "lmenroll", "-c", fmt.Sprintf("%d@127.0.0.3", tc.port), src)
+	require.Equal(t, 0, code, out)
+	assert.Contains(t, out, "viewer.lic enrolled in the triad through")
+	for i := range dirs {
+		waitFile(t, filepath.Join(dirs[i], "viewer.lic"), body)
+	}
+	waitCheckout(t, c, "viewer", true)
+	tc.procs[2].waitLog(t, "lmenroll of viewer.lic by ")
+
+	bad := filepath.Join(t.TempDir(), "bad.lic")
+	require.NoError(t, os.WriteFile(bad, []byte("VENDOR demo\nFEATURE broken demo 1.0 notadate 2 SIGN=0\n"), 0o644))
+	out, code = lmutil(t, nil, "lmenroll", "-c", tc.path(), bad)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, out, "bad.lic:2:")
+	for i := range dirs {
+		_, err := os.Stat(filepath.Join(dirs[i], "bad.lic"))
+		assert.True(t, os.IsNotExist(err), "member %d got the broken file", i)
+	}
+}

@@ -24,6 +24,7 @@ func newApp(stdout, stderr io.Writer, env *environment) *cli.App {
 			lmstatCommand(env),
 			lmdownCommand(env),
 			lmrereadCommand(env),
+			lmenrollCommand(env),
 			lmremoveCommand(env),
 			lmhostidCommand(env),
 			lmcksumCommand(),
