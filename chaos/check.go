@@ -105,7 +105,50 @@ func (r *Report) Print(w io.Writer, max int) {
 type hold struct {
 	client, lic int
 	granted     int64    // completion of the checkout
+	handle      uint64   // the server's handle of the grant
 	recs        []Record // events and the checkin, in time order
+}
+
+// belief is a stretch [from, to) during which a client believed it held a
+// license (Held() true), and the handle it held it by.
+type belief struct {
+	from, to int64
+	handle   uint64
+}
+
+// beliefs are hd's stretches of belief. One runs from a checkout's
+// completion (or a Regained event) to the checkin's invocation (or a Lost
+// or Failed event, or end): exactly the time the client library reports
+// Held() true.
+func (hd *hold) beliefs(end int64) []belief {
+	var out []belief
+	cur := belief{from: hd.granted, handle: hd.handle}
+	held := true
+	for _, rec := range hd.recs {
+		switch {
+		case rec.Kind == KindOp: // the checkin
+			if held {
+				cur.to = rec.Inv
+				out = append(out, cur)
+			}
+			return out
+		case rec.Event == "lost" || rec.Event == "failed":
+			if held {
+				cur.to = rec.T
+				out = append(out, cur)
+			}
+			held = false
+		case rec.Event == "regained":
+			if !held {
+				held, cur = true, belief{from: rec.T, handle: rec.Handle}
+			}
+		}
+	}
+	if held {
+		cur.to = end
+		out = append(out, cur)
+	}
+	return out
 }
 
 // quorumLine is the nemesis' view: from each fault record's time on, whether
@@ -160,14 +203,21 @@ func (q *quorumLine) deadline(from int64, d time.Duration) int64 {
 func Check(h History, o CheckOptions) *Report {
 	h = append(History(nil), h...)
 	h.Sort()
-	r := &Report{Violations: map[string][]Violation{}}
+	r, order, end, q := scan(h)
+	checkLimit(r, order, end, o)
+	checkSurvive(r, order, end, &q, o)
+	checkResume(r, h, end, &q, o)
+	return r
+}
+
+// scan reads h, sorted: a report with the counts, every granted license
+// with its records in time order, the end, the quorum timeline.
+func scan(h History) (r *Report, order []*hold, end int64, q quorumLine) {
+	r = &Report{Violations: map[string][]Violation{}}
 	if len(h) > 0 {
 		r.Base = h[0].At()
 	}
-	var end int64
-	var q quorumLine
 	holds := map[[2]int]*hold{}
-	var order []*hold
 	for _, rec := range h {
 		end = max(end, rec.At(), rec.Comp)
 		switch rec.Kind {
@@ -195,7 +245,7 @@ func Check(h History, o CheckOptions) *Report {
 			switch rec.Result {
 			case Granted:
 				r.Grants++
-				hd := &hold{client: rec.Client, lic: rec.Lic, granted: rec.Comp}
+				hd := &hold{client: rec.Client, lic: rec.Lic, granted: rec.Comp, handle: rec.Handle}
 				holds[[2]int{rec.Client, rec.Lic}] = hd
 				order = append(order, hd)
 			case Denied:
@@ -225,18 +275,13 @@ func Check(h History, o CheckOptions) *Report {
 	for _, hd := range order {
 		sort.SliceStable(hd.recs, func(i, j int) bool { return hd.recs[i].At() < hd.recs[j].At() })
 	}
-	checkLimit(r, order, end, o)
-	checkSurvive(r, order, end, &q, o)
-	checkResume(r, h, end, &q, o)
-	return r
+	return r, order, end, q
 }
 
 // checkLimit (a): count, at every instant, the licenses that clients
-// believe they hold, and flag every stretch where that exceeds the count.
-// A belief runs from a checkout's completion (or a Regained event) to the
-// checkin's invocation (or a Lost or Failed event, or the end): exactly the
-// time the client library reports Held() true. Indeterminate checkouts
-// (errors, timeouts) start no belief.
+// believe they hold (hold.beliefs), and flag every stretch where that
+// exceeds the count. Indeterminate checkouts (errors, timeouts) start no
+// belief.
 func checkLimit(r *Report, holds []*hold, end int64, o CheckOptions) {
 	type edge struct {
 		t     int64
@@ -246,32 +291,8 @@ func checkLimit(r *Report, holds []*hold, end int64, o CheckOptions) {
 	var edges []edge
 	for _, hd := range holds {
 		who := fmt.Sprintf("client %d license %d", hd.client, hd.lic)
-		held, from := true, hd.granted
-		add := func(to int64) {
-			edges = append(edges, edge{from, +1, who}, edge{to, -1, who})
-		}
-	loop:
-		for _, rec := range hd.recs {
-			switch {
-			case rec.Kind == KindOp: // the checkin
-				if held {
-					add(rec.Inv)
-				}
-				held = false
-				break loop
-			case rec.Event == "lost" || rec.Event == "failed":
-				if held {
-					add(rec.T)
-				}
-				held = false
-			case rec.Event == "regained":
-				if !held {
-					held, from = true, rec.T
-				}
-			}
-		}
-		if held {
-			add(end)
+		for _, b := range hd.beliefs(end) {
+			edges = append(edges, edge{b.from, +1, who}, edge{b.to, -1, who})
 		}
 	}
 	// Ends before starts at the same instant: a hand-over is not an overlap.
