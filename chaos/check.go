@@ -15,10 +15,11 @@ const (
 	CheckSurvive = "b: holders keep their license through a failover"
 	CheckResume  = "c: service resumes after quorum returns"
 	CheckRogue   = "d: rogue peers get nothing"
+	CheckCrash   = "e: a crash of the whole triad loses no holder"
 )
 
 // Checks lists the checks in the order they are reported.
-var Checks = []string{CheckLimit, CheckSurvive, CheckResume, CheckRogue}
+var Checks = []string{CheckLimit, CheckSurvive, CheckResume, CheckRogue, CheckCrash}
 
 // CheckOptions parameterize Check.
 type CheckOptions struct {
@@ -55,7 +56,9 @@ type Report struct {
 	FailoverChecked int
 	SlowFailovers   []string
 	// Rogue: what check (d) saw of the rogue-peer faults (CheckRogue).
-	Rogue      RogueStats
+	Rogue RogueStats
+	// Crash: what check (e) saw of the kill-all faults (CheckCrash).
+	Crash      CrashStats
 	Violations map[string][]Violation
 	// Base is the time of the history's first record; reports show times
 	// as seconds since it.
@@ -88,6 +91,11 @@ func (r *Report) Print(w io.Writer, max int) {
 	}
 	fmt.Fprintf(w, "rogue peers: %s; attempts %s; bytes read back %d (OK/ERR lines only allowed); refusals logged %d; impostor's peers probed %d (unanswered %d)\n",
 		strings.Join(eps, ", "), strings.Join(tries, ", "), r.Rogue.BytesGot, r.Rogue.Refusals, r.Rogue.Probes, r.Rogue.Unprobed)
+	fmt.Fprintf(w, "whole-triad crashes %d: licenses held at the crash %d, holders kept by the first master after the restart %d, regained on their own handle %d; longest restart → takeover %v\n",
+		r.Crash.Episodes, r.Crash.Believed, r.Crash.Kept, r.Crash.Reattached, r.Crash.MaxTakeover.Round(time.Millisecond))
+	for _, s := range r.Crash.Lines {
+		fmt.Fprintf(w, "    (info) kill-all %s\n", s)
+	}
 	for _, c := range Checks {
 		vs := r.Violations[c]
 		fmt.Fprintf(w, "violations %-50s %d\n", c+":", len(vs))
@@ -112,8 +120,9 @@ type hold struct {
 // belief is a stretch [from, to) during which a client believed it held a
 // license (Held() true), and the handle it held it by.
 type belief struct {
-	from, to int64
-	handle   uint64
+	from, to  int64
+	handle    uint64
+	byCheckin bool // it ended at the invocation of the client's checkin
 }
 
 // beliefs are hd's stretches of belief. One runs from a checkout's
@@ -128,7 +137,7 @@ func (hd *hold) beliefs(end int64) []belief {
 		switch {
 		case rec.Kind == KindOp: // the checkin
 			if held {
-				cur.to = rec.Inv
+				cur.to, cur.byCheckin = rec.Inv, true
 				out = append(out, cur)
 			}
 			return out
@@ -149,6 +158,16 @@ func (hd *hold) beliefs(end int64) []belief {
 		out = append(out, cur)
 	}
 	return out
+}
+
+// beliefAt is hd's belief at instant t, if its client believed then.
+func (hd *hold) beliefAt(t, end int64) (belief, bool) {
+	for _, b := range hd.beliefs(end) {
+		if b.from <= t && t < b.to {
+			return b, true
+		}
+	}
+	return belief{}, false
 }
 
 // quorumLine is the nemesis' view: from each fault record's time on, whether

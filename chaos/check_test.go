@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -186,10 +187,87 @@ func TestPlanIsSeededAndSpaced(t *testing.T) {
 	seen := map[string]bool{}
 	for _, e := range a {
 		assert.GreaterOrEqual(t, e.Quiet, 2500*time.Millisecond)
-		assert.GreaterOrEqual(t, e.Hold, 2500*time.Millisecond)
+		if e.Fault == FaultKillAll {
+			assert.GreaterOrEqual(t, e.Hold, KillAllPause[0], "a kill-all's pause")
+			assert.Less(t, e.Hold, KillAllPause[1], "a kill-all's pause")
+		} else {
+			assert.GreaterOrEqual(t, e.Hold, 2500*time.Millisecond)
+		}
 		total += e.Quiet + e.Hold + e.Hold2
 		seen[e.Fault] = true
 	}
 	assert.LessOrEqual(t, total, 10*time.Minute)
 	assert.Len(t, seen, len(AllFaults), "ten minutes draw every kind")
+}
+
+// withHandle sets a grant's or a regain's handle.
+func withHandle(r Record, h uint64) Record { r.Handle = h; return r }
+
+func TestCheckCrashes(t *testing.T) {
+	took := func(n int) []string {
+		return []string{"10.0.0.1: 17:00:02 (demo) Took over as master: " + strconv.Itoa(n) + " license holder(s) kept"}
+	}
+	crash := func(at, restart, takeover, kept int) CrashEpisode {
+		return CrashEpisode{At: ms(at), Dead: ms(at + 2), Restart: ms(restart), TakeoverAt: ms(takeover), Takeovers: took(kept)}
+	}
+	// Clients 1 and 2 hold at the crash (1000, all dead at 1002); client 3
+	// checked in before it, client 4 was granted after it, client 5 had
+	// lost its license before it (an earlier fault) and not regained it,
+	// client 6 checked in while the members were being killed (its release
+	// may have been committed).
+	base := History{
+		withHandle(grant(1, 1, 0, 10), 11), withHandle(grant(2, 1, 0, 10), 12),
+		withHandle(grant(3, 1, 0, 10), 13), checkin(3, 1, 900, 1100),
+		withHandle(grant(5, 1, 0, 10), 15), event(5, 1, "lost", 500),
+		withHandle(grant(6, 1, 0, 10), 16), checkin(6, 1, 1001, 1002),
+		fault(1001, "kill-all: SIGKILL", false, false),
+		event(1, 1, "lost", 1002), event(2, 1, "lost", 1002),
+		fault(2000, "kill-all: restart", true, true),
+		withHandle(grant(4, 1, 3100, 3110), 14),
+		end(9000),
+	}
+	tests := []struct {
+		name       string
+		h          History
+		eps        []CrashEpisode
+		want       int
+		believed   int
+		reattached int
+	}{
+		{"both regain their own handles; the master kept them and an orphan",
+			append(History{withHandle(event(1, 1, "regained", 3000), 11), withHandle(event(2, 1, "regained", 3000), 12)}, base...),
+			[]CrashEpisode{crash(1000, 2000, 2900, 3)}, 0, 2, 2},
+		{"one checked in while waiting: still judged by the count",
+			append(History{withHandle(event(1, 1, "regained", 3000), 11), checkin(2, 1, 1500, 1500)}, base...),
+			[]CrashEpisode{crash(1000, 2000, 2900, 2)}, 0, 2, 1},
+		{"the first master kept fewer holders than were acknowledged",
+			append(History{withHandle(event(1, 1, "regained", 3000), 11), withHandle(event(2, 1, "regained", 3000), 12)}, base...),
+			[]CrashEpisode{crash(1000, 2000, 2900, 1)}, 1, 2, 2},
+		{"a license regained on another handle",
+			append(History{withHandle(event(1, 1, "regained", 3000), 11), withHandle(event(2, 1, "regained", 3000), 99)}, base...),
+			[]CrashEpisode{crash(1000, 2000, 2900, 2)}, 1, 2, 1},
+		{"more holders kept than licenses",
+			base, []CrashEpisode{crash(1000, 2000, 2900, 4)}, 1, 2, 0},
+		{"no takeover seen after the restart",
+			base, []CrashEpisode{{At: ms(1000), Dead: ms(1002), Restart: ms(2000)}}, 1, 2, 0},
+		{"the run ended during the pause: only the handles are judged",
+			base, []CrashEpisode{{At: ms(1000), Dead: ms(1002)}}, 0, 2, 0},
+		{"a harness problem is a violation",
+			base, []CrashEpisode{{At: ms(1000), Dead: ms(1002), Problems: []string{"restarting member 10.0.0.2: boom"}}}, 1, 2, 0},
+		{"an unreadable takeover line is a violation",
+			base, []CrashEpisode{{At: ms(1000), Dead: ms(1002), Restart: ms(2000), TakeoverAt: ms(2900), Takeovers: []string{"Took over as master"}}}, 1, 2, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := Check(tt.h, testOpts)
+			CheckCrashes(r, tt.h, tt.eps, 3)
+			assert.Equal(t, tt.want, r.Count(CheckCrash), "violations: %v", r.Violations[CheckCrash])
+			assert.Equal(t, tt.believed, r.Crash.Believed)
+			assert.Equal(t, tt.reattached, r.Crash.Reattached)
+			assert.Equal(t, len(tt.eps), r.Crash.Episodes)
+			var text strings.Builder
+			r.Print(&text, 5)
+			assert.Contains(t, text.String(), "whole-triad crashes 1:")
+		})
+	}
 }

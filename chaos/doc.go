@@ -14,6 +14,9 @@
 //   - rogue.go: the rogue peer ("lmchaos rogue", run in a member's
 //     namespace without the cluster key) and check (d) over what the rogue
 //     faults left: the members' refusals, what came back, the impostor.
+//   - crash.go: the kill-all fault (the whole triad SIGKILLed at once,
+//     restarted on its state directories) and check (e) over what it left:
+//     the first master's takeover line, the clients' handles.
 //   - history.go: the history's records and how they are read and written.
 //   - check.go: the checks (a)-(c) over a history (pure; unit-tested on hand-made
 //     histories).

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -30,11 +31,15 @@ const (
 	// license file, another cluster key and an empty state directory; after
 	// the hold stop it and restart the member.
 	FaultRogueStaleKey = "rogue-stalekey"
+	// SIGKILL the lmgrd and vendord of all three members at once (a crash
+	// of the whole triad); after the hold, start all three again on their
+	// state directories (crash.go, check e).
+	FaultKillAll = "kill-all"
 )
 
 // AllFaults is every fault kind.
 var AllFaults = []string{FaultKillMaster, FaultKillStandby, FaultKillTwo, FaultIsolateMaster,
-	FaultIsolateStandby, FaultSplitAll, FaultCutMaster, FaultRogueNoKey, FaultRogueStaleKey}
+	FaultIsolateStandby, FaultSplitAll, FaultCutMaster, FaultRogueNoKey, FaultRogueStaleKey, FaultKillAll}
 
 // KnownFault reports whether kind is one of AllFaults.
 func KnownFault(kind string) bool {
@@ -47,14 +52,18 @@ func KnownFault(kind string) bool {
 }
 
 // Episode is one fault of the plan: after Quiet, inject Fault, keep it for
-// Hold, heal (for kill-two: restart one member, and the other after Hold2).
+// Hold, heal (for kill-two: restart one member, and the other after Hold2;
+// for kill-all: restart all three, Hold being the pause).
 type Episode struct {
 	Quiet, Hold, Hold2 time.Duration
 	Fault              string
 }
 
 // Plan draws episodes from seed until they fill duration. Quiet and Hold
-// are at least minGap, so that check (c) can judge every action.
+// are at least minGap, so that check (c) can judge every action; but the
+// pause of a kill-all is KillAllPause: the crash leaves no quorum, so
+// check (c) judges only the restart, and a short pause leaves holders that
+// span the crash to reattach (check e).
 func Plan(seed uint64, duration time.Duration, faults []string, minGap time.Duration) []Episode {
 	return PlanFirst(seed, duration, nil, faults, minGap)
 }
@@ -72,8 +81,11 @@ func PlanFirst(seed uint64, duration time.Duration, first, faults []string, minG
 			kind = first[len(plan)]
 		}
 		e := Episode{Quiet: span(), Fault: kind, Hold: span()}
-		if e.Fault == FaultKillTwo {
+		switch e.Fault {
+		case FaultKillTwo:
 			e.Hold2 = span()
+		case FaultKillAll:
+			e.Hold = KillAllPause[0] + time.Duration(rnd.Int64N(int64(KillAllPause[1]-KillAllPause[0])))
 		}
 		total += e.Quiet + e.Hold + e.Hold2
 		if total > duration {
@@ -83,6 +95,10 @@ func PlanFirst(seed uint64, duration time.Duration, first, faults []string, minG
 	}
 }
 
+// KillAllPause bounds the pause between the crash of the whole triad and
+// its restart (kill-all).
+var KillAllPause = [2]time.Duration{500 * time.Millisecond, 2 * time.Second}
+
 // PrintPlan writes the plan with times since the nemesis starts.
 func PrintPlan(w io.Writer, seed uint64, plan []Episode) {
 	fmt.Fprintf(w, "nemesis plan (seed %d, %d episodes):\n", seed, len(plan))
@@ -90,6 +106,9 @@ func PrintPlan(w io.Writer, seed uint64, plan []Episode) {
 	for _, e := range plan {
 		t += e.Quiet
 		line := fmt.Sprintf("  +%6.1fs %-16s heal after %.1fs", t.Seconds(), e.Fault, e.Hold.Seconds())
+		if e.Fault == FaultKillAll {
+			line = fmt.Sprintf("  +%6.1fs %-16s restart all after %.1fs", t.Seconds(), e.Fault, e.Hold.Seconds())
+		}
 		if e.Hold2 > 0 {
 			line = fmt.Sprintf("  +%6.1fs %-16s restart one after %.1fs, the other %.1fs later", t.Seconds(), e.Fault, e.Hold.Seconds(), e.Hold2.Seconds())
 		}
@@ -117,6 +136,14 @@ type Nemesis struct {
 	refusalFree [3]time.Time
 	rogue       *rogueRun // the rogue fault being held, if any
 	seq         int       // rogue faults so far: names their files
+
+	// The kill-all episodes (crash.go); a restart's takeover is watched in
+	// the background until found, TakeoverWithin, or Close.
+	crashMu   sync.Mutex
+	crashes   []*CrashEpisode
+	watchers  sync.WaitGroup
+	closed    chan struct{}
+	closeOnce sync.Once
 }
 
 // rogueRun is a rogue fault in progress.
@@ -152,6 +179,7 @@ func (n *Nemesis) record(what string, restore bool) {
 // Start records the start of the nemesis (the cluster is healthy).
 func (n *Nemesis) Start() {
 	n.Faults = map[string]int{}
+	n.closed = make(chan struct{})
 	n.record("start", false)
 }
 
@@ -232,6 +260,12 @@ func (n *Nemesis) Run(ctx context.Context, seed uint64, plan []Episode) {
 				return
 			}
 			n.healCuts()
+		case FaultKillAll:
+			ce := n.killAll()
+			if !sleep(ctx, e.Hold) {
+				return // the final heal restarts them; not judged
+			}
+			n.restartAll(ce)
 		case FaultRogueNoKey, FaultRogueStaleKey:
 			hold := n.startRogue(ctx, e.Fault, e.Hold, rnd)
 			ok := sleep(ctx, hold)

@@ -142,6 +142,7 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	nrec := NewRecorder(nf)
 	nem := &Nemesis{Cluster: cl, Rec: nrec, Logf: logf}
 	nem.Start()
+	defer nem.Close()
 	nemCtx, cancelNem := context.WithTimeout(ctx, o.Duration)
 	nem.Run(nemCtx, o.Seed, plan)
 	cancelNem()
@@ -172,6 +173,7 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 		return nil, fmt.Errorf("chaos: workload: %v (see %s)", wl.ProcessState, filepath.Join(o.Dir, "workload.log"))
 	}
 
+	crashes := nem.CrashEpisodes() // a restart's takeover may still have been awaited
 	var h History
 	for _, p := range []string{histPath, filepath.Join(o.Dir, "nemesis.jsonl")} {
 		f, err := os.Open(p)
@@ -187,6 +189,7 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	}
 	rep = Check(h, o.Check)
 	CheckRoguePeers(rep, nem.Rogues)
+	CheckCrashes(rep, h, crashes, o.Licenses)
 	var kinds []string
 	total := 0
 	for k, n := range nem.Faults {

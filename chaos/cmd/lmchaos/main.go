@@ -96,7 +96,7 @@ func newApp(stdout, stderr io.Writer, code *int) *cli.App {
 					if err != nil {
 						return err
 					}
-					failed := rep.Count(chaos.CheckLimit) + rep.Count(chaos.CheckResume) + rep.Count(chaos.CheckRogue)
+					failed := rep.Count(chaos.CheckLimit) + rep.Count(chaos.CheckResume) + rep.Count(chaos.CheckRogue) + rep.Count(chaos.CheckCrash)
 					if !c.Bool("report-survive") {
 						failed += rep.Count(chaos.CheckSurvive)
 					}
