@@ -442,9 +442,10 @@ func TestParsersReadGoldenFiles(t *testing.T) {
 	}
 }
 
-// ourAddition reports whether a line belongs to the cluster paragraph.
+// ourAddition reports whether a line belongs to the cluster paragraphs.
 func ourAddition(l string) bool {
-	return strings.HasPrefix(l, "Cluster status: ") || strings.Contains(l, " <-> ")
+	return strings.HasPrefix(l, "Cluster status: ") || strings.Contains(l, " <-> ") ||
+		strings.HasPrefix(l, "Enrolled license files: ") || strings.Contains(l, " in sync")
 }
 
 func TestParsersReadGoldenIncrements(t *testing.T) {

@@ -37,10 +37,22 @@
 //
 //	Cluster status: partially operational
 //	    27100@h1 <-> 27100@h2: up
-//	    27100@h1 <-> 27100@h3: down
+//	    27100@h1 <-> 27100@h3: down, unreachable
 //	    27100@h2 <-> 27100@h3: down
 //
+//	Enrolled license files: 3f9c0a12d4e5a6b7c8d9e0f1
+//	    27100@h1: in sync
+//	    27100@h2: in sync
+//	    27100@h3: sync unknown
+//
 //	Vendor daemon status (on h1):
+//
+// A down link says why when the answering server knows (unreachable,
+// authentication refused, SERVER line mismatch, clock skew, catching up).
+// The second paragraph is the digest of the license files enrolled in the
+// triad (docs/enrolment.md) and, per member, whether it serves that set,
+// with notes (catching up, clock skew, a state directory that cannot be
+// written).
 //
 // Why no parser misreads it:
 //   - check_flexlm counts every line before `^Vendor` that contains
@@ -53,7 +65,8 @@
 //     reservation regexes need `^\s*\d+\s+\w+\s+for`, its user regexes need
 //     `(vX) (host/port handle), start`. A link line starts with `port@host`
 //     (the `@` stops `\w+` and `\d+\s+`), ends in a lower-case up/down with
-//     no version, and has no parentheses.
+//     no version, and has no parentheses. The enrolment lines likewise
+//     start with `port@host` or `Enrolled`, with no parentheses.
 //   - phpLicenseWatcher keys on `^Users of`, `license server UP ... vX$`,
 //     `vendor daemon is down` and `, start Ddd M/D H:MM`.
 //

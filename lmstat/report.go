@@ -127,6 +127,11 @@ const (
 type Cluster struct {
 	State string // one of the Cluster* constants
 	Links []Link
+	// Enrolled is the digest of the enrolled license files as the
+	// answering server holds them ("" for a server that has none to show),
+	// and Members what each member serves against it.
+	Enrolled string
+	Members  []Member
 }
 
 // Link is the heartbeat connection between two servers. From and To are
@@ -135,6 +140,17 @@ type Cluster struct {
 type Link struct {
 	From, To string
 	Up       bool
+	Why      string // why a down link is down, when known: "unreachable", "clock skew", ...
+}
+
+// Member is one triad member's license files and health as the answering
+// server sees them.
+type Member struct {
+	Host   string // a Server.Host
+	Digest string // the enrolled-set digest it serves; "" when unknown
+	// Notes are printed after the sync state, comma-separated: "catching
+	// up", "clock 1h0m5s ahead", "state directory full (...)".
+	Notes []string
 }
 
 // Options are the lmstat switches that shape the report.

@@ -142,13 +142,44 @@ func (p *printer) servers(r *Report) {
 			p.endpoint(r, l.From)
 			p.str(" <-> ")
 			p.endpoint(r, l.To)
-			if l.Up {
+			switch {
+			case l.Up:
 				p.line(": up")
-			} else {
+			case l.Why != "":
+				p.str(": down, ")
+				p.line(l.Why)
+			default:
 				p.line(": down")
 			}
 		}
 		p.nl()
+		if len(c.Members) > 0 {
+			p.str("Enrolled license files: ")
+			if c.Enrolled == "" {
+				p.line("none yet")
+			} else {
+				p.line(c.Enrolled)
+			}
+			for _, m := range c.Members {
+				p.str("    ")
+				p.endpoint(r, m.Host)
+				switch {
+				case m.Digest == "":
+					p.str(": sync unknown")
+				case m.Digest == c.Enrolled:
+					p.str(": in sync")
+				default:
+					p.str(": not in sync, serves ")
+					p.str(m.Digest)
+				}
+				for _, n := range m.Notes {
+					p.str(", ")
+					p.str(n)
+				}
+				p.nl()
+			}
+			p.nl()
+		}
 	}
 }
 

@@ -103,10 +103,14 @@ func triadReport(downThird bool) Report {
 	c := &Cluster{State: ClusterOperational, Links: []Link{
 		{From: "h1", To: "h2", Up: true}, {From: "h1", To: "h3", Up: true}, {From: "h2", To: "h3", Up: true},
 	}}
+	c.Enrolled = "3f9c0a12d4e5a6b7c8d9e0f1"
+	c.Members = []Member{{Host: "h1", Digest: c.Enrolled}, {Host: "h2", Digest: c.Enrolled}, {Host: "h3", Digest: c.Enrolled}}
 	if downThird {
 		c = &Cluster{State: ClusterPartiallyOperational, Links: []Link{
-			{From: "h1", To: "h2", Up: true}, {From: "h1", To: "h3"}, {From: "h2", To: "h3"},
-		}}
+			{From: "h1", To: "h2", Up: true}, {From: "h1", To: "h3", Why: "clock skew"}, {From: "h2", To: "h3"},
+		}, Enrolled: c.Enrolled, Members: []Member{{Host: "h1", Digest: c.Enrolled},
+			{Host: "h2", Digest: c.Enrolled, Notes: []string{"state directory full (no space left on device)"}},
+			{Host: "h3", Digest: "9a8b7c6d5e4f00112233aabb", Notes: []string{"catching up", "clock 1h0m5s ahead"}}}}
 	}
 	return Report{
 		Now:         now,

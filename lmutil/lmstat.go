@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -187,9 +188,17 @@ func featuresOf(vendor string, recs []wire.Message) []lmstat.Feature {
 
 func clusterOf(info wire.Message, recs []wire.Message) *lmstat.Cluster {
 	c := &lmstat.Cluster{State: info.Get("cluster")}
+	c.Enrolled = info.Get("enrolled")
 	for _, rec := range recs {
-		if rec.Verb == "LINK" {
-			c.Links = append(c.Links, lmstat.Link{From: rec.Get("from"), To: rec.Get("to"), Up: rec.Get("up") == "1"})
+		switch rec.Verb {
+		case "LINK":
+			c.Links = append(c.Links, lmstat.Link{From: rec.Get("from"), To: rec.Get("to"), Up: rec.Get("up") == "1", Why: rec.Get("why")})
+		case "MEMBER":
+			m := lmstat.Member{Host: rec.Get("host"), Digest: rec.Get("digest")}
+			if n := rec.Get("notes"); n != "" {
+				m.Notes = strings.Split(n, "; ")
+			}
+			c.Members = append(c.Members, m)
 		}
 	}
 	if c.State == "" {
