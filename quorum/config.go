@@ -150,6 +150,13 @@ type Config struct {
 	// such an entry from a peer. Nil: nothing is forwarded. The license
 	// tables' own entries never are: only a serving master proposes them.
 	Forwardable func(data []byte) bool
+	// Rebuilt says the store was lost or damaged and made anew (the glue
+	// knows, e.g. from a damaged raft.db it moved aside). New treats any
+	// store that holds nothing as possibly lost already; Rebuilt also
+	// withholds this member's vote from a candidate with an empty log, which
+	// an empty store otherwise grants so that a brand-new triad can elect
+	// its first master (docs/triad.md, "A member that lost its store").
+	Rebuilt bool
 }
 
 // ErrConfig is wrapped by every configuration error from New and Validate.

@@ -10,7 +10,8 @@ import (
 
 // Envelope is what one member sends another: the raft messages for it, and
 // what the sender knows of the triad (its SERVER-line and license digests,
-// which peers it hears). Every member sends one to each peer at least every
+// which peers it hears, its raft term, whether it is rebuilding a lost
+// store). Every member sends one to each peer at least every
 // HeartbeatTicks, so links are known even between two followers, which raft
 // itself never makes talk.
 type Envelope struct {
@@ -18,13 +19,24 @@ type Envelope struct {
 	ServerDigest  string
 	LicenseDigest string
 	Links         [Size]bool // which ranks the sender hears (Links[From] is true)
-	Msgs          []raftpb.Message
+	// Term is the sender's raft term when it sent the envelope. A member
+	// that lost its store learns from it which terms it may have voted in
+	// (docs/triad.md, "A member that lost its store").
+	Term uint64
+	// Rebuilding: the sender started with an empty store and has not yet
+	// caught up from a leader (Status.Rebuilding).
+	Rebuilding bool
+	Msgs       []raftpb.Message
 }
 
 // envelopeVersion is the first byte of every encoded envelope. A member that
 // meets another version refuses the envelope and logs it, rather than
-// misreading it.
-const envelopeVersion = 1
+// misreading it. Version 2 added Term and Rebuilding.
+const envelopeVersion = 2
+
+// flagRebuilding is the bit of the links byte that carries Rebuilding (bits
+// 0..2 are the links).
+const flagRebuilding = 1 << 7
 
 // MaxEnvelope bounds one encoded envelope (a raft snapshot travels in one).
 const MaxEnvelope = 256 << 20
@@ -37,11 +49,12 @@ const maxEnvelopeMessages = 4096
 // ErrMalformed is wrapped by every decoding error.
 var ErrMalformed = errors.New("quorum: malformed envelope")
 
-// Marshal encodes e: version, from, to, links bitmap, the two digests
-// (length-prefixed), the number of messages, then each raft message in its
-// protobuf encoding (length-prefixed). Lengths are uvarints.
+// Marshal encodes e: version, from, to, a byte of flags (bit r: Links[r];
+// bit 7: Rebuilding), the term, the two digests (length-prefixed), the
+// number of messages, then each raft message in its protobuf encoding
+// (length-prefixed). Lengths and the term are uvarints.
 func (e *Envelope) Marshal() ([]byte, error) {
-	size := 4 + 2*binary.MaxVarintLen64 + len(e.ServerDigest) + len(e.LicenseDigest) + binary.MaxVarintLen64
+	size := 4 + 4*binary.MaxVarintLen64 + len(e.ServerDigest) + len(e.LicenseDigest)
 	for i := range e.Msgs {
 		size += binary.MaxVarintLen64 + e.Msgs[i].Size()
 	}
@@ -52,7 +65,11 @@ func (e *Envelope) Marshal() ([]byte, error) {
 			links |= 1 << r
 		}
 	}
+	if e.Rebuilding {
+		links |= flagRebuilding
+	}
 	b = append(b, envelopeVersion, byte(e.From), byte(e.To), links)
+	b = binary.AppendUvarint(b, e.Term)
 	b = binary.AppendUvarint(b, uint64(len(e.ServerDigest)))
 	b = append(b, e.ServerDigest...)
 	b = binary.AppendUvarint(b, uint64(len(e.LicenseDigest)))
@@ -78,16 +95,26 @@ func UnmarshalEnvelope(b []byte) (Envelope, error) {
 		return e, fmt.Errorf("%w: %d bytes", ErrMalformed, len(b))
 	}
 	if b[0] != envelopeVersion {
-		return e, fmt.Errorf("%w: version %d (this member speaks %d)", ErrMalformed, b[0], envelopeVersion)
+		return e, fmt.Errorf("%w: envelope version %d (this member speaks version %d: are both running the same lmgrd release?)",
+			ErrMalformed, b[0], envelopeVersion)
 	}
 	e.From, e.To = int(b[1]), int(b[2])
 	if e.From >= Size || e.To >= Size || e.From == e.To {
 		return e, fmt.Errorf("%w: from %d to %d", ErrMalformed, e.From, e.To)
 	}
+	if b[3]&^(flagRebuilding|(1<<Size-1)) != 0 {
+		return e, fmt.Errorf("%w: flags %#x", ErrMalformed, b[3])
+	}
 	for r := range e.Links {
 		e.Links[r] = b[3]&(1<<r) != 0
 	}
+	e.Rebuilding = b[3]&flagRebuilding != 0
 	rest := b[4:]
+	term, k := binary.Uvarint(rest)
+	if k <= 0 {
+		return e, fmt.Errorf("%w: term", ErrMalformed)
+	}
+	e.Term, rest = term, rest[k:]
 	var err error
 	var s []byte
 	if s, rest, err = chunk(rest); err != nil {

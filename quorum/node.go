@@ -49,6 +49,14 @@ type Node struct {
 	mismatch  [Size]string
 	peerLinks [Size][Size]bool
 
+	// amnesia (docs/triad.md, "A member that lost its store")
+	amnesiac       bool              // the store was empty at New, or Config.Rebuilt
+	peerTerm       [Size]uint64      // lowest term each peer reported since New (valid once heard)
+	peerRebuilding [Size]bool        // what each peer's last envelope said
+	leaderCommit   uint64            // highest commit index a leader sent since New
+	caughtUp       bool              // applied >= leaderCommit once a leader was heard (or led)
+	resent         [Size]resendState // the leader's catch-up of members that lost entries
+
 	// lease
 	reignTerm  uint64 // term of the current leadership; 0 when not leader
 	reignStart int64  // reads sent before this tick do not count
@@ -69,6 +77,14 @@ type Node struct {
 
 	events []Event
 	shown  view // what the events have reported so far
+}
+
+// resendState is what a leader last sent a member that lost entries it had
+// acknowledged (resend).
+type resendState struct {
+	at   int64  // tick of the last send; sends are at most one per tick
+	upTo uint64 // last index sent (a snapshot's index)
+	snap bool   // the last send was a snapshot
 }
 
 // view is what events have been logged about.
@@ -104,7 +120,7 @@ func New(cfg Config, store Storage) (*Node, error) {
 		HeartbeatTick:             t.HeartbeatTicks,
 		Storage:                   store,
 		Applied:                   snap.Metadata.Index,
-		MaxSizePerMsg:             1 << 20,
+		MaxSizePerMsg:             maxSizePerMsg,
 		MaxCommittedSizePerReady:  64 << 20,
 		MaxUncommittedEntriesSize: 256 << 20,
 		MaxInflightMsgs:           256,
@@ -117,8 +133,20 @@ func New(cfg Config, store Storage) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("quorum: %w", err)
 	}
+	hs, _, err := store.InitialState()
+	if err != nil {
+		return nil, fmt.Errorf("quorum: storage: %w", err)
+	}
+	last, err := store.LastIndex()
+	if err != nil {
+		return nil, fmt.Errorf("quorum: storage: %w", err)
+	}
 	n := &Node{cfg: cfg, timing: t, rn: rn, store: store, applied: snap.Metadata.Index,
 		promiseEnd: PromiseTicks(t), shown: view{master: None}}
+	// A store that holds nothing but the bootstrap: a first start, or a
+	// store that was lost. The two cannot be told apart from here.
+	n.amnesiac = cfg.Rebuilt || (raft.IsEmptyHardState(hs) && last <= bootstrap().Metadata.Index)
+	n.caughtUp = !n.amnesiac
 	for r := range Size {
 		n.heard[r], n.refused[r] = -1, -1
 	}
@@ -132,6 +160,9 @@ func New(cfg Config, store Storage) (*Node, error) {
 func PromiseTicks(t Timing) int64 {
 	return int64(math.Ceil(float64(t.ElectionTicks)*(1+t.MaxDrift))) + 2
 }
+
+// maxSizePerMsg bounds the entries of one raft append (raft's and resend's).
+const maxSizePerMsg = 1 << 20
 
 func id(rank int) uint64   { return uint64(rank) + 1 }
 func rank(id uint64) int   { return int(id) - 1 }
@@ -178,6 +209,7 @@ func (n *Node) Tick() {
 		}
 		n.maybeHandBack(st)
 	}
+	n.noteCatchUp()
 	n.note()
 }
 
@@ -249,7 +281,14 @@ func (n *Node) maybeHandBack(st raft.BasicStatus) {
 			match[r] = pr.Match
 		}
 	})
+	lastTerm, err := n.store.Term(last)
+	if err != nil {
+		return
+	}
 	for _, r := range to {
+		if n.amnesiac && !n.mayVoteAmnesiac(r, st.Term+1, last, lastTerm) {
+			continue // it could not vote for r in the transfer election
+		}
 		if n.live(r) && match[r] >= last {
 			// Stop serving first: the vote requests of a transfer bypass leases.
 			n.transfer, n.leased, n.leaseUntil = true, false, 0
@@ -273,25 +312,166 @@ func (n *Node) Step(e Envelope) error {
 		n.refuse(e.From, EventLicenseMismatch, "License File FEATURE line mismatch with %s: kept out of the triad")
 		return nil
 	}
-	n.heard[e.From] = n.now
 	n.mismatch[e.From] = ""
 	n.peerLinks[e.From] = e.Links
+	if n.heard[e.From] < 0 || e.Term < n.peerTerm[e.From] {
+		n.peerTerm[e.From] = e.Term
+	}
+	n.peerRebuilding[e.From] = e.Rebuilding
+	n.heard[e.From] = n.now
 	var errs []error
 	for _, m := range e.Msgs {
 		if m.From != id(e.From) || m.To != id(n.cfg.Self) {
 			errs = append(errs, fmt.Errorf("quorum: %v from %d to %d inside an envelope from %d", m.Type, m.From, m.To, id(e.From)))
 			continue
 		}
-		if !n.mayStep(&m) {
+		commit := m.Commit
+		ok, clamped := n.mayStep(&m)
+		if !ok {
 			continue
 		}
 		if err := n.stepRaft(m); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) {
 			errs = append(errs, fmt.Errorf("quorum: %v from %s: %w", m.Type, n.cfg.Hosts[e.From], err))
+			continue
+		}
+		switch m.Type {
+		case raftpb.MsgHeartbeat, raftpb.MsgApp, raftpb.MsgSnap:
+			if st := n.rn.BasicStatus(); st.Lead == m.From && st.Term == m.Term {
+				n.leaderCommit = max(n.leaderCommit, commit)
+				if m.Type == raftpb.MsgSnap && m.Snapshot != nil {
+					n.leaderCommit = max(n.leaderCommit, m.Snapshot.Metadata.Index)
+				}
+			}
+			if clamped {
+				n.askResend(e.From, m, commit)
+			}
+		case raftpb.MsgAppResp:
+			n.maybeResend(e.From, m)
 		}
 	}
+	n.noteCatchUp()
 	n.noteReign(n.rn.BasicStatus())
 	n.note()
 	return errors.Join(errs...)
+}
+
+// askResend answers a leader's heartbeat whose commit index is beyond this
+// member's log (mayStep clamped it) with a rejected append that says where
+// the log ends. Raft's leader keeps the match index this member had before
+// it lost its log and never sends below it; the leader's Node sees the
+// rejection and resends from the hint (maybeResend).
+func (n *Node) askResend(from int, m raftpb.Message, commit uint64) {
+	if n.rn.BasicStatus().Term != m.Term {
+		return
+	}
+	last, err := n.store.LastIndex()
+	if err != nil {
+		return
+	}
+	term, _ := n.store.Term(last)
+	n.out[from] = append(n.out[from], raftpb.Message{Type: raftpb.MsgAppResp, From: id(n.cfg.Self), To: m.From,
+		Term: m.Term, Index: commit, Reject: true, RejectHint: last, LogTerm: term})
+}
+
+// maybeResend is the leader's side of askResend: a member that says it
+// holds less than raft's match index for it lost entries it acknowledged
+// (its store was lost). Raft never sends below the match index, so the
+// leader's Node sends the entries from its own log, or its snapshot, at
+// most once per tick (and again at once when the member acknowledges the
+// last chunk); the member's raft takes them as any append of this term.
+func (n *Node) maybeResend(p int, m raftpb.Message) {
+	st := n.rn.BasicStatus()
+	if st.RaftState != raft.StateLeader || m.Term != st.Term {
+		return
+	}
+	var match uint64
+	n.rn.WithProgress(func(pid uint64, _ raft.ProgressType, pr tracker.Progress) {
+		if pid == m.From {
+			match = pr.Match
+		}
+	})
+	rs := &n.resent[p]
+	has := m.RejectHint
+	if !m.Reject {
+		if rs.upTo == 0 || m.Index != rs.upTo {
+			return // an ordinary acknowledgement, not of a resend
+		}
+		has = m.Index
+	}
+	if has >= match {
+		rs.upTo = 0
+		return
+	}
+	acked := !m.Reject && m.Index == rs.upTo
+	if !acked && (rs.at == n.now || (rs.snap && n.now-rs.at < int64(n.timing.ElectionTicks))) {
+		return // one resend per tick; a snapshot gets an election timeout to arrive
+	}
+	n.resend(p, has, st)
+}
+
+// resend sends member p the leader's entries after index from, at most
+// MaxSizePerMsg of them, or the leader's snapshot when they are compacted.
+func (n *Node) resend(p int, from uint64, st raft.BasicStatus) {
+	rs := &n.resent[p]
+	first, err1 := n.store.FirstIndex()
+	last, err2 := n.store.LastIndex()
+	if err1 != nil || err2 != nil || from >= last {
+		return
+	}
+	msg := raftpb.Message{From: id(n.cfg.Self), To: id(p), Term: st.Term, Commit: st.Commit}
+	term, err := n.store.Term(from)
+	var ents []raftpb.Entry
+	if err == nil && from+1 >= first {
+		ents, err = n.store.Entries(from+1, last+1, maxSizePerMsg)
+	}
+	if err == nil && len(ents) > 0 {
+		msg.Type, msg.Index, msg.LogTerm, msg.Entries = raftpb.MsgApp, from, term, ents
+		rs.upTo, rs.snap = ents[len(ents)-1].Index, false
+	} else {
+		snap, err := n.store.Snapshot()
+		if err != nil || snap.Metadata.Index <= from {
+			return
+		}
+		msg.Type, msg.Snapshot = raftpb.MsgSnap, &snap
+		rs.upTo, rs.snap = snap.Metadata.Index, true
+	}
+	rs.at = n.now
+	n.out[p] = append(n.out[p], msg)
+}
+
+// noteCatchUp ends Rebuilding: this member leads, or it has applied the
+// commit index a leader sent it since it started.
+func (n *Node) noteCatchUp() {
+	if n.caughtUp {
+		return
+	}
+	if n.rn.BasicStatus().RaftState == raft.StateLeader || (n.leaderCommit > 0 && n.applied >= n.leaderCommit) {
+		n.caughtUp = true
+	}
+}
+
+// mayVoteAmnesiac is the vote rule of a member that started with an empty
+// store (docs/triad.md argues it): it grants a vote in term T to candidate
+// c only when
+//   - the third member d reported a term below T since this start (if this
+//     member voted in T in its previous life, and that vote helped elect a
+//     leader, d's durable term was at least T before this start: it led T,
+//     or voted for this member in T; so every report since is >= T); and
+//   - the candidate's log is empty and d, if heard, has an empty store too
+//     (a triad's first start; not with Config.Rebuilt), or d was heard
+//     since this start and this member has caught up from a leader (it
+//     holds every entry it may have acknowledged in its previous life) or
+//     d is rebuilding too (then c holds all that is left).
+func (n *Node) mayVoteAmnesiac(c int, term, lastIndex, lastTerm uint64) bool {
+	d := Size*(Size-1)/2 - c - n.cfg.Self
+	if n.heard[d] >= 0 && n.peerTerm[d] >= term {
+		return false // d may have led term with this member's forgotten vote
+	}
+	empty := lastIndex <= bootstrap().Metadata.Index && lastTerm <= bootstrap().Metadata.Term
+	if empty && !n.cfg.Rebuilt && (n.heard[d] < 0 || n.peerRebuilding[d]) {
+		return true
+	}
+	return n.heard[d] >= 0 && (n.caughtUp || n.peerRebuilding[d])
 }
 
 // ErrBroken is returned once raft has refused to go on: a peer's message
@@ -316,43 +496,52 @@ func (n *Node) stepRaft(m raftpb.Message) (err error) {
 }
 
 // mayStep filters the messages raft must not see: vote requests during the
-// startup promise, and a transfer's vote requests at anyone but the leader
-// that asked for the transfer.
-func (n *Node) mayStep(m *raftpb.Message) bool {
+// startup promise, a transfer's vote requests at anyone but the leader that
+// asked for the transfer, and the votes an amnesiac member may not give
+// (mayVoteAmnesiac). It clamps a heartbeat's commit index to the log
+// (clamped: this member lost entries the leader counts on).
+func (n *Node) mayStep(m *raftpb.Message) (ok, clamped bool) {
 	if m.Type == raftpb.MsgHeartbeat {
 		// raft panics on a commit index beyond the log: it trusts that a
 		// member never forgets what it acknowledged. A member whose state
 		// directory was lost meets exactly that; clamp, and say so.
 		if last, err := n.store.LastIndex(); err == nil && m.Commit > last {
 			m.Commit = last
+			clamped = true
 			if !n.logLost {
 				n.logLost = true
 				n.events = append(n.events, Event{Kind: EventLogLost, Peer: rank(m.From), Host: n.cfg.Hosts[rank(m.From)],
-					Text: "raft log lost: the master counts on entries this member no longer has (was its -state directory removed?)"})
+					Text: "raft log lost: the master counts on entries this member no longer has (was its -state directory removed?); catching up"})
 			}
 		}
-		return true
+		return true, clamped
 	}
 	if m.Type == raftpb.MsgProp {
 		// A peer forwards only what Forwardable allows (ProposeForwarded);
 		// anything else would let a standby write the license tables.
 		for _, e := range m.Entries {
 			if e.Type != raftpb.EntryNormal || n.cfg.Forwardable == nil || !n.cfg.Forwardable(e.Data) {
-				return false
+				return false, false
 			}
 		}
-		return true
+		return true, false
 	}
 	if m.Type != raftpb.MsgVote && m.Type != raftpb.MsgPreVote {
-		return true
+		return true, false
 	}
 	if n.now < n.promiseEnd {
-		return false
+		return false, false
 	}
-	if bytes.Equal(m.Context, campaignTransfer) {
-		return n.rn.BasicStatus().RaftState == raft.StateLeader
+	if bytes.Equal(m.Context, campaignTransfer) && n.rn.BasicStatus().RaftState != raft.StateLeader {
+		return false, false
 	}
-	return true
+	if n.amnesiac && !n.mayVoteAmnesiac(rank(m.From), m.Term, m.Index, m.LogTerm) {
+		// Pre-votes too: a pre-vote granted for a vote that would be
+		// refused only makes a candidate whose vote requests disturb the
+		// others' election timers.
+		return false, false
+	}
+	return true, false
 }
 
 func (n *Node) refuse(from int, kind EventKind, why string) {
@@ -468,12 +657,13 @@ func (n *Node) Ready() (Ready, error) {
 		n.lastKeepalive = n.now
 	}
 	links := n.links()
+	term, rebuilding := n.rn.BasicStatus().Term, n.Rebuilding()
 	for r := range Size {
 		if r == n.cfg.Self || (!keepalive && len(n.out[r]) == 0) {
 			continue
 		}
 		out.Messages = append(out.Messages, Envelope{From: n.cfg.Self, To: r, ServerDigest: n.cfg.ServerDigest,
-			LicenseDigest: n.cfg.LicenseDigest, Links: links, Msgs: n.out[r]})
+			LicenseDigest: n.cfg.LicenseDigest, Links: links, Term: term, Rebuilding: rebuilding, Msgs: n.out[r]})
 		n.out[r] = nil
 	}
 	n.note()
@@ -496,7 +686,14 @@ func (n *Node) Advance() {
 		n.applied = max(n.applied, rd.CommittedEntries[k-1].Index)
 	}
 	n.rn.Advance(*rd)
+	n.noteCatchUp()
 }
+
+// Rebuilding reports whether this member started with an empty store (a
+// first start, or a lost one; or Config.Rebuilt) and has not yet caught up
+// from a leader: it has not applied the commit index a leader sent it since
+// it started. While rebuilding it votes only under mayVoteAmnesiac's rule.
+func (n *Node) Rebuilding() bool { return n.amnesiac && !n.caughtUp }
 
 // Applied is the index of the last entry applied (or snapshot restored).
 func (n *Node) Applied() uint64 { return n.applied }
@@ -614,7 +811,7 @@ func (n *Node) note() {
 func (n *Node) Status() Status {
 	bs := n.rn.BasicStatus()
 	st := Status{Self: n.cfg.Self, Hosts: n.cfg.Hosts, Now: n.now, Serving: n.Serving(), Master: n.master(),
-		Term: bs.Term, Commit: bs.Commit, Applied: n.applied}
+		Term: bs.Term, Commit: bs.Commit, Applied: n.applied, Rebuilding: n.Rebuilding()}
 	st.LastIndex, _ = n.store.LastIndex()
 	for r := range Size {
 		st.Live[r] = n.live(r)

@@ -20,10 +20,7 @@ var (
 // scriptBugs are the scripts that show a known bug of the package: they are
 // skipped unless -bugs is given. Remove an entry once the bug is fixed, and
 // regenerate the script with -update.
-var scriptBugs = map[string]string{
-	"restart": "BUG: a standby restarted with fresh storage while the master keeps its quorum panics in raft " +
-		"(tocommit(N) is out of range [lastIndex(1)]); see TestRestartedStandbyCatchesUp",
-}
+var scriptBugs = map[string]string{}
 
 // TestScripts runs the election scripts in testdata/*.txt on the simulator
 // (cluster_test.go), in the manner of etcd's rafttest interaction tests.
@@ -46,9 +43,10 @@ var scriptBugs = map[string]string{
 //	                      so that every init is independent of what came before
 //	tick N                advance real time by N nominal ticks
 //	crash R...            stop servers (state lost)
-//	restart R... [hosts=a,b,c] [license=X]
+//	restart R... [fresh] [hosts=a,b,c] [license=X]
 //	                      start crashed servers afresh, optionally with other SERVER hosts
-//	                      (in that order) or another license digest
+//	                      (in that order) or another license digest; fresh: from fresh
+//	                      storage even in a durable triad (a lost -state directory)
 //	partition 0 | 1 2     cut every link between the groups, heal inside them
 //	isolate R / cut A B / cut-oneway FROM TO / heal [A B]
 //	clock-rate R RATE     server R now ticks RATE times per nominal tick
@@ -252,7 +250,7 @@ func (sr *scriptRunner) exec(line string) string {
 		// Options apply to this start only: the files are reset first.
 		var rs []int
 		for _, a := range args {
-			if !strings.Contains(a, "=") {
+			if !strings.Contains(a, "=") && a != "fresh" {
 				rs = append(rs, ranks([]string{a})...)
 			}
 		}
@@ -262,7 +260,7 @@ func (sr *scriptRunner) exec(line string) string {
 		for _, a := range args {
 			k, v, ok := strings.Cut(a, "=")
 			switch {
-			case !ok:
+			case !ok && a != "fresh":
 			case k == "hosts":
 				hs := strings.Split(v, ",")
 				if len(hs) != Size {
@@ -274,6 +272,10 @@ func (sr *scriptRunner) exec(line string) string {
 			case k == "license":
 				for _, r := range rs {
 					s.m[r].cfg.LicenseDigest = v
+				}
+			case k == "fresh" && v == "":
+				for _, r := range rs {
+					s.m[r].lose = true
 				}
 			default:
 				return fail("unknown option %q", a)

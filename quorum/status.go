@@ -145,6 +145,11 @@ type Status struct {
 	// LastIndex is the last entry in this server's log: on a master, entries
 	// after Applied are its own proposals still in flight.
 	LastIndex uint64
+	// Rebuilding: this server started with an empty raft store (a first
+	// start, a lost or replaced -state directory, or Config.Rebuilt) and has
+	// not yet applied the commit index a leader sent it since. Until then it
+	// holds back its votes (docs/triad.md, "A member that lost its store").
+	Rebuilding bool
 }
 
 // MasterHost returns the master's host name, or "" when there is none.
@@ -159,12 +164,16 @@ func (s Status) MasterHost() string {
 func (s Status) LinkUp(a, b int) bool { return a != b && (s.Links[a][b] || s.Links[b][a]) }
 
 // String is a one-line summary, e.g.
-// "Master serving master=host0 cluster=operational links=0-1,0-2,1-2".
+// "Master serving master=host0 cluster=operational links=0-1,0-2,1-2"; a
+// member that is rebuilding its store says so after its role.
 func (s Status) String() string {
 	var b strings.Builder
 	b.WriteString(s.Role.String())
 	if s.Serving {
 		b.WriteString(" serving")
+	}
+	if s.Rebuilding {
+		b.WriteString(" rebuilding")
 	}
 	master := s.MasterHost()
 	if master == "" {
