@@ -22,9 +22,10 @@ const requireHoldersSurviveFailover = true
 
 // TestChaosShort is the short form of scripts/chaos: 200 clients, 50
 // licenses, 45 s of nemesis over every fault kind, starting with a rogue
-// peer without the key and an impostor with a stale key (so that check (d)
-// is exercised on every run). It needs root and ip netns; the seed is
-// printed, and CHAOS_SEED=N replays a run's plan.
+// peer without the key, an impostor with a stale key and a crash of the
+// whole triad (so that checks (d) and (e) are exercised on every run). It
+// needs root and ip netns; the seed is printed, and CHAOS_SEED=N replays a
+// run's plan.
 func TestChaosShort(t *testing.T) {
 	if testing.Short() {
 		t.Skip("chaos: skipped with -short")
@@ -46,7 +47,7 @@ func TestChaosShort(t *testing.T) {
 	o.Bin, o.Dir = bin, dir
 	o.Duration = 45 * time.Second
 	o.Tail = 4 * time.Second
-	o.First = []string{FaultRogueNoKey, FaultRogueStaleKey}
+	o.First = []string{FaultRogueNoKey, FaultRogueStaleKey, FaultKillAll}
 	if s := os.Getenv("CHAOS_SEED"); s != "" {
 		_, err := fmt.Sscan(s, &o.Seed)
 		require.NoError(t, err, "CHAOS_SEED")
@@ -68,6 +69,12 @@ func TestChaosShort(t *testing.T) {
 	assert.Positive(t, rep.Rogue.Episodes[FaultRogueNoKey], "no rogue-nokey episode")
 	assert.Positive(t, rep.Rogue.Episodes[FaultRogueStaleKey], "no rogue-stalekey episode")
 	assert.Positive(t, rep.Rogue.Attempts[TryPeerRaw], "the rogue made no attempt")
+	assert.Zero(t, rep.Count(CheckCrash), "check %s", CheckCrash)
+	assert.Positive(t, rep.Crash.Episodes, "no kill-all episode")
+	assert.Positive(t, rep.Crash.Believed, "the kill-all crashed a triad nobody held a license from")
+	if rep.Crash.Reattached == 0 {
+		t.Logf("no license held at the kill-all was held long enough to reattach after it (only the holder count was judged)")
+	}
 	if n := rep.Count(CheckSurvive); n > 0 {
 		if requireHoldersSurviveFailover {
 			t.Errorf("check %s: %d violations", CheckSurvive, n)
