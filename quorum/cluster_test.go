@@ -83,6 +83,44 @@ type simOpts struct {
 	// durable makes a restart keep what the member's storage held at the
 	// crash (as BoltStorage does), instead of New(cfg, nil).
 	durable bool
+	// faulty gives every member a faultyStorage, whose writes fail while
+	// its fail is set (a full disk).
+	faulty bool
+}
+
+// faultyStorage is a Storage whose writes fail, changing nothing, while
+// fail is set.
+type faultyStorage struct {
+	Storage
+	fail error
+}
+
+func (f *faultyStorage) Save(hs raftpb.HardState, ents []raftpb.Entry, sync bool) error {
+	if f.fail != nil {
+		return fmt.Errorf("saving %d entries: %w", len(ents), f.fail)
+	}
+	return f.Storage.Save(hs, ents, sync)
+}
+
+func (f *faultyStorage) ApplySnapshot(snap raftpb.Snapshot) error {
+	if f.fail != nil {
+		return fmt.Errorf("saving a snapshot: %w", f.fail)
+	}
+	return f.Storage.ApplySnapshot(snap)
+}
+
+func (f *faultyStorage) CreateSnapshot(i uint64, cs *raftpb.ConfState, data []byte) (raftpb.Snapshot, error) {
+	if f.fail != nil {
+		return raftpb.Snapshot{}, fmt.Errorf("saving a snapshot: %w", f.fail)
+	}
+	return f.Storage.CreateSnapshot(i, cs, data)
+}
+
+func (f *faultyStorage) Compact(i uint64) error {
+	if f.fail != nil {
+		return fmt.Errorf("compacting: %w", f.fail)
+	}
+	return f.Storage.Compact(i)
 }
 
 type flight struct {
@@ -103,6 +141,8 @@ type member struct {
 	since   int64 // start of the current serving stretch, in units
 	inc     int   // incarnation: how many times it started
 	lose    bool  // its next start is from fresh storage, even when durable
+	keep    bool  // its next start keeps its storage, even when not durable
+	diskErr error // its Node stopped on a storage failure (ErrStorage)
 	broken  bool  // its Node returned ErrBroken: it takes no further part
 	logLost bool  // it logged EventLogLost (its raft log is behind what the leader counts on)
 	tab     table
@@ -263,10 +303,13 @@ func (s *sim) start(r int) {
 	cfg := m.cfg
 	cfg.ServerDigest = "" // New computes it from the hosts
 	var store Storage
-	if s.o.durable && !m.lose {
+	if (s.o.durable || m.keep) && !m.lose {
 		store = m.store
 	}
-	m.lose = false
+	if store == nil && s.o.faulty {
+		store = &faultyStorage{Storage: NewMemoryStorage()}
+	}
+	m.lose, m.keep, m.diskErr = false, false, nil
 	n, err := New(cfg, store)
 	if err != nil {
 		s.tb.Fatalf("New(%s): %v", testHosts[r], err)
@@ -309,6 +352,19 @@ func (s *sim) restart(r int) {
 	}
 	s.start(r)
 	s.logf(r, ">> restarted")
+}
+
+// recreate makes slot r a new Node on the storage it has, in the same
+// process, as the glue does after a storage failure (ErrStorage).
+func (s *sim) recreate(r int) {
+	m := s.m[r]
+	if m.node == nil {
+		return
+	}
+	m.store, m.keep = m.node.store, true
+	m.node, m.serving = nil, false
+	s.start(r)
+	s.logf(r, ">> recreated")
 }
 
 // setRate keeps r's next tick where it is; later ticks follow the new rate.
@@ -478,6 +534,16 @@ func (s *sim) flush(r int) {
 	}
 	if errors.Is(err, ErrBroken) {
 		s.breaks(r, err)
+		return
+	}
+	if errors.Is(err, ErrStorage) {
+		if m.diskErr == nil {
+			m.diskErr = err
+			if len(rd.Messages) > 0 || rd.Snapshot != nil || len(rd.CommittedEntries) > 0 {
+				s.violate("%s: a failed Ready has output: %+v", testHosts[r], rd)
+			}
+			s.logf(r, ">> storage failure: %v", err)
+		}
 		return
 	}
 	if err != nil {

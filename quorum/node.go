@@ -72,6 +72,7 @@ type Node struct {
 	logLost       bool
 	leaderSeen    int64 // the last tick at which this member knew a leader
 	broken        error
+	storageErr    error // wraps ErrStorage: a Ready could not be stored (see Ready)
 	out           [Size][]raftpb.Message
 	pending       *raft.Ready
 
@@ -177,7 +178,7 @@ func (n *Node) SetLicenseDigest(d string) { n.cfg.LicenseDigest = d }
 // Tick advances the node's clock by one tick.
 func (n *Node) Tick() {
 	n.now++
-	if n.broken != nil {
+	if n.broken != nil || n.storageErr != nil {
 		return
 	}
 	leader := n.rn.BasicStatus().RaftState == raft.StateLeader
@@ -300,9 +301,14 @@ func (n *Node) maybeHandBack(st raft.BasicStatus) {
 
 // Step takes an envelope from a peer. Envelopes from a member with other
 // SERVER lines or licenses are refused (and logged) without reaching raft.
+// After a storage failure (ErrStorage) envelopes are dropped: the member
+// takes no further part until the glue makes a new Node.
 func (n *Node) Step(e Envelope) error {
 	if e.From < 0 || e.From >= Size || e.From == n.cfg.Self || e.To != n.cfg.Self {
 		return fmt.Errorf("quorum: envelope from %d to %d reached %d", e.From, e.To, n.cfg.Self)
+	}
+	if n.storageErr != nil {
+		return nil
 	}
 	switch {
 	case e.ServerDigest != n.cfg.ServerDigest:
@@ -603,9 +609,21 @@ type Ready struct {
 	Events []Event
 }
 
+// ErrStorage is wrapped, with the storage's own error (e.g. ENOSPC), by
+// the error Ready returns when it could not store raft's output. Nothing of
+// that Ready is sent, so no peer hears an acknowledgement of what was not
+// stored. The Node then takes no further part: it does not serve, tick,
+// step envelopes, acknowledge or vote, and every later Ready returns the
+// same error; Status.StorageErr says why. To recover, the glue makes a new
+// Node with New(cfg, store) on the same store once writes succeed again, as
+// a restarted process would (the startup promise applies): Storage
+// implementations keep what they serve exactly what they hold after a
+// failed write (BoltStorage does).
+var ErrStorage = errors.New("quorum: the raft log could not be stored")
+
 // Ready persists raft's output to the storage and returns what the glue must
 // do: stop serving first if Status says so, then send, then apply, then
-// call Advance.
+// call Advance. An error wrapping ErrStorage means this Node has stopped.
 func (n *Node) Ready() (Ready, error) {
 	var out Ready
 	if n.pending != nil {
@@ -614,17 +632,20 @@ func (n *Node) Ready() (Ready, error) {
 	if n.broken != nil {
 		return out, n.broken
 	}
+	if n.storageErr != nil {
+		return out, n.storageErr
+	}
 	if n.rn.HasReady() {
 		rd := n.rn.Ready()
 		if !raft.IsEmptySnap(rd.Snapshot) {
 			if err := n.store.ApplySnapshot(rd.Snapshot); err != nil {
-				return out, fmt.Errorf("quorum: storing snapshot: %w", err)
+				return out, n.storageFailed(fmt.Errorf("storing a snapshot at %d: %w", rd.Snapshot.Metadata.Index, err))
 			}
 			snap := rd.Snapshot
 			out.Snapshot = &snap
 		}
 		if err := n.store.Save(rd.HardState, rd.Entries, rd.MustSync); err != nil {
-			return out, fmt.Errorf("quorum: storing the log: %w", err)
+			return out, n.storageFailed(fmt.Errorf("storing %d entries and the hard state: %w", len(rd.Entries), err))
 		}
 		n.noteReign(n.rn.BasicStatus())
 		for _, rs := range rd.ReadStates {
@@ -669,6 +690,16 @@ func (n *Node) Ready() (Ready, error) {
 	n.note()
 	out.Events, n.events = n.events, nil
 	return out, nil
+}
+
+// storageFailed stops the node: raft has accepted a Ready that could not be
+// stored, so its state is ahead of the store's and it must not go on.
+// Nothing queued is sent.
+func (n *Node) storageFailed(err error) error {
+	n.storageErr = fmt.Errorf("%w: %w", ErrStorage, err)
+	n.out = [Size][]raftpb.Message{}
+	n.reignTerm, n.leased, n.leaseUntil = 0, false, 0
+	return n.storageErr
 }
 
 // Advance tells the node that the last Ready has been acted on: its
@@ -736,7 +767,7 @@ func (n *Node) granted(rs raft.ReadState) {
 // Serving reports whether this node is the master and may grant: the
 // leader, within its lease, with everything committed before it applied.
 func (n *Node) Serving() bool {
-	return n.broken == nil && n.cfg.Self != Tertiary && n.reignTerm != 0 && n.leased && !n.transfer && n.now < n.leaseUntil && n.applied >= n.leaseIndex &&
+	return n.broken == nil && n.storageErr == nil && n.cfg.Self != Tertiary && n.reignTerm != 0 && n.leased && !n.transfer && n.now < n.leaseUntil && n.applied >= n.leaseIndex &&
 		n.rn.BasicStatus().RaftState == raft.StateLeader
 }
 
@@ -818,7 +849,12 @@ func (n *Node) Status() Status {
 		st.Rejected[r] = r != n.cfg.Self && n.refused[r] >= 0 && n.now-n.refused[r] < int64(n.timing.ElectionTicks) && !st.Live[r]
 	}
 	quorum := st.Live[(n.cfg.Self+1)%Size] || st.Live[(n.cfg.Self+2)%Size]
+	if n.storageErr != nil {
+		st.StorageErr, st.Master, quorum = n.storageErr.Error(), None, false
+	}
 	switch {
+	case n.storageErr != nil:
+		st.Role = RoleNoQuorum
 	case bs.RaftState == raft.StateLeader && n.cfg.Self != Tertiary:
 		st.Role = RoleMaster
 	case quorum:

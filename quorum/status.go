@@ -150,6 +150,10 @@ type Status struct {
 	// not yet applied the commit index a leader sent it since. Until then it
 	// holds back its votes (docs/triad.md, "A member that lost its store").
 	Rebuilding bool
+	// StorageErr is why this server's raft log could not be stored (the
+	// error of Ready, wrapping ErrStorage), or "". While it is set the
+	// server takes no part: not serving, Role NoQuorum, Master None.
+	StorageErr string
 }
 
 // MasterHost returns the master's host name, or "" when there is none.
@@ -174,6 +178,9 @@ func (s Status) String() string {
 	}
 	if s.Rebuilding {
 		b.WriteString(" rebuilding")
+	}
+	if s.StorageErr != "" {
+		b.WriteString(" storage-failed")
 	}
 	master := s.MasterHost()
 	if master == "" {

@@ -59,6 +59,13 @@ func (m *MemoryStorage) Save(hs raftpb.HardState, entries []raftpb.Entry, _ bool
 // file (one file, transactions, fsync on commit), with a copy in memory
 // that serves raft's reads. The file is locked: a second lmgrd on the same
 // state directory is refused.
+//
+// Every change is written to the file first and made in memory only once
+// its transaction committed, so after a failed write (a full disk) the
+// copy in memory is still what the file holds, and a new Node made on the
+// same BoltStorage (New) starts from exactly that. The one thing memory
+// may hold ahead of the file is a commit index alone (lazyHS, see Save),
+// which raft can relearn; it stays pending until a write succeeds.
 type BoltStorage struct {
 	*raft.MemoryStorage
 	db   *bbolt.DB
@@ -69,6 +76,9 @@ type BoltStorage struct {
 	// lazyHS is a hard state whose only news is the commit index, not
 	// written yet (see Save).
 	lazyHS raftpb.HardState
+	// failWrites, when set, makes every write transaction fail with it
+	// after its changes (tests: a full disk; bbolt rolls them back).
+	failWrites error
 }
 
 var (
@@ -194,10 +204,20 @@ func (s *BoltStorage) Save(hs raftpb.HardState, entries []raftpb.Entry, sync boo
 	if raft.IsEmptyHardState(hs) && !raft.IsEmptyHardState(s.lazyHS) {
 		hs = s.lazyHS
 	}
-	s.lazyHS = raftpb.HardState{}
+	if len(entries) > 0 {
+		// What MemoryStorage.Append would refuse, refused before the file
+		// is touched.
+		first, last := s.firstIndex(), s.lastIndex()
+		if entries[0].Index > last+1 {
+			return fmt.Errorf("quorum: entry %d after the last, %d", entries[0].Index, last)
+		}
+		if entries[len(entries)-1].Index < first {
+			entries = nil // all compacted already
+		}
+	}
 	s.db.NoSync = !sync || s.NoFsync
 	defer func() { s.db.NoSync = false }()
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(func(tx *bbolt.Tx) error {
 		if len(entries) > 0 {
 			b := tx.Bucket(bucketEntries)
 			if err := deleteRange(b, entries[0].Index, math.MaxUint64); err != nil {
@@ -223,8 +243,9 @@ func (s *BoltStorage) Save(hs raftpb.HardState, entries []raftpb.Entry, sync boo
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("quorum: %s: %w", s.path, err)
+		return fmt.Errorf("quorum: %s: %w", s.path, err) // memory and lazyHS as they were
 	}
+	s.lazyHS = raftpb.HardState{}
 	if err := s.MemoryStorage.Append(entries); err != nil {
 		return err
 	}
@@ -234,21 +255,55 @@ func (s *BoltStorage) Save(hs raftpb.HardState, entries []raftpb.Entry, sync boo
 	return nil
 }
 
+// update runs one write transaction (failWrites makes it fail after fn).
+func (s *BoltStorage) update(fn func(tx *bbolt.Tx) error) error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return s.failWrites
+	})
+}
+
+func (s *BoltStorage) snapshotIndex() uint64 {
+	snap, _ := s.MemoryStorage.Snapshot()
+	return snap.Metadata.Index
+}
+
+func (s *BoltStorage) firstIndex() uint64 { i, _ := s.MemoryStorage.FirstIndex(); return i }
+func (s *BoltStorage) lastIndex() uint64  { i, _ := s.MemoryStorage.LastIndex(); return i }
+
 // ApplySnapshot replaces the log with a snapshot from the leader.
 func (s *BoltStorage) ApplySnapshot(snap raftpb.Snapshot) error {
-	if err := s.MemoryStorage.ApplySnapshot(snap); err != nil {
+	if snap.Metadata.Index <= s.snapshotIndex() {
+		return raft.ErrSnapOutOfDate
+	}
+	if err := s.putSnapshot(snap, true); err != nil {
 		return err
 	}
-	return s.putSnapshot(snap, true)
+	return s.MemoryStorage.ApplySnapshot(snap)
 }
 
 // CreateSnapshot records the state machine at index i and keeps it.
 func (s *BoltStorage) CreateSnapshot(i uint64, cs *raftpb.ConfState, data []byte) (raftpb.Snapshot, error) {
-	snap, err := s.MemoryStorage.CreateSnapshot(i, cs, data)
-	if err != nil {
-		return snap, err
+	if i <= s.snapshotIndex() {
+		return raftpb.Snapshot{}, raft.ErrSnapOutOfDate
 	}
-	return snap, s.putSnapshot(snap, false)
+	if i > s.lastIndex() {
+		return raftpb.Snapshot{}, fmt.Errorf("quorum: snapshot at %d beyond the last entry, %d", i, s.lastIndex())
+	}
+	term, err := s.MemoryStorage.Term(i)
+	if err != nil {
+		return raftpb.Snapshot{}, err
+	}
+	snap := raftpb.Snapshot{Data: data, Metadata: raftpb.SnapshotMetadata{Index: i, Term: term}}
+	if cs != nil {
+		snap.Metadata.ConfState = *cs
+	}
+	if err := s.putSnapshot(snap, false); err != nil {
+		return raftpb.Snapshot{}, err
+	}
+	return s.MemoryStorage.CreateSnapshot(i, cs, data)
 }
 
 func (s *BoltStorage) putSnapshot(snap raftpb.Snapshot, dropLog bool) error {
@@ -256,7 +311,7 @@ func (s *BoltStorage) putSnapshot(snap raftpb.Snapshot, dropLog bool) error {
 	if err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bbolt.Tx) error {
+	err = s.update(func(tx *bbolt.Tx) error {
 		if dropLog {
 			if err := deleteRange(tx.Bucket(bucketEntries), 0, math.MaxUint64); err != nil {
 				return err
@@ -264,16 +319,28 @@ func (s *BoltStorage) putSnapshot(snap raftpb.Snapshot, dropLog bool) error {
 		}
 		return tx.Bucket(bucketMeta).Put(keySnapshot, v)
 	})
+	if err != nil {
+		return fmt.Errorf("quorum: %s: %w", s.path, err)
+	}
+	return nil
 }
 
 // Compact drops the entries before compactIndex.
 func (s *BoltStorage) Compact(compactIndex uint64) error {
-	if err := s.MemoryStorage.Compact(compactIndex); err != nil {
-		return err
+	if compactIndex < s.firstIndex() {
+		return raft.ErrCompacted
 	}
-	return s.db.Update(func(tx *bbolt.Tx) error {
+	if compactIndex > s.snapshotIndex() {
+		// The file's entries must start right after its snapshot.
+		return fmt.Errorf("quorum: compacting to %d, past the snapshot at %d", compactIndex, s.snapshotIndex())
+	}
+	err := s.update(func(tx *bbolt.Tx) error {
 		return deleteRange(tx.Bucket(bucketEntries), 0, compactIndex)
 	})
+	if err != nil {
+		return fmt.Errorf("quorum: %s: %w", s.path, err)
+	}
+	return s.MemoryStorage.Compact(compactIndex)
 }
 
 // deleteRange deletes the entries with from <= index < to. Keys are
