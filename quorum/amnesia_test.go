@@ -93,8 +93,8 @@ func TestAmnesiaIsAnEmptyStore(t *testing.T) {
 // TestUnmarshalEnvelopeNamesTheVersion: an envelope of another version is
 // refused with both versions in the error.
 func TestUnmarshalEnvelopeNamesTheVersion(t *testing.T) {
-	for _, v := range []byte{1, envelopeVersion + 1} {
-		_, err := UnmarshalEnvelope([]byte{v, 0, 1, 7, 0, 0, 0, 0})
+	for _, v := range []byte{1, 2, envelopeVersion + 1} {
+		_, err := UnmarshalEnvelope([]byte{v, 0, 1, 7, 0, 0, 0, 0, 0})
 		require.True(t, errors.Is(err, ErrMalformed), "version %d: %v", v, err)
 		assert.Contains(t, err.Error(), "envelope version "+string('0'+v))
 		assert.Contains(t, err.Error(), "speaks version "+string('0'+envelopeVersion))

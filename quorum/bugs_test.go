@@ -164,7 +164,7 @@ func TestMemberHearingAPeerIsNotNoQuorum(t *testing.T) {
 // that passed the TLS handshake can send frames.
 func TestUnmarshalEnvelopeAllocationIsBounded(t *testing.T) {
 	const n = 1 << 20
-	b := []byte{envelopeVersion, 0, 1, 7, 0, 0, 0}
+	b := []byte{envelopeVersion, 0, 1, 7, 0, 0, 0, 0}
 	b = binary.AppendUvarint(b, n)
 	b = append(b, make([]byte, n)...) // n messages of length 0
 	var before, after runtime.MemStats

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"testing/cryptotest"
+	"time"
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
@@ -225,6 +226,7 @@ type sim struct {
 	rng    *rand.Rand
 	cut    [Size][Size]bool // cut[a][b]: a's envelopes do not reach b
 	nextID int
+	wall   [Size]time.Duration // each slot's wall clock minus the simulated real time
 
 	hist    map[uint64]*rec   // every committed index any member applied
 	leaders map[uint64]leader // term -> who led it first
@@ -367,6 +369,20 @@ func (s *sim) recreate(r int) {
 	s.logf(r, ">> recreated")
 }
 
+// simEpoch is the wall clock at the start of every simulation, Unix ms.
+const simEpoch = 1_767_225_600_000 // 2026-01-01T00:00:00Z
+
+// setWalls gives every running member its wall clock (Node.SetWallClock),
+// as the glue does before it steps the node.
+func (s *sim) setWalls() {
+	for r, m := range s.m {
+		if m.node != nil {
+			real := time.Duration(s.now) * s.o.timing.Tick / unitsPerTick
+			m.node.SetWallClock(simEpoch + (real + s.wall[r]).Milliseconds())
+		}
+	}
+}
+
 // setRate keeps r's next tick where it is; later ticks follow the new rate.
 func (s *sim) setRate(r int, rate float64) { s.m[r].rate = rate }
 
@@ -463,6 +479,7 @@ func (s *sim) safely(r int, what string, f func()) (ok bool) {
 func (s *sim) step() {
 	s.now += stepUnits
 	s.stats.steps++
+	s.setWalls()
 	for r, m := range s.m {
 		for m.node != nil && m.next <= float64(s.now) {
 			s.safely(r, "Tick", m.node.Tick)
@@ -968,6 +985,7 @@ func (s *sim) runUntil(maxTicks int, cond func() bool) (float64, bool) {
 // deliver settles the network without time passing: everything in flight
 // is delivered, and the replies too, for at most ten rounds.
 func (s *sim) deliver() {
+	s.setWalls()
 	for range 10 {
 		if len(s.queue) == 0 {
 			return

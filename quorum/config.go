@@ -157,7 +157,18 @@ type Config struct {
 	// an empty store otherwise grants so that a brand-new triad can elect
 	// its first master (docs/triad.md, "A member that lost its store").
 	Rebuilt bool
+	// MaxClockSkew is how far a peer's wall clock may be from this
+	// server's: a peer further off is refused like one with other SERVER
+	// lines (EventClockSkew) until its clock is fixed. 0 means
+	// DefaultMaxClockSkew. Only envelopes of members whose glue calls
+	// Node.SetWallClock are checked.
+	MaxClockSkew time.Duration
 }
+
+// DefaultMaxClockSkew is the largest wall-clock difference a triad accepts
+// between members unless Config.MaxClockSkew says otherwise: one hour, the
+// limit of the DSLS license servers.
+const DefaultMaxClockSkew = time.Hour
 
 // ErrConfig is wrapped by every configuration error from New and Validate.
 var ErrConfig = errors.New("quorum: invalid config")
@@ -166,6 +177,9 @@ var ErrConfig = errors.New("quorum: invalid config")
 func (c Config) Validate() error {
 	if c.Self < 0 || c.Self >= Size {
 		return fmt.Errorf("%w: Self %d is not a rank in 0..2", ErrConfig, c.Self)
+	}
+	if c.MaxClockSkew < 0 {
+		return fmt.Errorf("%w: MaxClockSkew %v is negative", ErrConfig, c.MaxClockSkew)
 	}
 	seen := map[string]bool{}
 	for i, h := range c.Hosts {

@@ -26,13 +26,16 @@ type Envelope struct {
 	// Rebuilding: the sender started with an empty store and has not yet
 	// caught up from a leader (Status.Rebuilding).
 	Rebuilding bool
-	Msgs       []raftpb.Message
+	// WallClock is the sender's wall clock when it made the envelope, in
+	// Unix milliseconds (Node.SetWallClock), or 0 when it does not say.
+	WallClock int64
+	Msgs      []raftpb.Message
 }
 
 // envelopeVersion is the first byte of every encoded envelope. A member that
 // meets another version refuses the envelope and logs it, rather than
-// misreading it. Version 2 added Term and Rebuilding.
-const envelopeVersion = 2
+// misreading it. Version 2 added Term and Rebuilding, version 3 WallClock.
+const envelopeVersion = 3
 
 // flagRebuilding is the bit of the links byte that carries Rebuilding (bits
 // 0..2 are the links).
@@ -50,11 +53,12 @@ const maxEnvelopeMessages = 4096
 var ErrMalformed = errors.New("quorum: malformed envelope")
 
 // Marshal encodes e: version, from, to, a byte of flags (bit r: Links[r];
-// bit 7: Rebuilding), the term, the two digests (length-prefixed), the
-// number of messages, then each raft message in its protobuf encoding
-// (length-prefixed). Lengths and the term are uvarints.
+// bit 7: Rebuilding), the term, the wall clock (a zig-zag varint), the two
+// digests (length-prefixed), the number of messages, then each raft message
+// in its protobuf encoding (length-prefixed). Lengths and the term are
+// uvarints.
 func (e *Envelope) Marshal() ([]byte, error) {
-	size := 4 + 4*binary.MaxVarintLen64 + len(e.ServerDigest) + len(e.LicenseDigest)
+	size := 4 + 5*binary.MaxVarintLen64 + len(e.ServerDigest) + len(e.LicenseDigest)
 	for i := range e.Msgs {
 		size += binary.MaxVarintLen64 + e.Msgs[i].Size()
 	}
@@ -70,6 +74,7 @@ func (e *Envelope) Marshal() ([]byte, error) {
 	}
 	b = append(b, envelopeVersion, byte(e.From), byte(e.To), links)
 	b = binary.AppendUvarint(b, e.Term)
+	b = binary.AppendVarint(b, e.WallClock)
 	b = binary.AppendUvarint(b, uint64(len(e.ServerDigest)))
 	b = append(b, e.ServerDigest...)
 	b = binary.AppendUvarint(b, uint64(len(e.LicenseDigest)))
@@ -115,6 +120,11 @@ func UnmarshalEnvelope(b []byte) (Envelope, error) {
 		return e, fmt.Errorf("%w: term", ErrMalformed)
 	}
 	e.Term, rest = term, rest[k:]
+	wall, k := binary.Varint(rest)
+	if k <= 0 {
+		return e, fmt.Errorf("%w: wall clock", ErrMalformed)
+	}
+	e.WallClock, rest = wall, rest[k:]
 	var err error
 	var s []byte
 	if s, rest, err = chunk(rest); err != nil {

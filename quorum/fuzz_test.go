@@ -28,14 +28,14 @@ var genCorpus = flag.Bool("gen-corpus", false,
 func FuzzUnmarshalEnvelope(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte{envelopeVersion, 0, 1, 7})
-	f.Add([]byte{envelopeVersion, 0, 1, 7, 0, 0, 0, 0})
-	f.Add([]byte{envelopeVersion, 0, 1, 7 | flagRebuilding, 5, 0, 0, 0})
-	f.Add([]byte{envelopeVersion, 0, 1, 0x40, 5, 0, 0, 0})
-	f.Add([]byte{envelopeVersion, 2, 2, 7, 0, 0, 0, 0})
-	f.Add([]byte{envelopeVersion + 1, 0, 1, 7, 0, 0, 0, 0})
-	f.Add([]byte{envelopeVersion - 1, 0, 1, 7, 0, 0, 0})
-	f.Add([]byte{envelopeVersion, 0, 1, 7, 0, 0, 0, 2, 0, 0})
-	f.Add([]byte{envelopeVersion, 0, 1, 7, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Add([]byte{envelopeVersion, 0, 1, 7, 0, 0, 0, 0, 0})
+	f.Add([]byte{envelopeVersion, 0, 1, 7 | flagRebuilding, 5, 0x81, 0x80, 0x80, 0x80, 0x80, 0x33, 0, 0, 0})
+	f.Add([]byte{envelopeVersion, 0, 1, 0x40, 5, 0, 0, 0, 0})
+	f.Add([]byte{envelopeVersion, 2, 2, 7, 0, 0, 0, 0, 0})
+	f.Add([]byte{envelopeVersion + 1, 0, 1, 7, 0, 0, 0, 0, 0})
+	f.Add([]byte{envelopeVersion - 1, 0, 1, 7, 0, 0, 0, 0})
+	f.Add([]byte{envelopeVersion, 0, 1, 7, 0, 0, 0, 0, 2, 0, 0})
+	f.Add([]byte{envelopeVersion, 0, 1, 7, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e, err := UnmarshalEnvelope(b)
 		if err != nil {
@@ -56,7 +56,7 @@ func FuzzUnmarshalEnvelope(f *testing.F) {
 			t.Fatalf("a re-encoded envelope does not decode: %v", err)
 		}
 		if e2.From != e.From || e2.To != e.To || e2.Links != e.Links || e2.ServerDigest != e.ServerDigest ||
-			e2.LicenseDigest != e.LicenseDigest || e2.Term != e.Term || e2.Rebuilding != e.Rebuilding ||
+			e2.LicenseDigest != e.LicenseDigest || e2.Term != e.Term || e2.Rebuilding != e.Rebuilding || e2.WallClock != e.WallClock ||
 			len(e2.Msgs) != len(e.Msgs) {
 			t.Fatalf("round trip changed the envelope:\n%+v\n%+v", e, e2)
 		}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log"
 	"math"
+	"time"
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
@@ -48,6 +49,11 @@ type Node struct {
 	refused   [Size]int64 // tick of the last envelope refused for a mismatch; -1 never
 	mismatch  [Size]string
 	peerLinks [Size][Size]bool
+
+	// clock skew
+	wall     int64               // this server's wall clock, Unix ms (SetWallClock); 0 unknown
+	skew     [Size]time.Duration // peer's wall clock minus ours, as last measured
+	skewOver [Size]bool          // the last measured skew is beyond the limit
 
 	// amnesia (docs/triad.md, "A member that lost its store")
 	amnesiac       bool              // the store was empty at New, or Config.Rebuilt
@@ -103,6 +109,9 @@ func New(cfg Config, store Storage) (*Node, error) {
 	}
 	if cfg.ServerDigest == "" {
 		cfg.ServerDigest = Digest(cfg.Hosts[:]...)
+	}
+	if cfg.MaxClockSkew == 0 {
+		cfg.MaxClockSkew = DefaultMaxClockSkew
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -174,6 +183,13 @@ func (n *Node) Config() Config { return n.cfg }
 
 // SetLicenseDigest changes the digest sent to peers (after lmreread).
 func (n *Node) SetLicenseDigest(d string) { n.cfg.LicenseDigest = d }
+
+// SetWallClock tells the node this server's wall clock, in Unix
+// milliseconds; the glue calls it before Step and Ready (it only records
+// the value). Envelopes carry it, and a peer whose clock differs by more
+// than Config.MaxClockSkew is refused (EventClockSkew). A node whose wall
+// clock was never set sends 0 and checks nothing.
+func (n *Node) SetWallClock(unixMs int64) { n.wall = unixMs }
 
 // Tick advances the node's clock by one tick.
 func (n *Node) Tick() {
@@ -316,6 +332,9 @@ func (n *Node) Step(e Envelope) error {
 		return nil
 	case e.LicenseDigest != n.cfg.LicenseDigest:
 		n.refuse(e.From, EventLicenseMismatch, "License File FEATURE line mismatch with %s: kept out of the triad")
+		return nil
+	case n.skewed(e):
+		n.refused[e.From] = n.now
 		return nil
 	}
 	n.mismatch[e.From] = ""
@@ -550,6 +569,29 @@ func (n *Node) mayStep(m *raftpb.Message) (ok, clamped bool) {
 	return true, false
 }
 
+// skewed measures the skew of e's sender's wall clock, logs when it goes
+// beyond the limit or comes back, and reports whether it is beyond.
+func (n *Node) skewed(e Envelope) bool {
+	r := e.From
+	if n.wall == 0 || e.WallClock == 0 {
+		return false
+	}
+	skew := time.Duration(e.WallClock-n.wall) * time.Millisecond
+	n.skew[r] = skew
+	over := skew > n.cfg.MaxClockSkew || -skew > n.cfg.MaxClockSkew
+	if over != n.skewOver[r] {
+		n.skewOver[r] = over
+		text := "Clock of " + n.cfg.Hosts[r] + " back within the limit"
+		if over {
+			text = fmt.Sprintf("Clock of %s differs from this server's by %v (limit %v): kept out of the triad until it is fixed",
+				n.cfg.Hosts[r], skew.Abs().Round(time.Second), n.cfg.MaxClockSkew)
+		}
+		n.events = append(n.events, Event{Kind: EventClockSkew, Peer: r, Host: n.cfg.Hosts[r], Text: text,
+			Detail: fmt.Sprintf("its clock minus this server's: %v", skew)})
+	}
+	return over
+}
+
 func (n *Node) refuse(from int, kind EventKind, why string) {
 	n.refused[from] = n.now
 	if n.mismatch[from] != why {
@@ -684,7 +726,8 @@ func (n *Node) Ready() (Ready, error) {
 			continue
 		}
 		out.Messages = append(out.Messages, Envelope{From: n.cfg.Self, To: r, ServerDigest: n.cfg.ServerDigest,
-			LicenseDigest: n.cfg.LicenseDigest, Links: links, Term: term, Rebuilding: rebuilding, Msgs: n.out[r]})
+			LicenseDigest: n.cfg.LicenseDigest, Links: links, Term: term, Rebuilding: rebuilding, WallClock: n.wall,
+			Msgs: n.out[r]})
 		n.out[r] = nil
 	}
 	n.note()
@@ -844,6 +887,7 @@ func (n *Node) Status() Status {
 	st := Status{Self: n.cfg.Self, Hosts: n.cfg.Hosts, Now: n.now, Serving: n.Serving(), Master: n.master(),
 		Term: bs.Term, Commit: bs.Commit, Applied: n.applied, Rebuilding: n.Rebuilding()}
 	st.LastIndex, _ = n.store.LastIndex()
+	st.Skew, st.SkewOver = n.skew, n.skewOver
 	for r := range Size {
 		st.Live[r] = n.live(r)
 		st.Rejected[r] = r != n.cfg.Self && n.refused[r] >= 0 && n.now-n.refused[r] < int64(n.timing.ElectionTicks) && !st.Live[r]

@@ -50,6 +50,8 @@ var scriptBugs = map[string]string{}
 //	partition 0 | 1 2     cut every link between the groups, heal inside them
 //	isolate R / cut A B / cut-oneway FROM TO / heal [A B]
 //	clock-rate R RATE     server R now ticks RATE times per nominal tick
+//	wall-clock R OFFSET   server R's wall clock is now OFFSET (a Go duration, e.g.
+//	                      1h0m5s or -2m) from the others' true time
 //	deliver               deliver everything in flight (and replies) without time passing
 //	await-serving R [max=N]
 //	                      advance until R serves; print how long it took
@@ -57,6 +59,7 @@ var scriptBugs = map[string]string{}
 //	table                 print each server's license table: applied index, grants, log
 //	status                print each server's view and the log lines since the last status
 //	links R               print server R's link matrix (row a: what a hears)
+//	skew R                print the skew server R measured of each peer's wall clock
 //
 // The invariants (cluster_test.go) are checked after every step; a violation
 // is printed in the log and fails the test. Raft's randomized election
@@ -322,6 +325,28 @@ func (sr *scriptRunner) exec(line string) string {
 			return fail("bad rate %q", args[1])
 		}
 		s.setRate(ranks(args[:1])[0], f)
+	case "wall-clock":
+		if len(args) != 2 {
+			return fail("want wall-clock R OFFSET")
+		}
+		d, err := time.ParseDuration(args[1])
+		if err != nil {
+			return fail("bad offset %q", args[1])
+		}
+		s.wall[ranks(args[:1])[0]] = d
+	case "skew":
+		r := ranks(args)
+		if len(r) != 1 || s.m[r[0]].node == nil {
+			return fail("want skew R of a running server")
+		}
+		st := s.m[r[0]].node.Status()
+		var out []string
+		for q := range Size {
+			if q != st.Self {
+				out = append(out, fmt.Sprintf("%s: %v over=%v", testHosts[q], st.Skew[q].Round(time.Second), st.SkewOver[q]))
+			}
+		}
+		return strings.Join(out, "\n")
 	case "deliver":
 		s.deliver()
 	case "await-serving":

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Role is a server's place in the triad.
@@ -71,6 +72,7 @@ const (
 	EventServerMismatch                       // SERVER lines differ in hosts, ports or order
 	EventLicenseMismatch                      // served license content differs
 	EventLogLost                              // this member lacks entries the master counts on
+	EventClockSkew                            // a peer's wall clock is off by more than MaxClockSkew, or back within it
 )
 
 func (k EventKind) String() string {
@@ -91,6 +93,8 @@ func (k EventKind) String() string {
 		return "LicenseMismatch"
 	case EventLogLost:
 		return "LogLost"
+	case EventClockSkew:
+		return "ClockSkew"
 	}
 	return "EventKind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -128,7 +132,8 @@ type Status struct {
 	Master int
 	// Live[r]: this server hears r (Live[Self] is true).
 	Live [Size]bool
-	// Rejected[r]: r is heard but refused for a SERVER line or license mismatch.
+	// Rejected[r]: r is heard but refused for a SERVER line or license
+	// mismatch, or a clock too far off.
 	Rejected [Size]bool
 	// Links[a][b]: a reports hearing b. Row Self is this server's own view; a live
 	// peer's row is what its last message said; other rows are all false
@@ -154,6 +159,12 @@ type Status struct {
 	// error of Ready, wrapping ErrStorage), or "". While it is set the
 	// server takes no part: not serving, Role NoQuorum, Master None.
 	StorageErr string
+	// Skew[r] is peer r's wall clock minus this server's, as last measured
+	// (from r's last envelope; 0 when never measured: neither side sets
+	// its wall clock, or r was not heard). Skew[Self] is 0.
+	Skew [Size]time.Duration
+	// SkewOver[r]: Skew[r] is beyond Config.MaxClockSkew, so r is refused.
+	SkewOver [Size]bool
 }
 
 // MasterHost returns the master's host name, or "" when there is none.
