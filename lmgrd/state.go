@@ -381,3 +381,31 @@ func checkMeta(path string, size int64) error {
 	}
 	return nil
 }
+
+// watchRebuild logs, for a member whose log was lost or damaged, when it
+// has caught up from its peers (quorum's Status.Rebuilding ends): from
+// then on it votes again and may serve. It reads the status the run loop
+// publishes, on a goroutine of its own that ends with lmgrd.
+func (t *triad) watchRebuild() {
+	if !t.state.rebuilding {
+		return
+	}
+	t.s.log.Infof("Triad: rebuilding the log of %s from the peers: this member neither votes nor serves until it has caught up", t.state.dir)
+	t.s.wg.Add(1)
+	go func() {
+		defer t.s.wg.Done()
+		tick := time.NewTicker(t.timing.Tick)
+		defer tick.Stop()
+		for {
+			select {
+			case <-t.s.ctx.Done():
+				return
+			case <-tick.C:
+			}
+			if st := t.currentStatus(); !st.Rebuilding {
+				t.s.log.Infof("Triad: log rebuilt from the peers (caught up at entry %d)", st.Applied)
+				return
+			}
+		}
+	}()
+}

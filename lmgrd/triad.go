@@ -122,6 +122,7 @@ func newTriad(s *server, files []*licfile.File, key *clusterkey.Key, clock func(
 		ServerDigest:    quorum.Digest(serverList(s.servers)),
 		LicenseDigest:   enrolled.Digest(), // members converge by enrolment; peers show it
 		Forwardable:     enrol.IsEntry,     // license file changes reach the log from any member
+		Rebuilt:         ms.rebuilding,     // its log was lost or damaged: no vote until caught up
 	}, store)
 	if err != nil {
 		ms.Close()
@@ -134,6 +135,7 @@ func newTriad(s *server, files []*licfile.File, key *clusterkey.Key, clock func(
 		genSeq: uint64(time.Now().UnixNano()) &^ 3, lastSnap: ms.snap, state: ms,
 		dir: dir, enrolled: enrolled, enrolProps: make(chan []byte, 16)}
 	t.status = node.Status()
+	t.watchRebuild() // state.go: says when a lost or damaged log is rebuilt
 	t.enroller = newEnroller(t, s.opts.LicensePath)
 	t.enroller.setServers(files)
 	t.enroller.published(enrolled.Clone())
