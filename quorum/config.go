@@ -142,8 +142,9 @@ type Config struct {
 	// ServerDigest identifies the three SERVER lines (hosts, ports, order).
 	// When empty, New uses Digest of the Hosts in order.
 	ServerDigest string
-	// LicenseDigest identifies the served license content. Peers whose digest
-	// differs are kept out of the quorum.
+	// LicenseDigest identifies the served license content. It travels in
+	// every envelope; a peer whose digest differs stays in the triad and
+	// is shown in Status.PeerLicenseDigest.
 	LicenseDigest string
 	// Forwardable reports whether a member may forward an entry with this
 	// data to the leader (ProposeForwarded), and whether the leader takes

@@ -25,8 +25,15 @@
 //     master keeps its role when the primary returns, with it the leadership
 //     is handed back once the primary has caught up (the secondary stops
 //     serving first; only the leader votes in a transfer election).
-//   - Peers whose SERVER lines or licenses differ (Envelope digests) are
-//     refused before raft sees their messages.
+//   - Peers whose SERVER lines differ (Envelope digests), or whose wall
+//     clocks are more than Config.MaxClockSkew away, are refused before
+//     raft sees their messages. A peer serving other licenses is only
+//     shown (Status.PeerLicenseDigest): license files converge through the
+//     log.
+//   - A member whose store was lost or is new (empty) votes only under the
+//     amnesia rule and catches up from the leader (Status.Rebuilding); a
+//     store that fails to write stops the Node (ErrStorage) until the glue
+//     makes a new one on the same store.
 //
 // docs/triad.md has the argument, the timings and where the node runs.
 //
@@ -36,6 +43,7 @@
 //	n, err := quorum.New(quorum.Config{Self: 1, Hosts: hosts, PrimaryIsMaster: pim,
 //		Timing: quorum.FlexLMTiming(heartbeatInterval), LicenseDigest: ld}, store)
 //	n.Tick()                 // once per Timing.Tick of CLOCK_BOOTTIME
+//	n.SetWallClock(ms)       // the wall clock, before Step and Ready
 //	n.Step(envelope)         // from the transport (TLSTransport or InmemNetwork)
 //	n.Propose(entry)         // on the serving master
 //	rd, _ := n.Ready()       // persisted already; stop serving if Status says so,

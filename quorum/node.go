@@ -50,6 +50,9 @@ type Node struct {
 	mismatch  [Size]string
 	peerLinks [Size][Size]bool
 
+	peerDigest     [Size]string // each peer's license digest, as last heard
+	licensesDiffer [Size]bool   // what was last logged of peerDigest
+
 	// clock skew
 	wall     int64               // this server's wall clock, Unix ms (SetWallClock); 0 unknown
 	skew     [Size]time.Duration // peer's wall clock minus ours, as last measured
@@ -182,7 +185,31 @@ func (n *Node) Now() int64 { return n.now }
 func (n *Node) Config() Config { return n.cfg }
 
 // SetLicenseDigest changes the digest sent to peers (after lmreread).
-func (n *Node) SetLicenseDigest(d string) { n.cfg.LicenseDigest = d }
+func (n *Node) SetLicenseDigest(d string) {
+	n.cfg.LicenseDigest = d
+	for r := range Size {
+		if r != n.cfg.Self && n.heard[r] >= 0 {
+			n.notePeerLicenses(r, n.peerDigest[r])
+		}
+	}
+}
+
+// notePeerLicenses records peer r's license digest and logs, once per
+// change, whether it serves the same licenses as this server. Information
+// only: license files converge through the log (enrolment).
+func (n *Node) notePeerLicenses(r int, digest string) {
+	n.peerDigest[r] = digest
+	differ := digest != n.cfg.LicenseDigest
+	if differ == n.licensesDiffer[r] {
+		return
+	}
+	n.licensesDiffer[r] = differ
+	text := "Licenses of " + n.cfg.Hosts[r] + " match this server's"
+	if differ {
+		text = "Licenses of " + n.cfg.Hosts[r] + " differ from this server's (it stays in the triad)"
+	}
+	n.events = append(n.events, Event{Kind: EventLicenseMismatch, Peer: r, Host: n.cfg.Hosts[r], Text: text})
+}
 
 // SetWallClock tells the node this server's wall clock, in Unix
 // milliseconds; the glue calls it before Step and Ready (it only records
@@ -316,7 +343,10 @@ func (n *Node) maybeHandBack(st raft.BasicStatus) {
 }
 
 // Step takes an envelope from a peer. Envelopes from a member with other
-// SERVER lines or licenses are refused (and logged) without reaching raft.
+// SERVER lines, or a wall clock too far off, are refused (and logged)
+// without reaching raft. A peer's license digest is only recorded
+// (Status.PeerLicenseDigest): members that serve other licenses for a
+// moment stay in the triad.
 // After a storage failure (ErrStorage) envelopes are dropped: the member
 // takes no further part until the glue makes a new Node.
 func (n *Node) Step(e Envelope) error {
@@ -330,9 +360,6 @@ func (n *Node) Step(e Envelope) error {
 	case e.ServerDigest != n.cfg.ServerDigest:
 		n.refuse(e.From, EventServerMismatch, "License File SERVER line mismatch with %s: kept out of the triad")
 		return nil
-	case e.LicenseDigest != n.cfg.LicenseDigest:
-		n.refuse(e.From, EventLicenseMismatch, "License File FEATURE line mismatch with %s: kept out of the triad")
-		return nil
 	case n.skewed(e):
 		n.refused[e.From] = n.now
 		return nil
@@ -344,6 +371,7 @@ func (n *Node) Step(e Envelope) error {
 	}
 	n.peerRebuilding[e.From] = e.Rebuilding
 	n.heard[e.From] = n.now
+	n.notePeerLicenses(e.From, e.LicenseDigest)
 	var errs []error
 	for _, m := range e.Msgs {
 		if m.From != id(e.From) || m.To != id(n.cfg.Self) {
@@ -888,6 +916,8 @@ func (n *Node) Status() Status {
 		Term: bs.Term, Commit: bs.Commit, Applied: n.applied, Rebuilding: n.Rebuilding()}
 	st.LastIndex, _ = n.store.LastIndex()
 	st.Skew, st.SkewOver = n.skew, n.skewOver
+	st.PeerLicenseDigest = n.peerDigest
+	st.PeerLicenseDigest[n.cfg.Self] = n.cfg.LicenseDigest
 	for r := range Size {
 		st.Live[r] = n.live(r)
 		st.Rejected[r] = r != n.cfg.Self && n.refused[r] >= 0 && n.now-n.refused[r] < int64(n.timing.ElectionTicks) && !st.Live[r]

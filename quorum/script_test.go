@@ -60,6 +60,7 @@ var scriptBugs = map[string]string{}
 //	status                print each server's view and the log lines since the last status
 //	links R               print server R's link matrix (row a: what a hears)
 //	skew R                print the skew server R measured of each peer's wall clock
+//	licenses R            print the license digests server R knows, and whether in sync
 //
 // The invariants (cluster_test.go) are checked after every step; a violation
 // is printed in the log and fails the test. Raft's randomized election
@@ -347,6 +348,21 @@ func (sr *scriptRunner) exec(line string) string {
 			}
 		}
 		return strings.Join(out, "\n")
+	case "licenses":
+		r := ranks(args)
+		if len(r) != 1 || s.m[r[0]].node == nil {
+			return fail("want licenses R of a running server")
+		}
+		st := s.m[r[0]].node.Status()
+		var out []string
+		for q := range Size {
+			d := st.PeerLicenseDigest[q]
+			if d == "" {
+				d = "-"
+			}
+			out = append(out, fmt.Sprintf("%s: %s", testHosts[q], d))
+		}
+		return strings.Join(append(out, fmt.Sprintf("in sync: %v", st.LicensesInSync())), "\n")
 	case "deliver":
 		s.deliver()
 	case "await-serving":

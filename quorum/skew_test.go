@@ -66,3 +66,51 @@ func TestClockSkew(t *testing.T) {
 	_, err = New(Config{Self: Primary, Hosts: testHosts, MaxClockSkew: -time.Second}, nil)
 	assert.ErrorIs(t, err, ErrConfig)
 }
+
+// TestLicenseDigestIsInformation: a peer that serves other licenses is
+// taken (its envelope reaches raft, it counts as live), recorded in
+// Status.PeerLicenseDigest and logged once per change; SetLicenseDigest
+// (after lmreread) re-evaluates every peer heard.
+func TestLicenseDigestIsInformation(t *testing.T) {
+	n, err := New(Config{Self: Primary, Hosts: testHosts, LicenseDigest: "a"}, nil)
+	require.NoError(t, err)
+	d := n.Config().ServerDigest
+	for _, tc := range []struct {
+		name   string
+		ours   string // SetLicenseDigest before the envelope; "" keeps it
+		peer   string
+		event  string
+		inSync bool
+	}{
+		{name: "same", peer: "a", inSync: true},
+		{name: "other", peer: "b", event: "Licenses of host1 differ from this server's (it stays in the triad)"},
+		{name: "still other: no second event", peer: "b"},
+		{name: "we reread to the same", ours: "b", peer: "b", event: "Licenses of host1 match this server's", inSync: true},
+	} {
+		if tc.ours != "" {
+			n.SetLicenseDigest(tc.ours)
+		}
+		n.Tick()
+		require.NoError(t, n.Step(Envelope{From: Secondary, To: Primary, ServerDigest: d, LicenseDigest: tc.peer}), tc.name)
+		rd, err := n.Ready()
+		require.NoError(t, err)
+		n.Advance()
+		var texts []string
+		for _, e := range rd.Events {
+			if e.Kind == EventLicenseMismatch {
+				texts = append(texts, e.Text)
+			}
+		}
+		if tc.event == "" {
+			assert.Empty(t, texts, tc.name)
+		} else {
+			assert.Equal(t, []string{tc.event}, texts, tc.name)
+		}
+		st := n.Status()
+		assert.True(t, st.Live[Secondary], tc.name)
+		assert.False(t, st.Rejected[Secondary], tc.name)
+		assert.Equal(t, tc.peer, st.PeerLicenseDigest[Secondary], tc.name)
+		assert.Equal(t, n.Config().LicenseDigest, st.PeerLicenseDigest[Primary], tc.name)
+		assert.Equal(t, tc.inSync, st.LicensesInSync(), tc.name)
+	}
+}

@@ -70,7 +70,7 @@ const (
 	EventLostQuorum                           // "Lost quorum"
 	EventExistingMaster                       // "Selected (EXISTING) master node"
 	EventServerMismatch                       // SERVER lines differ in hosts, ports or order
-	EventLicenseMismatch                      // served license content differs
+	EventLicenseMismatch                      // a peer's licenses differ from ours, or match again (information only)
 	EventLogLost                              // this member lacks entries the master counts on
 	EventClockSkew                            // a peer's wall clock is off by more than MaxClockSkew, or back within it
 )
@@ -132,8 +132,8 @@ type Status struct {
 	Master int
 	// Live[r]: this server hears r (Live[Self] is true).
 	Live [Size]bool
-	// Rejected[r]: r is heard but refused for a SERVER line or license
-	// mismatch, or a clock too far off.
+	// Rejected[r]: r is heard but refused for a SERVER line mismatch or a
+	// clock too far off.
 	Rejected [Size]bool
 	// Links[a][b]: a reports hearing b. Row Self is this server's own view; a live
 	// peer's row is what its last message said; other rows are all false
@@ -165,6 +165,22 @@ type Status struct {
 	Skew [Size]time.Duration
 	// SkewOver[r]: Skew[r] is beyond Config.MaxClockSkew, so r is refused.
 	SkewOver [Size]bool
+	// PeerLicenseDigest[r] is the license digest r serves: this server's
+	// own at Self, a peer's as last heard ("" when never heard). Members
+	// whose digests differ stay in the triad; lmstat shows whether they
+	// are in sync (LicensesInSync).
+	PeerLicenseDigest [Size]string
+}
+
+// LicensesInSync reports whether every live peer serves the licenses this
+// server serves (by PeerLicenseDigest).
+func (s Status) LicensesInSync() bool {
+	for r := range Size {
+		if r != s.Self && s.Live[r] && s.PeerLicenseDigest[r] != s.PeerLicenseDigest[s.Self] {
+			return false
+		}
+	}
+	return true
 }
 
 // MasterHost returns the master's host name, or "" when there is none.
