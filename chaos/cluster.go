@@ -26,7 +26,7 @@ const Port = 27000
 // Cluster is the three lmgrd members, each in its namespace.
 type Cluster struct {
 	Bin      string // holds lmgrd, vendord, lmutil
-	Dir      string // one subdirectory per member: license copy, logs
+	Dir      string // one subdirectory per member: license directory, logs, state
 	Net      *Network
 	Licenses int
 
@@ -45,8 +45,12 @@ func (c *Cluster) LicensePath() string {
 
 // memberDir is member i's directory; its path is also the marker that
 // finds the member's processes (lmgrd and vendord both name the license
-// file inside it on their command lines).
+// directory inside it on their command lines).
 func (c *Cluster) memberDir(i int) string { return filepath.Join(c.Dir, "member-"+memberNames[i]) }
+
+// LicenseDir is member i's license directory (lmgrd -c DIR): every *.lic
+// in it is served, and enrolled through the triad (docs/enrolment.md).
+func (c *Cluster) LicenseDir(i int) string { return filepath.Join(c.memberDir(i), "licenses") }
 
 // LogPath is member i's lmgrd debug log.
 func (c *Cluster) LogPath(i int) string { return filepath.Join(c.memberDir(i), "lmgrd.log") }
@@ -54,9 +58,9 @@ func (c *Cluster) LogPath(i int) string { return filepath.Join(c.memberDir(i), "
 // KeyPath is the triad's cluster key, shared by the three members.
 func (c *Cluster) KeyPath() string { return filepath.Join(c.Dir, "cluster.key") }
 
-// WriteLicenses writes each member its copy of the license file: three
-// SERVER lines with the members' addresses, hostid ANY, one port; and the
-// triad's cluster key.
+// WriteLicenses writes each member's license directory its copy of the
+// license file chaos.lic: three SERVER lines with the members' addresses,
+// hostid ANY, one port; and the triad's cluster key.
 func (c *Cluster) WriteLicenses() error {
 	if _, err := os.Stat(c.KeyPath()); os.IsNotExist(err) {
 		if err := clusterkey.Generate(c.KeyPath()); err != nil {
@@ -69,21 +73,21 @@ func (c *Cluster) WriteLicenses() error {
 	}
 	fmt.Fprintf(&b, "VENDOR demo\nFEATURE %s demo 1.0 permanent %d SIGN=0\n", Feature, c.Licenses)
 	for i := range 3 {
-		if err := os.MkdirAll(c.memberDir(i), 0o755); err != nil {
+		if err := os.MkdirAll(c.LicenseDir(i), 0o755); err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(c.memberDir(i), "chaos.lic"), []byte(b.String()), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(c.LicenseDir(i), "chaos.lic"), []byte(b.String()), 0o644); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// Start runs member i: ip netns exec NS lmgrd -z -c FILE -self ADDR -l +LOG.
+// Start runs member i: ip netns exec NS lmgrd -z -c DIR -self ADDR -l +LOG.
 // ip execs lmgrd in place, so the process is lmgrd itself; it gets SIGKILL
 // if this process dies, and its vendord follows (Pdeathsig).
 func (c *Cluster) Start(i int) error {
-	cmd, done, err := c.startLmgrd(i, c.memberDir(i), c.KeyPath())
+	cmd, done, err := c.startLmgrd(i, c.memberDir(i), c.LicenseDir(i), c.KeyPath())
 	if err != nil {
 		return err
 	}
@@ -92,16 +96,16 @@ func (c *Cluster) Start(i int) error {
 }
 
 // startLmgrd runs an lmgrd on member i's address, in its namespace, with
-// the license file, log, stdout and state directory in dir and the cluster
-// key in key.
-func (c *Cluster) startLmgrd(i int, dir, key string) (*exec.Cmd, chan struct{}, error) {
+// its log, stdout and state directory in dir, the license directory lics
+// (inside dir) and the cluster key in key.
+func (c *Cluster) startLmgrd(i int, dir, lics, key string) (*exec.Cmd, chan struct{}, error) {
 	out, err := os.OpenFile(filepath.Join(dir, "stdout.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer out.Close()
 	cmd := exec.Command("ip", "netns", "exec", c.Net.MemberNS(i), filepath.Join(c.Bin, "lmgrd"),
-		"-z", "-c", filepath.Join(dir, "chaos.lic"), "-self", c.Net.Addr(i),
+		"-z", "-c", lics, "-self", c.Net.Addr(i),
 		"-l", "+"+filepath.Join(dir, "lmgrd.log"), "-client-timeout", "5s",
 		"-cluster-key", key, "-state", filepath.Join(dir, "state"))
 	cmd.Env = append(os.Environ(), "LMTRIAD_VENDORD="+filepath.Join(c.Bin, "vendord"))
@@ -119,7 +123,7 @@ func (c *Cluster) startLmgrd(i int, dir, key string) (*exec.Cmd, chan struct{}, 
 // (rogue-stalekey), written on first use.
 func (c *Cluster) StaleKeyPath() string { return filepath.Join(c.Dir, "stale.key") }
 
-// Impostor is an lmgrd on a member's address with the triad's license file
+// Impostor is an lmgrd on a member's address with the triad's license files
 // but another cluster key and a state directory of its own.
 type Impostor struct {
 	Dir  string
@@ -131,25 +135,32 @@ type Impostor struct {
 func (im *Impostor) LogPath() string { return filepath.Join(im.Dir, "lmgrd.log") }
 
 // StartImpostor runs an impostor of member i (which must be down) with its
-// files in dir: a copy of member i's license file, an empty state
-// directory, the stale key.
+// files in dir: a copy of member i's license files (dir/licenses), an
+// empty state directory, the stale key.
 func (c *Cluster) StartImpostor(i int, dir string) (*Impostor, error) {
 	if _, err := os.Stat(c.StaleKeyPath()); errors.Is(err, os.ErrNotExist) {
 		if err := clusterkey.Generate(c.StaleKeyPath()); err != nil {
 			return nil, err
 		}
 	}
-	lic, err := os.ReadFile(filepath.Join(c.memberDir(i), "chaos.lic"))
+	lics := filepath.Join(dir, "licenses")
+	if err := os.MkdirAll(lics, 0o755); err != nil {
+		return nil, err
+	}
+	paths, err := filepath.Glob(filepath.Join(c.LicenseDir(i), "*.lic"))
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
+	for _, p := range paths {
+		lic, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(lics, filepath.Base(p)), lic, 0o644); err != nil {
+			return nil, err
+		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, "chaos.lic"), lic, 0o644); err != nil {
-		return nil, err
-	}
-	cmd, done, err := c.startLmgrd(i, dir, c.StaleKeyPath())
+	cmd, done, err := c.startLmgrd(i, dir, lics, c.StaleKeyPath())
 	if err != nil {
 		return nil, err
 	}
