@@ -45,8 +45,9 @@ type Node struct {
 	now        int64
 	promiseEnd int64 // the startup promise runs until this tick
 
-	heard     [Size]int64 // tick of the last accepted envelope per peer; -1 never
-	refused   [Size]int64 // tick of the last envelope refused for a mismatch; -1 never
+	heard     [Size]int64      // tick of the last accepted envelope per peer; -1 never
+	refused   [Size]int64      // tick of the last envelope refused for a mismatch; -1 never
+	refusedAs [Size]LinkReason // why it was refused
 	mismatch  [Size]string
 	peerLinks [Size][Size]bool
 
@@ -361,7 +362,7 @@ func (n *Node) Step(e Envelope) error {
 		n.refuse(e.From, EventServerMismatch, "License File SERVER line mismatch with %s: kept out of the triad")
 		return nil
 	case n.skewed(e):
-		n.refused[e.From] = n.now
+		n.refused[e.From], n.refusedAs[e.From] = n.now, LinkClockSkew
 		return nil
 	}
 	n.mismatch[e.From] = ""
@@ -621,7 +622,7 @@ func (n *Node) skewed(e Envelope) bool {
 }
 
 func (n *Node) refuse(from int, kind EventKind, why string) {
-	n.refused[from] = n.now
+	n.refused[from], n.refusedAs[from] = n.now, LinkServerMismatch
 	if n.mismatch[from] != why {
 		n.mismatch[from] = why
 		n.events = append(n.events, Event{Kind: kind, Peer: from, Host: n.cfg.Hosts[from],
@@ -947,7 +948,40 @@ func (n *Node) Status() Status {
 		}
 	}
 	st.Cluster = clusterState(st)
+	st.LinkReason = n.linkReasons(st, bs)
 	return st
+}
+
+// linkReasons is Status.LinkReason.
+func (n *Node) linkReasons(st Status, bs raft.BasicStatus) [Size]LinkReason {
+	var why [Size]LinkReason
+	switch {
+	case n.storageErr != nil:
+		why[n.cfg.Self] = LinkStorageFailure
+	case st.Rebuilding:
+		why[n.cfg.Self] = LinkCatchingUp
+	}
+	var match [Size]uint64
+	leader := bs.RaftState == raft.StateLeader
+	if leader {
+		n.rn.WithProgress(func(pid uint64, _ raft.ProgressType, pr tracker.Progress) {
+			if r := rank(pid); r >= 0 && r < Size {
+				match[r] = pr.Match
+			}
+		})
+	}
+	for r := range Size {
+		switch {
+		case r == n.cfg.Self:
+		case st.Rejected[r]:
+			why[r] = n.refusedAs[r]
+		case !st.Live[r]:
+			why[r] = LinkUnreachable
+		case n.peerRebuilding[r] || (leader && match[r] < bs.Commit) || (leader && n.resent[r].upTo != 0):
+			why[r] = LinkCatchingUp
+		}
+	}
+	return why
 }
 
 func clusterState(st Status) ClusterState {

@@ -60,6 +60,48 @@ func (c ClusterState) String() string {
 	return "ClusterState(" + strconv.Itoa(int(c)) + ")"
 }
 
+// LinkReason says why a member's link is not usable, as one server sees it
+// (Status.LinkReason); LinkOK when it is.
+type LinkReason uint8
+
+const (
+	LinkOK LinkReason = iota
+	// LinkUnreachable: nothing heard from the peer within the election
+	// timeout (down, cut off, or its envelopes refused by the transport:
+	// see TLSTransport.LastRefusal for why).
+	LinkUnreachable
+	// LinkServerMismatch: the peer is heard but its SERVER lines differ.
+	LinkServerMismatch
+	// LinkClockSkew: the peer is heard but its wall clock is more than
+	// Config.MaxClockSkew away.
+	LinkClockSkew
+	// LinkCatchingUp: a live peer that this server, the leader, sees
+	// behind its commit index, or that says it is rebuilding its store;
+	// or this server itself while Status.Rebuilding.
+	LinkCatchingUp
+	// LinkStorageFailure: this server's raft log could not be stored
+	// (Status.StorageErr).
+	LinkStorageFailure
+)
+
+func (l LinkReason) String() string {
+	switch l {
+	case LinkOK:
+		return "ok"
+	case LinkUnreachable:
+		return "unreachable"
+	case LinkServerMismatch:
+		return "SERVER line mismatch"
+	case LinkClockSkew:
+		return "clock skew"
+	case LinkCatchingUp:
+		return "catching up"
+	case LinkStorageFailure:
+		return "storage failure"
+	}
+	return "LinkReason(" + strconv.Itoa(int(l)) + ")"
+}
+
 // EventKind classifies log events.
 type EventKind uint8
 
@@ -170,6 +212,11 @@ type Status struct {
 	// whose digests differ stay in the triad; lmstat shows whether they
 	// are in sync (LicensesInSync).
 	PeerLicenseDigest [Size]string
+	// LinkReason[r] says why member r is not live or not usable, as this
+	// server sees it (LinkOK when it is): for a peer, unreachable, SERVER
+	// line mismatch, clock skew or catching up; for Self, storage failure
+	// or catching up (rebuilding).
+	LinkReason [Size]LinkReason
 }
 
 // LicensesInSync reports whether every live peer serves the licenses this

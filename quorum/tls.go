@@ -59,9 +59,30 @@ type TLSTransport struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu      sync.Mutex
-	inbound map[net.Conn]struct{}
-	refusal map[string]*flexlog.Throttle // refusal log lines, by address and reason
+	mu          sync.Mutex
+	inbound     map[net.Conn]struct{}
+	refusal     map[string]*flexlog.Throttle // refusal log lines, by address and reason
+	lastRefusal [Size]refusal                // by the rank refused, or claimed
+}
+
+type refusal struct {
+	reason string
+	at     time.Time
+}
+
+// LastRefusal returns the reason of the last refusal of a link with rank
+// (outbound: the peer at that rank's address; inbound: a connection that
+// claimed that rank) and when it happened, or "" and the zero time when
+// there was none. The reason is what the log line "Refused triad peer ADDR:
+// REASON" says, e.g. "does not hold this triad's cluster key (outbound)";
+// the glue shows it as the link's state ("authentication refused: ...").
+func (t *TLSTransport) LastRefusal(rank int) (reason string, at time.Time) {
+	if rank < 0 || rank >= Size {
+		return "", time.Time{}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.lastRefusal[rank].reason, t.lastRefusal[rank].at
 }
 
 // refusalLogEvery is the rate limit of refusal log lines per address and reason.
@@ -128,7 +149,7 @@ func (t *TLSTransport) feed(r int) {
 			keyErr = true
 		}
 		if keyErr {
-			t.refused(t.cfg.Addrs[r], "does not hold this triad's cluster key (outbound)")
+			t.refused(r, t.cfg.Addrs[r], "does not hold this triad's cluster key (outbound)")
 		} else if err != nil {
 			t.cfg.Log.WithError(err).Debugf("Link to %s down", t.cfg.Hosts[r])
 		}
@@ -204,15 +225,15 @@ func (t *TLSTransport) Serve(raw net.Conn, hello wire.Message) {
 	addr := raw.RemoteAddr().String()
 	from, err := hello.Int("rank")
 	if err != nil || from < 0 || from >= Size {
-		t.refused(addr, "bad rank "+strconv.Quote(hello.Get("rank")))
+		t.refused(None, addr, "bad rank "+strconv.Quote(hello.Get("rank")))
 		return
 	}
 	if from == t.cfg.Self {
-		t.refused(addr, fmt.Sprintf("claims to be SERVER line %d, which is this server's own (do the SERVER lines differ?)", from+1))
+		t.refused(from, addr, fmt.Sprintf("claims to be SERVER line %d, which is this server's own (do the SERVER lines differ?)", from+1))
 		return
 	}
 	if ta, ok := raw.RemoteAddr().(*net.TCPAddr); ok && !hostid.IsHost(ta.IP, t.cfg.Hosts[from]) {
-		t.refused(addr, "claims to be "+t.cfg.Hosts[from]+" but connects from another address")
+		t.refused(from, addr, "claims to be "+t.cfg.Hosts[from]+" but connects from another address")
 		return
 	}
 	t.mu.Lock()
@@ -240,7 +261,7 @@ func (t *TLSTransport) Serve(raw net.Conn, hello wire.Message) {
 			// Both sides check: a peer with another key refuses ours first.
 			reason = "does not hold this triad's cluster key (it refused this server's certificate)"
 		}
-		t.refused(addr, "claiming to be "+t.cfg.Hosts[from]+": "+reason)
+		t.refused(from, addr, "claiming to be "+t.cfg.Hosts[from]+": "+reason)
 		return
 	}
 	_ = raw.SetDeadline(time.Time{})
@@ -253,7 +274,7 @@ func (t *TLSTransport) Serve(raw net.Conn, hello wire.Message) {
 		}
 		n := binary.BigEndian.Uint32(head[:])
 		if n > MaxEnvelope {
-			t.refused(addr, fmt.Sprintf("%s sent a frame of %d bytes", t.cfg.Hosts[from], n))
+			t.refused(from, addr, fmt.Sprintf("%s sent a frame of %d bytes", t.cfg.Hosts[from], n))
 			return
 		}
 		b := make([]byte, n)
@@ -265,7 +286,7 @@ func (t *TLSTransport) Serve(raw net.Conn, hello wire.Message) {
 			err = fmt.Errorf("envelope from %d to %d on the link of %d", e.From, e.To, from)
 		}
 		if err != nil {
-			t.refused(addr, t.cfg.Hosts[from]+": "+err.Error())
+			t.refused(from, addr, t.cfg.Hosts[from]+": "+err.Error())
 			return
 		}
 		select {
@@ -277,14 +298,18 @@ func (t *TLSTransport) Serve(raw net.Conn, hello wire.Message) {
 }
 
 // refused logs a refused peer, at most once per refusalLogEvery for one
-// address and reason.
-func (t *TLSTransport) refused(addr, reason string) {
+// address and reason, and records it as rank's last refusal (None: a rank
+// that could not be read).
+func (t *TLSTransport) refused(rank int, addr, reason string) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		host = addr
 	}
 	key := host + "\x00" + reason
 	t.mu.Lock()
+	if rank >= 0 && rank < Size {
+		t.lastRefusal[rank] = refusal{reason: reason, at: time.Now()}
+	}
 	th := t.refusal[key]
 	if th == nil {
 		if len(t.refusal) > 1024 { // bound the table under a flood of addresses

@@ -216,6 +216,16 @@ func TestTLSTransportRefusesAnotherClusterKey(t *testing.T) {
 	if !waitFor(10*time.Second, func() bool { return logHas(ms[Tertiary].log, "127.0.0.1", "cluster key") }) {
 		t.Errorf("the tertiary did not log a refusal of 127.0.0.1 for its cluster key:\n%s", logText(ms[Tertiary].log))
 	}
+	// The glue can show why each link is down.
+	if why, at := ms[Primary].tr.LastRefusal(Tertiary); !strings.Contains(why, "cluster key") || at.IsZero() || time.Since(at) > time.Minute {
+		t.Errorf("the primary's last refusal of the tertiary: %q at %v", why, at)
+	}
+	if why, at := ms[Primary].tr.LastRefusal(Secondary); why != "" || !at.IsZero() {
+		t.Errorf("the primary's last refusal of the secondary, which it never refused: %q at %v", why, at)
+	}
+	if why, _ := ms[Primary].tr.LastRefusal(7); why != "" {
+		t.Errorf("LastRefusal(7) = %q", why)
+	}
 	// The secondary's envelopes still arrive; the tertiary's never did.
 	got := map[int][]Envelope{}
 	if !deliverMarked(ms, Secondary, Primary, 10*time.Second, got) {
@@ -273,6 +283,11 @@ func TestTLSTransportRefusesWrongRankOrAddress(t *testing.T) {
 			}
 			if !waitFor(5*time.Second, func() bool { return logHas(ms[Primary].log, "Refused", local, tt.says) }) {
 				t.Fatalf("no refusal of %s in the log:\n%s", local, logText(ms[Primary].log))
+			}
+			if rank, err := strconv.Atoi(tt.rank); err == nil {
+				if why, at := ms[Primary].tr.LastRefusal(rank); why == "" || at.IsZero() {
+					t.Errorf("no last refusal recorded for rank %d", rank)
+				}
 			}
 			// The real members are unaffected.
 			got := map[int][]Envelope{}
