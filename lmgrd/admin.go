@@ -130,13 +130,24 @@ func (s *server) info() (wire.Message, []wire.Message) {
 	}
 	s.mu.Unlock()
 	for i, l := range v.links {
-		records = append(records, wire.New("LINK", "from", s.servers[l[0]].Host, "to", s.servers[l[1]].Host,
-			"up", digit(v.linkUp[i])))
+		rec := wire.New("LINK", "from", s.servers[l[0]].Host, "to", s.servers[l[1]].Host, "up", digit(v.linkUp[i]))
+		if v.linkWhy[i] != "" {
+			rec.Set("why", v.linkWhy[i])
+		}
+		records = append(records, rec)
+	}
+	for i, m := range v.members {
+		rec := wire.New("MEMBER", "host", s.servers[i].Host, "digest", m.digest)
+		if len(m.notes) > 0 {
+			rec.Set("notes", strings.Join(m.notes, "; "))
+		}
+		records = append(records, rec)
 	}
 	resp := wire.OK("host", s.host, "port", strconv.Itoa(s.port), "version", wire.VersionShort,
 		"role", v.role, "files", strings.Join(paths, ":"), "records", strconv.Itoa(len(records)))
 	if v.cluster != "" {
 		resp.Set("cluster", v.cluster)
+		resp.Set("enrolled", v.enrolled)
 	}
 	return resp, records
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -33,6 +34,10 @@ func main() {
 			&cli.StringFlag{Name: "vendord", EnvVars: []string{"LMTRIAD_VENDORD"}, Usage: "vendor daemon binary `PATH`"},
 			&cli.IntFlag{Name: "max-connections", Usage: "client connections per vendor daemon (0: as many as descriptors allow)"},
 			&cli.DurationFlag{Name: "client-timeout", Value: NewOptions().ClientHeartbeatTimeout, Usage: "free licenses of clients silent this long"},
+			// -clock-offset shifts the wall clock this member shows its peers:
+			// how tests make a skewed member without changing the machine's clock.
+			&cli.DurationFlag{Name: "clock-offset", Hidden: true},
+			&cli.DurationFlag{Name: "max-clock-skew", Value: NewOptions().MaxClockSkew, Usage: "keep a triad member whose clock differs more than this out of the quorum"},
 		},
 		Action: func(c *cli.Context) error {
 			opts := NewOptions()
@@ -47,6 +52,10 @@ func main() {
 			opts.VendordPath = c.String("vendord")
 			opts.ClientHeartbeatTimeout = c.Duration("client-timeout")
 			opts.MaxConnections = c.Int("max-connections")
+			opts.MaxClockSkew = c.Duration("max-clock-skew")
+			if off := c.Duration("clock-offset"); off != 0 {
+				opts.WallClock = func() time.Time { return time.Now().Add(off) }
+			}
 			for _, x := range c.StringSlice("x") {
 				switch x {
 				case "lmdown":

@@ -31,6 +31,13 @@ type Options struct {
 	// an acknowledged grant then survives any process crash but not a power
 	// cut of two members at once (docs/triad.md §6).
 	NoFsync bool
+	// MaxClockSkew (-max-clock-skew) is the largest difference between
+	// members' wall clocks before the skewed member is kept out of the
+	// quorum (DSLS tolerates one hour). Expiry and start dates are decided
+	// by the master alone.
+	MaxClockSkew time.Duration
+	// WallClock, when set (tests), is the wall clock members compare.
+	WallClock func() time.Time
 	// Clock is the clock of the triad's ticks and leases (CLOCK_BOOTTIME ns,
 	// the same in every process of the machine); nil means the real one.
 	Clock func() int64
@@ -67,6 +74,7 @@ func NewOptions() Options {
 		RestartBackoffMax:      30 * time.Second,
 		RereadDelay:            200 * time.Millisecond, // well inside the 1 s promise
 		GreetingTimeout:        10 * time.Second,
+		MaxClockSkew:           time.Hour,
 	}
 }
 
@@ -79,6 +87,8 @@ func (o *Options) Validate() error {
 		return errors.New("lmgrd: restart backoff must be positive and below its maximum")
 	case o.GreetingTimeout <= 0:
 		return errors.New("lmgrd: greeting timeout must be positive")
+	case o.MaxClockSkew < 0:
+		return errors.New("lmgrd: -max-clock-skew must not be negative")
 	}
 	return nil
 }

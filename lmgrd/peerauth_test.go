@@ -47,6 +47,8 @@ func TestTriadImpostorWithAnotherKeyGetsNothing(t *testing.T) {
 		require.Empty(t, masterIn(out), "the tertiary and an impostor formed a quorum:\n%s", out)
 	}
 	assert.NotContains(t, impostor.log.String(), "CONNECTED, master is")
+	// lmstat says why the link is down.
+	assert.Contains(t, tc.lmstat(t), fmt.Sprintf("%d@127.0.0.1 <-> %d@127.0.0.3: down, authentication refused: ", tc.port, tc.port))
 	after := tc.procs[2].log.String()
 	after = after[strings.LastIndex(after, "Lost connection to 127.0.0.2"):]
 	assert.NotContains(t, after, "CONNECTED, master is", "the tertiary followed nobody")
