@@ -170,25 +170,9 @@ func TestSecondLmgrdOnOneStateDirectoryRefused(t *testing.T) {
 
 // waitRebuilt waits until a member whose log was lost or damaged says it
 // has rebuilt it from its peers.
-//
-// KNOWN ISSUE (enrolment, lmgrd/triad.go): a member's LicenseDigest is the
-// digest of its enrolled license files, which live in the raft log; a
-// member whose log is empty holds none, its peers refuse its envelopes for
-// a "FEATURE line mismatch" and it never catches up. Until the digest stops
-// keeping such a member out, the test stops there, saying so.
 func waitRebuilt(t *testing.T, p *proc) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(p.log.String(), "Triad: log rebuilt from the peers") {
-		if time.Now().After(deadline) {
-			if strings.Contains(p.log.String(), "License File FEATURE line mismatch with") {
-				t.Skip("KNOWN ISSUE: the rebuilt member is kept out of the triad by the enrolled-set digest " +
-					"(FEATURE line mismatch) and cannot catch up; see waitRebuilt")
-			}
-			t.Fatalf("the member never rebuilt its log")
-		}
-		<-time.After(20 * time.Millisecond)
-	}
+	p.waitLog(t, "Triad: log rebuilt from the peers")
 }
 
 // damageLog damages a member's raft.db as found after a crash or a bad

@@ -19,7 +19,10 @@ import (
 	"go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 
+	"github.com/lmtriad/lmtriad/enrol"
+	"github.com/lmtriad/lmtriad/flexlog"
 	"github.com/lmtriad/lmtriad/quorum"
+	"github.com/lmtriad/lmtriad/table"
 )
 
 // A triad member's state directory holds:
@@ -408,4 +411,121 @@ func (t *triad) watchRebuild() {
 			}
 		}
 	}()
+}
+
+// stuckLog is a raft log that could not be written (quorum.ErrStorage:
+// a full disk, a read-only or failing file system). The node has stopped:
+// it acknowledges, votes and serves nothing, so the others go on without
+// this member and nothing it did not store is counted on. Once a test
+// write in the state directory succeeds, a new node is made on the same
+// store, as a restarted process would (its startup promise applies).
+type stuckLog struct {
+	err     error
+	since   time.Time
+	next    time.Time // the next test write
+	backoff time.Duration
+	warned  flexlog.Throttle
+}
+
+const (
+	stuckRetryFirst = 500 * time.Millisecond
+	stuckRetryMax   = 10 * time.Second
+	probeSize       = 256 << 10 // the test write: a few bbolt transactions' worth
+)
+
+// storageFailed handles an error of Ready: false when it is not a storage
+// failure. Called from the run loop on every cycle while the log is stuck.
+func (t *triad) storageFailed(err error) bool {
+	if !errors.Is(err, quorum.ErrStorage) {
+		return false
+	}
+	now := time.Now()
+	st := t.node.Status()
+	t.mu.Lock()
+	t.status = st // INFO shows the failure (Status.StorageErr), and no master here
+	t.mu.Unlock()
+	if t.stuck == nil {
+		t.stuck = &stuckLog{err: err, since: now, next: now.Add(stuckRetryFirst), backoff: stuckRetryFirst}
+		t.s.log.Errorf("Triad: the raft log in %s cannot be written (%s): %v", t.state.dir, stateTrouble(err), err)
+		t.s.log.Errorf("Triad: this member stops acknowledging and serving until its raft log can be written again; the other two go on without it")
+		return true
+	}
+	if now.Before(t.stuck.next) {
+		return true
+	}
+	if perr := probeWrite(t.state.dir); perr != nil {
+		t.stuck.backoff = min(2*t.stuck.backoff, stuckRetryMax)
+		t.stuck.next = now.Add(t.stuck.backoff)
+		if ok, _ := t.stuck.warned.Allow(now, time.Minute); ok {
+			t.s.log.Warnf("Triad: the raft log in %s still cannot be written (%s) after %v: %v",
+				t.state.dir, stateTrouble(perr), now.Sub(t.stuck.since).Round(time.Second), perr)
+		}
+		return true
+	}
+	if rerr := t.renewNode(); rerr != nil {
+		t.stuck.next = now.Add(t.stuck.backoff)
+		t.s.log.Errorf("Triad: the raft log in %s can be written, but the member cannot restart on it: %v", t.state.dir, rerr)
+		return true
+	}
+	t.s.log.Infof("Triad: the raft log in %s can be written again (after %v): this member rejoins the triad",
+		t.state.dir, now.Sub(t.stuck.since).Round(time.Millisecond))
+	t.stuck = nil
+	return true
+}
+
+// stateTrouble names a storage failure for the log and lmstat.
+func stateTrouble(err error) string {
+	switch {
+	case isStorageFull(err):
+		return "state directory full"
+	case errors.Is(err, syscall.EROFS):
+		return "state directory read-only"
+	}
+	return "state directory not writable"
+}
+
+// probeWrite writes, syncs and removes a file of probeSize in dir.
+func probeWrite(dir string) error {
+	path := filepath.Join(dir, ".write-test")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(path)
+	_, err = f.Write(make([]byte, probeSize))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// renewNode makes a new node on the store, as a restart would: the tables
+// and enrolled files come back from the store's snapshot and the node
+// applies the committed entries after it again.
+func (t *triad) renewNode() error {
+	snap, err := t.store.Snapshot()
+	if err != nil {
+		return err
+	}
+	opts := tablePoolOptions(t.s)
+	tables, enrolled := table.New(opts), enrol.NewSet()
+	if len(snap.Data) > 0 {
+		if tables, enrolled, err = decodeState(snap.Data, opts); err != nil {
+			return err
+		}
+	}
+	node, err := quorum.New(t.node.Config(), t.store)
+	if err != nil {
+		return err
+	}
+	t.node, t.tables, t.enrolled, t.enrolDirty = node, tables, enrolled, true
+	t.start, t.lastSnap = t.clock(), snap.Metadata.Index
+	st := node.Status()
+	t.mu.Lock()
+	t.status = st
+	t.mu.Unlock()
+	return nil
 }

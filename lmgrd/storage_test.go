@@ -2,17 +2,22 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.etcd.io/raft/v3/raftpb"
 
+	"github.com/lmtriad/lmtriad/client"
 	"github.com/lmtriad/lmtriad/flexlog"
 	"github.com/lmtriad/lmtriad/quorum"
 )
@@ -240,4 +245,125 @@ func TestStateRandomDamageNeverCrashes(t *testing.T) {
 		ms.Close()
 	}
 	t.Logf("%d of %d random damages found at start", found, trials)
+}
+
+// mountTmpfs mounts a tmpfs of size bytes on a new directory and unmounts
+// it at the end of the test (after the processes that use it are stopped:
+// cleanups run last-registered first). The test is skipped where mounting
+// is not permitted.
+func mountTmpfs(t *testing.T, size int) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "tmpfs")
+	require.NoError(t, os.Mkdir(dir, 0o700))
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+strconv.Itoa(size)+",mode=0700"); err != nil {
+		t.Skipf("a full state directory needs a small tmpfs, and mounting one is not permitted here: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(dir, 0); err != nil {
+			t.Errorf("unmounting %s: %v", dir, err)
+			_ = syscall.Unmount(dir, syscall.MNT_DETACH)
+		}
+	})
+	return dir
+}
+
+// fill writes a file into dir until the file system is full.
+func fill(t *testing.T, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "filler")
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	defer f.Close()
+	block := make([]byte, 64<<10)
+	for i := 0; ; i++ {
+		require.Less(t, i, 1<<16, "the file system never filled up")
+		if _, err := f.Write(block); err != nil {
+			require.ErrorIs(t, err, syscall.ENOSPC)
+			break
+		}
+	}
+	for _, n := range []int{4096, 512, 1} { // the last pages too
+		for {
+			if _, err := f.Write(block[:n]); err != nil {
+				break
+			}
+		}
+	}
+	return path
+}
+
+// memberNotes reports whether lmstat prints the members' paragraph, where
+// a member's notes (such as "state directory full") appear; until lmgrd's
+// INFO sends MEMBER records it does not, and the test says so.
+func memberNotes(t *testing.T, out string) bool {
+	t.Helper()
+	if strings.Contains(out, "Enrolled license files: ") {
+		return true
+	}
+	t.Log("lmstat shows no member notes yet (no MEMBER records in INFO): not checked")
+	return false
+}
+
+func TestTriadFullStateDirectoryStopsAcknowledging(t *testing.T) {
+	needBinaries(t)
+	mnt := mountTmpfs(t, 8<<20)
+	const count = 300
+	port := freePort(t, triadHosts[:]...)
+	lic := filepath.Join(t.TempDir(), "triad.lic")
+	require.NoError(t, os.WriteFile(lic, []byte(fmt.Sprintf("SERVER 127.0.0.1 ANY %d\nSERVER 127.0.0.2 ANY %d\nSERVER 127.0.0.3 ANY %d\n"+
+		"VENDOR demo\nFEATURE solver demo 1.0 permanent %d SIGN=0\n", port, port, port, count)), 0o644))
+	tc := &triadCluster{port: port, lic: lic}
+	// The primary's state directory is on the small tmpfs.
+	tc.procs[0] = startLmgrd(t, "-c", lic, "-self", "127.0.0.1", "-state", mnt)
+	tc.start(t, 1)
+	tc.start(t, 2)
+	tc.waitMaster(t, "127.0.0.1")
+	holders := holdAll(t, tc, 20)
+
+	// The primary, master, can no longer write its log: it stops
+	// acknowledging, says so, and the secondary takes over. Every checkout
+	// that was granted counts, wherever it was granted.
+	filler := fill(t, mnt)
+	primary := tc.procs[0]
+	for i := len(holders); !strings.Contains(primary.log.String(), "no space left on device"); i++ {
+		require.Less(t, i, count, "the primary never said its state directory is full")
+		opts := client.NewOptions()
+		opts.LicensePath = tc.path()
+		opts.User, opts.Host = "user"+strconv.Itoa(i), "ws"
+		opts.HeartbeatInterval = time.Second
+		c, err := client.New(opts)
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+		lic := checkoutReady(t, c, "solver", 1)
+		holders = append(holders, holding{c, lic, lic.Handle()})
+	}
+	primary.waitLog(t, mnt)
+	t.Logf("the primary's log filled up after %d holders", len(holders))
+	out := tc.waitMaster(t, "127.0.0.2")
+	if memberNotes(t, out) {
+		assert.Contains(t, out, "state directory full", "lmstat says why the primary does not count")
+	}
+	for i, h := range holders {
+		require.Eventually(t, h.lic.Held, 15*time.Second, 20*time.Millisecond, "holder %d lost its license", i)
+		assert.Equal(t, h.handle, h.lic.Handle(), "holder %d kept its own handle", i)
+	}
+	inUse := fmt.Sprintf("Users of solver:  (Total of %d licenses issued;  Total of %d licenses in use)", count, len(holders))
+	require.Eventually(t, func() bool { return strings.Contains(tc.lmstat(t), inUse) }, 10*time.Second, 100*time.Millisecond,
+		"every acknowledged holder counts on the new master")
+
+	// Space again: the primary writes its log, rejoins and catches up.
+	require.NoError(t, os.Remove(filler))
+	primary.waitLog(t, "Triad: the raft log in "+mnt+" can be written again")
+	if memberNotes(t, out) {
+		require.Eventually(t, func() bool { return !strings.Contains(tc.lmstat(t), "state directory full") },
+			10*time.Second, 100*time.Millisecond, "lmstat still says the state directory is full")
+	}
+
+	// It holds every holder: with the secondary gone it is master again.
+	tc.killMembers(t, 1)
+	primary.waitLog(t, fmt.Sprintf("Took over as master: %d license holder(s) kept", len(holders)))
+	require.Eventually(t, func() bool { return strings.Contains(tc.lmstat(t), inUse) }, 10*time.Second, 100*time.Millisecond)
+	if os.Getenv("LMTRIAD_SHOW_LOGS") != "" {
+		t.Logf("primary's log:\n%s", primary.log.String())
+	}
 }

@@ -72,6 +72,7 @@ type triad struct {
 	notReady flexlog.Throttle // log lines of a log that cannot be stored
 
 	state *memberState // the locked state directory (state.go)
+	stuck *stuckLog    // the raft log could not be written (state.go); nil when it can
 }
 
 type proposal struct {
@@ -301,6 +302,9 @@ func (t *triad) cycle() {
 	rd, err := t.node.Ready()
 	if err != nil {
 		t.feed(t.node.Status(), false) // not serving
+		if t.storageFailed(err) {
+			return // state.go: the log cannot be written; a new node once it can
+		}
 		if ok, _ := t.notReady.Allow(time.Now(), 10*time.Second); ok {
 			t.s.log.Errorf("Triad: not serving: %v", err)
 		}
