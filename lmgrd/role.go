@@ -92,7 +92,7 @@ func (s *server) view() view {
 		}
 		switch {
 		case r == s.self && st.StorageErr != "":
-			m.notes = append(m.notes, "raft log cannot be written: "+st.StorageErr)
+			m.notes = append(m.notes, storageNote(st.StorageErr))
 		case st.LinkReason[r] == quorum.LinkCatchingUp:
 			m.notes = append(m.notes, "catching up")
 		case r != s.self && !st.Live[r]:

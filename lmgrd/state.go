@@ -484,6 +484,19 @@ func stateTrouble(err error) string {
 	return "state directory not writable"
 }
 
+// storageNote is lmstat's note on this member for Status.StorageErr.
+func storageNote(storageErr string) string {
+	for _, e := range []struct {
+		errno syscall.Errno
+		note  string
+	}{{syscall.ENOSPC, "state directory full"}, {syscall.EDQUOT, "state directory full"}, {syscall.EROFS, "state directory read-only"}} {
+		if strings.Contains(storageErr, e.errno.Error()) {
+			return e.note + " (" + e.errno.Error() + ")"
+		}
+	}
+	return "raft log cannot be written: " + storageErr
+}
+
 // probeWrite writes, syncs and removes a file of probeSize in dir.
 func probeWrite(dir string) error {
 	path := filepath.Join(dir, ".write-test")

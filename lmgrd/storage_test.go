@@ -341,7 +341,13 @@ func TestTriadFullStateDirectoryStopsAcknowledging(t *testing.T) {
 	t.Logf("the primary's log filled up after %d holders", len(holders))
 	out := tc.waitMaster(t, "127.0.0.2")
 	if memberNotes(t, out) {
-		assert.Contains(t, out, "state directory full", "lmstat says why the primary does not count")
+		line := fmt.Sprintf("    %d@127.0.0.1: ", port)
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(l, line) {
+				t.Logf("lmstat: %s", l)
+			}
+		}
+		assert.Contains(t, out, "state directory full (no space left on device)", "lmstat says why the primary does not count")
 	}
 	for i, h := range holders {
 		require.Eventually(t, h.lic.Held, 15*time.Second, 20*time.Millisecond, "holder %d lost its license", i)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -116,6 +117,7 @@ func gatherStatus(ctx context.Context, t target, feature string, now time.Time) 
 	r.LicenseFile = infos[about].Get("files")
 	if len(t.servers) == 3 {
 		r.Cluster = clusterOf(infos[about], records[about])
+		withOwnWord(r.Cluster, t, records, about)
 	}
 	if master < 0 {
 		// No master: nobody serves. Show the servers and say so per vendor.
@@ -205,6 +207,40 @@ func clusterOf(info wire.Message, recs []wire.Message) *lmstat.Cluster {
 		c.State = lmstat.ClusterNotOperational
 	}
 	return c
+}
+
+// withOwnWord adds to each member's line what that member says of itself,
+// when it answered and the paragraph comes from another server: a member
+// knows best what is wrong with it (a raft log it cannot write) while its
+// peers see only that it is unreachable.
+func withOwnWord(c *lmstat.Cluster, t target, records [][]wire.Message, about int) {
+	for i, recs := range records {
+		if i == about || i >= len(t.servers) {
+			continue
+		}
+		host := t.servers[i].Host
+		for _, rec := range recs {
+			if rec.Verb != "MEMBER" || rec.Get("host") != host {
+				continue
+			}
+			for k := range c.Members {
+				m := &c.Members[k]
+				if m.Host != host {
+					continue
+				}
+				if m.Digest == "" {
+					m.Digest = rec.Get("digest")
+				}
+				if n := rec.Get("notes"); n != "" {
+					for _, note := range strings.Split(n, "; ") {
+						if !slices.Contains(m.Notes, note) {
+							m.Notes = append(m.Notes, note)
+						}
+					}
+				}
+			}
+		}
+	}
 }
 
 // lmstatIncrements prints lmstat -i: the FEATURE/INCREMENT lines of the
