@@ -16,10 +16,11 @@ const (
 	CheckResume  = "c: service resumes after quorum returns"
 	CheckRogue   = "d: rogue peers get nothing"
 	CheckCrash   = "e: a crash of the whole triad loses no holder"
+	CheckEnrol   = "f: enrolment converges"
 )
 
 // Checks lists the checks in the order they are reported.
-var Checks = []string{CheckLimit, CheckSurvive, CheckResume, CheckRogue, CheckCrash}
+var Checks = []string{CheckLimit, CheckSurvive, CheckResume, CheckRogue, CheckCrash, CheckEnrol}
 
 // CheckOptions parameterize Check.
 type CheckOptions struct {
@@ -58,7 +59,9 @@ type Report struct {
 	// Rogue: what check (d) saw of the rogue-peer faults (CheckRogue).
 	Rogue RogueStats
 	// Crash: what check (e) saw of the kill-all faults (CheckCrash).
-	Crash      CrashStats
+	Crash CrashStats
+	// Enrol: what check (f) saw of the enrol-partition faults (CheckEnrol).
+	Enrol      EnrolStats
 	Violations map[string][]Violation
 	// Base is the time of the history's first record; reports show times
 	// as seconds since it.
@@ -95,6 +98,13 @@ func (r *Report) Print(w io.Writer, max int) {
 		r.Crash.Episodes, r.Crash.Believed, r.Crash.Kept, r.Crash.Reattached, r.Crash.MaxTakeover.Round(time.Millisecond))
 	for _, s := range r.Crash.Lines {
 		fmt.Fprintf(w, "    (info) kill-all %s\n", s)
+	}
+	e := &r.Enrol
+	fmt.Fprintf(w, "enrolments during a partition %d (judged %d): dropped %d, lmenroll %d; new files %d, changed %d; master cut off %d; hand edits %d (kept aside %d); longest partition → enrolled %v, heal → in line and served %v; files in line at the end %d\n",
+		e.Episodes, e.Judged, e.Drops, e.Lmenrolls, e.New, e.Changed, e.CutMaster, e.HandEdits, e.KeptAside,
+		e.MaxEnrol.Round(time.Millisecond), e.MaxConverge.Round(time.Millisecond), e.FinalFiles)
+	for _, s := range e.Lines {
+		fmt.Fprintf(w, "    (info) enrol-partition %s\n", s)
 	}
 	for _, c := range Checks {
 		vs := r.Violations[c]

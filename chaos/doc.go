@@ -17,6 +17,10 @@
 //   - crash.go: the kill-all fault (the whole triad SIGKILLed at once,
 //     restarted on its state directories) and check (e) over what it left:
 //     the first master's takeover line, the clients' handles.
+//   - enrol.go: the enrol-partition fault (a change of the license files
+//     enrolled on the majority side while one member is cut off, sometimes
+//     with a conflicting hand edit there) and check (f) over what it left:
+//     the members' license directories, the new feature served.
 //   - history.go: the history's records and how they are read and written.
 //   - check.go: the checks (a)-(c) over a history (pure; unit-tested on hand-made
 //     histories).

@@ -35,11 +35,18 @@ const (
 	// of the whole triad); after the hold, start all three again on their
 	// state directories (crash.go, check e).
 	FaultKillAll = "kill-all"
+	// Cut one member off (any of the three, the master included), enrol a
+	// change of the license files on the majority side meanwhile (a file
+	// dropped into a member's license directory, or lmutil lmenroll), and
+	// sometimes edit the cut-off member's copy by hand; heal after the hold
+	// and wait for the members to converge (enrol.go, check f).
+	FaultEnrolPartition = "enrol-partition"
 )
 
 // AllFaults is every fault kind.
 var AllFaults = []string{FaultKillMaster, FaultKillStandby, FaultKillTwo, FaultIsolateMaster,
-	FaultIsolateStandby, FaultSplitAll, FaultCutMaster, FaultRogueNoKey, FaultRogueStaleKey, FaultKillAll}
+	FaultIsolateStandby, FaultSplitAll, FaultCutMaster, FaultRogueNoKey, FaultRogueStaleKey, FaultKillAll,
+	FaultEnrolPartition}
 
 // KnownFault reports whether kind is one of AllFaults.
 func KnownFault(kind string) bool {
@@ -53,7 +60,9 @@ func KnownFault(kind string) bool {
 
 // Episode is one fault of the plan: after Quiet, inject Fault, keep it for
 // Hold, heal (for kill-two: restart one member, and the other after Hold2;
-// for kill-all: restart all three, Hold being the pause).
+// for kill-all: restart all three, Hold being the pause; an
+// enrol-partition is held longer if its enrolment takes longer, and waits
+// after the heal until the members converge).
 type Episode struct {
 	Quiet, Hold, Hold2 time.Duration
 	Fault              string
@@ -144,6 +153,16 @@ type Nemesis struct {
 	watchers  sync.WaitGroup
 	closed    chan struct{}
 	closeOnce sync.Once
+
+	// NoHandEdits: enrol-partition episodes never edit the cut-off
+	// member's copy by hand (TestChaosShort, while that is a known bug).
+	NoHandEdits bool
+	// Enrolments: what check (f) judges of every enrol-partition episode,
+	// in order (enrol.go).
+	Enrolments  []EnrolEpisode
+	enrolSeq    int               // enrol-partition episodes so far: numbers their features
+	enrolWant   map[string]string // the enrolled files as the majority side enrolled them
+	enrolUnsure []string          // files whose enrolment is not known (an lmenroll that failed)
 }
 
 // rogueRun is a rogue fault in progress.
@@ -180,6 +199,7 @@ func (n *Nemesis) record(what string, restore bool) {
 func (n *Nemesis) Start() {
 	n.Faults = map[string]int{}
 	n.closed = make(chan struct{})
+	n.startEnrol()
 	n.record("start", false)
 }
 
@@ -266,6 +286,10 @@ func (n *Nemesis) Run(ctx context.Context, seed uint64, plan []Episode) {
 				return // the final heal restarts them; not judged
 			}
 			n.restartAll(ce)
+		case FaultEnrolPartition:
+			if !n.enrolPartition(ctx, e.Hold, rnd) {
+				return
+			}
 		case FaultRogueNoKey, FaultRogueStaleKey:
 			hold := n.startRogue(ctx, e.Fault, e.Hold, rnd)
 			ok := sleep(ctx, hold)

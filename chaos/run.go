@@ -36,9 +36,12 @@ type Options struct {
 	Faults []string
 	// First are the kinds of the plan's first episodes, in order (the short
 	// test makes sure of its rogue peers this way); the rest are drawn.
-	First    []string
-	Workload WorkloadOptions
-	Check    CheckOptions
+	First []string
+	// EnrolHandEdits: some enrol-partition episodes also edit the cut-off
+	// member's copy of the file by hand (a conflicting copy, check f).
+	EnrolHandEdits bool
+	Workload       WorkloadOptions
+	Check          CheckOptions
 	// Out receives the plan, the nemesis' actions and the report.
 	Out io.Writer
 }
@@ -46,12 +49,13 @@ type Options struct {
 // DefaultOptions is the long form's configuration (10 minutes).
 func DefaultOptions() Options {
 	return Options{
-		Duration: 10 * time.Minute,
-		Tail:     5 * time.Second,
-		Seed:     uint64(time.Now().UnixNano()),
-		Licenses: 50,
-		Faults:   AllFaults,
-		Workload: DefaultWorkload(),
+		Duration:       10 * time.Minute,
+		Tail:           5 * time.Second,
+		Seed:           uint64(time.Now().UnixNano()),
+		Licenses:       50,
+		Faults:         AllFaults,
+		EnrolHandEdits: true,
+		Workload:       DefaultWorkload(),
 		Check: CheckOptions{
 			RegainWithin: 3 * time.Second,
 			ResumeWithin: 2 * time.Second,
@@ -140,7 +144,7 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	}
 	defer nf.Close()
 	nrec := NewRecorder(nf)
-	nem := &Nemesis{Cluster: cl, Rec: nrec, Logf: logf}
+	nem := &Nemesis{Cluster: cl, Rec: nrec, Logf: logf, NoHandEdits: !o.EnrolHandEdits}
 	nem.Start()
 	defer nem.Close()
 	nemCtx, cancelNem := context.WithTimeout(ctx, o.Duration)
@@ -174,6 +178,10 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	}
 
 	crashes := nem.CrashEpisodes() // a restart's takeover may still have been awaited
+	enrols := nem.EnrolEpisodes()
+	if final := nem.FinalEnrolment(ctx); final != nil {
+		enrols = append(enrols, *final)
+	}
 	var h History
 	for _, p := range []string{histPath, filepath.Join(o.Dir, "nemesis.jsonl")} {
 		f, err := os.Open(p)
@@ -190,6 +198,7 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	rep = Check(h, o.Check)
 	CheckRoguePeers(rep, nem.Rogues)
 	CheckCrashes(rep, h, crashes, o.Licenses)
+	CheckEnrolments(rep, enrols)
 	var kinds []string
 	total := 0
 	for k, n := range nem.Faults {

@@ -4,6 +4,7 @@
 //	lmchaos workload -path P -out FILE ...           the clients (run by "run" inside the clients' namespace)
 //	lmchaos rogue -rank R -targets R=ADDR,...        a peer without the key (run by "run" in a member's namespace)
 //	lmchaos info -addr HOST:PORT                     an lmgrd's INFO records, one per line
+//	lmchaos checkout -path P -feature F              one license checked out through the triad and in again
 package main
 
 import (
@@ -65,6 +66,7 @@ func newApp(stdout, stderr io.Writer, code *int) *cli.App {
 					&cli.StringFlag{Name: "faults", Value: strings.Join(chaos.AllFaults, ","), Usage: "fault kinds to draw from"},
 					&cli.StringFlag{Name: "first", Usage: "fault kinds of the first episodes, in order (comma-separated)"},
 					&cli.BoolFlag{Name: "report-survive", Usage: "report check (b) without failing on it (until replication lands)"},
+					&cli.BoolFlag{Name: "hand-edits", Value: d.EnrolHandEdits, Usage: "enrol-partition: sometimes also edit the cut-off member's copy by hand (-hand-edits=false: never)"},
 				},
 				Action: func(c *cli.Context) error {
 					o := chaos.DefaultOptions()
@@ -77,6 +79,7 @@ func newApp(stdout, stderr io.Writer, code *int) *cli.App {
 					if c.String("first") != "" {
 						o.First = strings.Split(c.String("first"), ",")
 					}
+					o.EnrolHandEdits = c.Bool("hand-edits")
 					o.Out = stdout
 					if o.Dir == "" {
 						dir, err := os.MkdirTemp("", "lmchaos-")
@@ -96,7 +99,8 @@ func newApp(stdout, stderr io.Writer, code *int) *cli.App {
 					if err != nil {
 						return err
 					}
-					failed := rep.Count(chaos.CheckLimit) + rep.Count(chaos.CheckResume) + rep.Count(chaos.CheckRogue) + rep.Count(chaos.CheckCrash)
+					failed := rep.Count(chaos.CheckLimit) + rep.Count(chaos.CheckResume) + rep.Count(chaos.CheckRogue) + rep.Count(chaos.CheckCrash) +
+						rep.Count(chaos.CheckEnrol)
 					if !c.Bool("report-survive") {
 						failed += rep.Count(chaos.CheckSurvive)
 					}
@@ -216,6 +220,27 @@ func newApp(stdout, stderr io.Writer, code *int) *cli.App {
 					for _, r := range recs {
 						fmt.Fprintln(stdout, r.String())
 					}
+					return nil
+				},
+			},
+			{
+				Name:   "checkout",
+				Usage:  "check one license of a feature out through the triad and in again (exit 1 if either fails)",
+				Hidden: true,
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "path", Required: true, Usage: "license `PATH` (port@h1,port@h2,port@h3)"},
+					&cli.StringFlag{Name: "feature", Required: true},
+					&cli.DurationFlag{Name: "timeout", Value: 4 * time.Second, Usage: "bound of the checkout"},
+				},
+				Action: func(c *cli.Context) error {
+					ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
+					defer cancel()
+					h, err := chaos.CheckoutOnce(ctx, c.String("path"), c.String("feature"))
+					if err != nil {
+						*code = 1
+						return err
+					}
+					fmt.Fprintf(stdout, "%s: granted on handle %d, checked in\n", c.String("feature"), h)
 					return nil
 				},
 			},
