@@ -123,7 +123,8 @@ func newTriad(s *server, files []*licfile.File, key *clusterkey.Key, clock func(
 		ServerDigest:    quorum.Digest(serverList(s.servers)),
 		LicenseDigest:   enrolled.Digest(), // members converge by enrolment; peers show it
 		Forwardable:     enrol.IsEntry,     // license file changes reach the log from any member
-		Rebuilt:         ms.rebuilding,     // its log was lost or damaged: no vote until caught up
+		MaxClockSkew:    s.opts.MaxClockSkew,
+		Rebuilt:         ms.rebuilding, // its log was lost or damaged: no vote until caught up
 	}, store)
 	if err != nil {
 		ms.Close()
@@ -252,6 +253,7 @@ func (t *triad) run(ctx context.Context) {
 // catchUp runs the ticks owed since start, so a stalled (or suspended)
 // process acts on the time that really passed.
 func (t *triad) catchUp() {
+	t.node.SetWallClock(t.wallClock().UnixMilli())
 	want := (t.clock() - t.start) / int64(t.timing.Tick)
 	for t.node.Now() < want {
 		t.node.Tick()
@@ -517,6 +519,15 @@ func (t *triad) currentStatus() quorum.Status {
 // errNoClusterKey names the command that makes a key.
 var errNoClusterKey = errors.New("a triad member needs the triad's cluster key: make one with \"lmutil lmkeygen -cluster FILE\", " +
 	"copy it to all three servers (mode 0600) and start lmgrd with -cluster-key FILE")
+
+// wallClock is the clock members compare (clock skew); Options.WallClock
+// in tests.
+func (t *triad) wallClock() time.Time {
+	if t.s.opts.WallClock != nil {
+		return t.s.opts.WallClock()
+	}
+	return time.Now()
+}
 
 // bootClock is the clock of leases and ticks.
 var bootClock = handoff.BootTimeNow

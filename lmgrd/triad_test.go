@@ -23,6 +23,7 @@ type triadCluster struct {
 	port  int
 	lic   string
 	lics  [3]string // per member -c, when not empty (each its own license directory)
+	extra [3][]string
 	procs [3]*proc
 }
 
@@ -50,7 +51,7 @@ func (tc *triadCluster) start(t *testing.T, i int) {
 	if tc.lics[i] != "" {
 		lic = tc.lics[i]
 	}
-	tc.procs[i] = startLmgrd(t, "-c", lic, "-self", triadHosts[i])
+	tc.procs[i] = startLmgrd(t, append([]string{"-c", lic, "-self", triadHosts[i]}, tc.extra[i]...)...)
 }
 
 func (tc *triadCluster) path() string {
