@@ -95,7 +95,7 @@ func (s *server) view() view {
 			m.notes = append(m.notes, storageNote(st.StorageErr))
 		case st.LinkReason[r] == quorum.LinkCatchingUp:
 			m.notes = append(m.notes, "catching up")
-		case r != s.self && !st.Live[r]:
+		case r != s.self && !st.Live[r] && !st.SkewOver[r]: // (a skew has its own note below)
 			m.notes = append(m.notes, s.tri.whyDown(st, r))
 		}
 		if d := st.Skew[r]; st.SkewOver[r] || d >= time.Minute || d <= -time.Minute {
