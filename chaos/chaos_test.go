@@ -20,12 +20,22 @@ import (
 // empty new master and some find the licenses taken.
 const requireHoldersSurviveFailover = true
 
+// enrolHandEditBug: a member cut off from the triad whose copy of a
+// license file is edited by hand meanwhile enrols that edit when it
+// rejoins, over what the majority side enrolled during the partition
+// (the majority's enrolment is lost, nothing is kept aside; docs/chaos.md,
+// "Check (f) and the known bug"). While it is true the short test's
+// enrol-partition episodes make no hand edit; long runs (scripts/chaos)
+// still do, and fail on check (f).
+const enrolHandEditBug = true
+
 // TestChaosShort is the short form of scripts/chaos: 200 clients, 50
 // licenses, 45 s of nemesis over every fault kind, starting with a rogue
-// peer without the key, an impostor with a stale key and a crash of the
-// whole triad (so that checks (d) and (e) are exercised on every run). It
-// needs root and ip netns; the seed is printed, and CHAOS_SEED=N replays a
-// run's plan.
+// peer without the key, an impostor with a stale key, a crash of the
+// whole triad and two enrolments during a partition, one a file dropped
+// into a member, the other lmenroll (so that checks (d), (e) and (f) are
+// exercised on every run). It needs root and ip netns; the seed is
+// printed, and CHAOS_SEED=N replays a run's plan.
 func TestChaosShort(t *testing.T) {
 	if testing.Short() {
 		t.Skip("chaos: skipped with -short")
@@ -47,7 +57,11 @@ func TestChaosShort(t *testing.T) {
 	o.Bin, o.Dir = bin, dir
 	o.Duration = 45 * time.Second
 	o.Tail = 4 * time.Second
-	o.First = []string{FaultRogueNoKey, FaultRogueStaleKey, FaultKillAll}
+	o.First = []string{FaultRogueNoKey, FaultRogueStaleKey, FaultKillAll, FaultEnrolPartition, FaultEnrolPartition}
+	if enrolHandEditBug {
+		o.EnrolHandEdits = false
+		t.Logf("enrol-partition: no hand edit on the cut-off member (enrolHandEditBug: such an edit is enrolled over the majority's)")
+	}
 	if s := os.Getenv("CHAOS_SEED"); s != "" {
 		_, err := fmt.Sscan(s, &o.Seed)
 		require.NoError(t, err, "CHAOS_SEED")
@@ -72,6 +86,12 @@ func TestChaosShort(t *testing.T) {
 	assert.Zero(t, rep.Count(CheckCrash), "check %s", CheckCrash)
 	assert.Positive(t, rep.Crash.Episodes, "no kill-all episode")
 	assert.Positive(t, rep.Crash.Believed, "the kill-all crashed a triad nobody held a license from")
+	assert.Zero(t, rep.Count(CheckEnrol), "check %s", CheckEnrol)
+	assert.Positive(t, rep.Enrol.Judged, "no enrol-partition episode was judged")
+	assert.Positive(t, rep.Enrol.Drops, "no file dropped into a member during a partition")
+	if rep.Enrol.Lmenrolls == 0 {
+		t.Logf("the plan's second enrol-partition (lmenroll) did not fit in the nemesis' time")
+	}
 	if rep.Crash.Reattached == 0 {
 		t.Logf("no license held at the kill-all was held long enough to reattach after it (only the holder count was judged)")
 	}

@@ -181,6 +181,11 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	enrols := nem.EnrolEpisodes()
 	if final := nem.FinalEnrolment(ctx); final != nil {
 		enrols = append(enrols, *final)
+		if final.Converged != 0 {
+			logf("enrolment: the members' license directories hold the %d files enrolled in the run (%.3fs into the last look)", len(final.Want), time.Duration(final.Converged-final.Heal).Seconds())
+		} else {
+			logf("enrolment: the members' license directories are not in line after a last look of %v", ConvergeWithin)
+		}
 	}
 	var h History
 	for _, p := range []string{histPath, filepath.Join(o.Dir, "nemesis.jsonl")} {
