@@ -322,7 +322,7 @@ func (n *Nemesis) enrolPartition(ctx context.Context, hold time.Duration, rnd *r
 			n.Logf("nemesis: %s: lmenroll -c %d@%s %s (%s): %s", FaultEnrolPartition, Port, ep.Via, ep.File, ep.Feature, out)
 		}
 	}
-	if enrolErr != nil {
+	if enrolErr != nil && ctx.Err() == nil {
 		ep.Problems = append(ep.Problems, fmt.Sprintf("%s of %s through %s: %v", ep.How, ep.File, ep.Via, enrolErr))
 	}
 	if enrolErr == nil || ep.How == EnrolDrop {
@@ -345,17 +345,28 @@ func (n *Nemesis) enrolPartition(ctx context.Context, hold time.Duration, rnd *r
 	case ep.How == EnrolDrop && enrolErr == nil:
 		// It is in a member's directory: the triad must enrol it in the end.
 		ep.Want[ep.File] = text
-		ep.Problems = append(ep.Problems, fmt.Sprintf("%s, dropped into %s's license directory, was not on both members of the majority side within %v of the partition", ep.File, ep.Via, EnrolWithin))
-	case ctx.Err() == nil:
+		if ctx.Err() == nil {
+			ep.Problems = append(ep.Problems, fmt.Sprintf("%s, dropped into %s's license directory, was not on both members of the majority side within %v of the partition", ep.File, ep.Via, EnrolWithin))
+		}
+	default:
+		// An lmenroll that failed (reported above) or was cut short may
+		// still have been committed; one answered but not applied is a
+		// problem of its own.
 		ep.Unsure = append(ep.Unsure, ep.File)
-		ep.Problems = append(ep.Problems, fmt.Sprintf("%s, sent with lmenroll through %s, was not on both members of the majority side within %v of the partition", ep.File, ep.Via, EnrolWithin))
+		if enrolErr == nil && ctx.Err() == nil {
+			ep.Problems = append(ep.Problems, fmt.Sprintf("%s, sent with lmenroll through %s, was not on both members of the majority side within %v of the partition", ep.File, ep.Via, EnrolWithin))
+		}
 	}
 	n.enrolWant, n.enrolUnsure = maps.Clone(ep.Want), slices.Clone(ep.Unsure)
+	if ctx.Err() != nil {
+		ep.Short = true
+		return false // the final heal ends it; the end of the run is judged
+	}
 
 	// The hand edit: the cut-off member's copy of the file changed to
 	// content the triad never enrolled.
 	until := start.Add(hold)
-	if handEdit && ep.Enrolled != 0 && ctx.Err() == nil {
+	if handEdit && ep.Enrolled != 0 {
 		path := filepath.Join(n.Cluster.LicenseDir(i), ep.File)
 		old, _ := os.ReadFile(path)
 		_, body := licfile.SplitServerLines(old)
