@@ -24,6 +24,7 @@ type vendorProc struct {
 
 	mu      sync.Mutex
 	ctl     *vendorctl.Channel // nil while the daemon is down
+	out     *outbox            // the triad's messages to it; nil while it is down
 	pid     int
 	downed  bool // lmdown -vendor stopped it: no restart until lmreread
 	stopped chan struct{}
@@ -111,7 +112,8 @@ func (s *server) supervise(v *vendorProc) {
 			err = cmd.Wait()
 			v.mu.Lock()
 			v.ctl.Close()
-			v.ctl, v.pid = nil, 0
+			v.out.close()
+			v.ctl, v.out, v.pid = nil, nil, 0
 			v.mu.Unlock()
 			if s.ctx.Err() != nil {
 				return
@@ -179,13 +181,14 @@ func (s *server) startVendor(v *vendorProc) (*exec.Cmd, error) {
 		parent.Close()
 		return nil, fmt.Errorf("%s: %w", bin, err)
 	}
-	ctl := vendorctl.New(parent)
+	ctl, out := vendorctl.New(parent), newOutbox()
 	v.mu.Lock()
-	v.ctl, v.pid = ctl, cmd.Process.Pid
+	v.ctl, v.out, v.pid = ctl, out, cmd.Process.Pid
 	v.gen, v.lastRole = 0, vendorctl.Role{} // the triad hands this daemon its table and role afresh
 	v.mu.Unlock()
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.hearVendor(v, ctl) }()
+	go func() { defer s.wg.Done(); out.run(ctl) }()
 	if s.isTriad() {
 		s.tri.poke()
 	}

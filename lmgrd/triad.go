@@ -288,13 +288,13 @@ func (t *triad) proposeOne(p proposal) {
 // it gets the committed table again when this member serves.
 func (t *triad) reject(v *vendorProc, gen uint64, why string) {
 	v.mu.Lock()
-	ctl := v.ctl
+	out := v.out
 	if v.gen == gen {
 		v.gen = 0
 	}
 	v.mu.Unlock()
-	if ctl != nil {
-		_ = ctl.SendRejected(vendorctl.Rejected{Gen: gen, Reason: why})
+	if out != nil {
+		out.push(outMsg{rejected: &vendorctl.Rejected{Gen: gen, Reason: why}})
 	}
 }
 
@@ -410,16 +410,16 @@ func (t *triad) apply(data []byte) {
 		return
 	}
 	v.mu.Lock()
-	gen, ctl := v.gen, v.ctl
+	gen, out := v.gen, v.out
 	v.mu.Unlock()
-	if ctl == nil || gen != e.Gen {
+	if out == nil || gen != e.Gen {
 		return
 	}
 	if err != nil {
 		t.reject(v, gen, err.Error())
 		return
 	}
-	_ = ctl.SendCommitted(vendorctl.Committed{Gen: gen, Seq: e.Deltas[len(e.Deltas)-1].Seq})
+	out.push(outMsg{committed: &vendorctl.Committed{Gen: gen, Seq: e.Deltas[len(e.Deltas)-1].Seq}})
 }
 
 // feed tells each vendor daemon its role. Not serving is said at once;
@@ -435,9 +435,9 @@ func (t *triad) feed(st quorum.Status, mayStart bool) {
 	t.s.mu.Unlock()
 	for _, v := range vendors {
 		v.mu.Lock()
-		ctl, gen, last := v.ctl, v.gen, v.lastRole
+		out, gen, last := v.out, v.gen, v.lastRole
 		v.mu.Unlock()
-		if ctl == nil {
+		if out == nil {
 			continue
 		}
 		if !st.Serving {
@@ -448,7 +448,7 @@ func (t *triad) feed(st quorum.Status, mayStart bool) {
 				v.mu.Unlock()
 			}
 			if r != last {
-				t.sendRole(v, ctl, r)
+				t.sendRole(v, out, r)
 			}
 			continue
 		}
@@ -462,7 +462,7 @@ func (t *triad) feed(st quorum.Status, mayStart bool) {
 			gen = t.nextGen()
 			b, err := table.EncodeSnapshot(t.tables.Snapshot(v.line.Name))
 			if err == nil {
-				err = ctl.SendTable(vendorctl.Table{Gen: gen, Snapshot: b})
+				out.push(outMsg{table: &vendorctl.Table{Gen: gen, Snapshot: b}})
 			}
 			if err != nil {
 				t.s.log.WithError(err).Warnf("Cannot hand the license table to %s", v.line.Name)
@@ -477,15 +477,13 @@ func (t *triad) feed(st quorum.Status, mayStart bool) {
 		// Renew at most once a tick: a lease deadline that moved is news,
 		// the same one resent on every proposal is not.
 		if r.Gen != last.Gen || !last.Serving || r.Lease-last.Lease >= int64(t.timing.Tick) {
-			t.sendRole(v, ctl, r)
+			t.sendRole(v, out, r)
 		}
 	}
 }
 
-func (t *triad) sendRole(v *vendorProc, ctl *vendorctl.Channel, r vendorctl.Role) {
-	if err := ctl.SendRole(r); err != nil {
-		return
-	}
+func (t *triad) sendRole(v *vendorProc, out *outbox, r vendorctl.Role) {
+	out.push(outMsg{role: &r})
 	v.mu.Lock()
 	v.lastRole = r
 	v.mu.Unlock()
