@@ -52,8 +52,18 @@ func (d Doc) Equal(o Doc) bool { return d.HasServers == o.HasServers && bytes.Eq
 type File struct {
 	Name    string `json:"n"`
 	Removed bool   `json:"r,omitempty"`
+	// Base is the content the proposer's edit was made from: the digest of
+	// the enrolled file it last had in line (BaseNone: it had none). An
+	// entry whose base is no longer what the set holds is a conflict (the
+	// set moved on while the proposer was cut off, or another member's
+	// edit came first): it is not applied, and the proposer keeps its copy
+	// aside. Empty: no check (the first enrolment, lmenroll).
+	Base string `json:"base,omitempty"`
 	Doc
 }
+
+// BaseNone is File.Base for an edit made where the set held no such file.
+const BaseNone = "none"
 
 // Entry is the content of one enrolment log entry.
 type Entry struct {
@@ -189,23 +199,35 @@ type Set struct {
 // NewSet is an empty, uninitialized set.
 func NewSet() *Set { return &Set{Files: map[string]Doc{}} }
 
+// BaseOf is what File.Base says for name in s.
+func (s *Set) BaseOf(name string) string {
+	if d, ok := s.Files[name]; ok {
+		return d.Digest()
+	}
+	return BaseNone
+}
+
 // Apply applies a committed entry and returns the names whose content
-// changed. A malformed entry changes nothing on any member.
-func (s *Set) Apply(e Entry) ([]string, error) {
+// changed, and the files not applied because they conflict (their Base is
+// not what the set holds). A malformed entry changes nothing on any member.
+func (s *Set) Apply(e Entry) (changed []string, conflicts []File, err error) {
 	if err := check(&e); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if s.Files == nil {
 		s.Files = map[string]Doc{}
 	}
-	var changed []string
 	if e.Init {
 		if s.Initialized {
-			return nil, nil // a second first enrolment (two masters' proposals in flight): the first stands
+			return nil, nil, nil // a second first enrolment (two masters' proposals in flight): the first stands
 		}
 		s.Initialized = true
 	}
 	for _, f := range e.Files {
+		if f.Base != "" && f.Base != s.BaseOf(f.Name) {
+			conflicts = append(conflicts, f)
+			continue
+		}
 		old, had := s.Files[f.Name]
 		switch {
 		case f.Removed && had:
@@ -222,7 +244,7 @@ func (s *Set) Apply(e Entry) ([]string, error) {
 	if len(e.Files) > 0 {
 		s.Initialized = true
 	}
-	return changed, nil
+	return changed, conflicts, nil
 }
 
 // Names returns the enrolled file names in order.

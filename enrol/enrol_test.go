@@ -46,34 +46,34 @@ func TestDecodeRefusesBadEntries(t *testing.T) {
 
 func TestSetApply(t *testing.T) {
 	s := NewSet()
-	ch, err := s.Apply(Entry{Init: true, Files: []File{{Name: "a.lic", Doc: doc("A")}}})
+	ch, _, err := s.Apply(Entry{Init: true, Files: []File{{Name: "a.lic", Doc: doc("A")}}})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"a.lic"}, ch)
 	assert.True(t, s.Initialized)
 	d1 := s.Digest()
 
-	ch, err = s.Apply(Entry{Init: true, Files: []File{{Name: "z.lic", Doc: doc("Z")}}})
+	ch, _, err = s.Apply(Entry{Init: true, Files: []File{{Name: "z.lic", Doc: doc("Z")}}})
 	require.NoError(t, err)
 	assert.Empty(t, ch, "a second first enrolment changes nothing")
 
-	ch, err = s.Apply(Entry{Files: []File{{Name: "a.lic", Doc: doc("A")}, {Name: "b.lic", Doc: doc("B")}}})
+	ch, _, err = s.Apply(Entry{Files: []File{{Name: "a.lic", Doc: doc("A")}, {Name: "b.lic", Doc: doc("B")}}})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"b.lic"}, ch, "unchanged content is no change")
 	assert.NotEqual(t, d1, s.Digest())
 
-	ch, err = s.Apply(Entry{Files: []File{{Name: "a.lic", Removed: true}, {Name: "q.lic", Removed: true}}})
+	ch, _, err = s.Apply(Entry{Files: []File{{Name: "a.lic", Removed: true}, {Name: "q.lic", Removed: true}}})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"a.lic"}, ch)
 	assert.Equal(t, []string{"b.lic"}, s.Names())
 
-	_, err = s.Apply(Entry{Files: []File{{Name: "/etc/x.lic", Doc: doc("x")}}})
+	_, _, err = s.Apply(Entry{Files: []File{{Name: "/etc/x.lic", Doc: doc("x")}}})
 	require.ErrorIs(t, err, ErrMalformed)
 	assert.Equal(t, []string{"b.lic"}, s.Names(), "a bad entry changes nothing")
 }
 
 func TestSnapshotRoundTrip(t *testing.T) {
 	s := NewSet()
-	_, err := s.Apply(Entry{Files: []File{{Name: "a.lic", Doc: doc("A")}}})
+	_, _, err := s.Apply(Entry{Files: []File{{Name: "a.lic", Doc: doc("A")}}})
 	require.NoError(t, err)
 	b, err := EncodeSnapshot([]byte{2, 1, 'x'}, s)
 	require.NoError(t, err)

@@ -25,13 +25,13 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("re-encoded entry does not decode: %v", err)
 		}
 		s := NewSet()
-		_, _ = s.Apply(e)
+		_, _, _ = s.Apply(e)
 	})
 }
 
 func FuzzDecodeSnapshot(f *testing.F) {
 	s := NewSet()
-	_, _ = s.Apply(Entry{Files: []File{{Name: "a.lic", Doc: doc("x")}}})
+	_, _, _ = s.Apply(Entry{Files: []File{{Name: "a.lic", Doc: doc("x")}}})
 	b, _ := EncodeSnapshot([]byte{2, 1}, s)
 	f.Add(b)
 	f.Add([]byte{'S', 1, 0})

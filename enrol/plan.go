@@ -22,6 +22,10 @@ type PlanInput struct {
 	// Master: this member is the serving master; only it makes the first
 	// enrolment of a triad.
 	Master bool
+	// Refused is, by name, the content of this member's own edits that the
+	// set refused as conflicts (the local digest, or RemovedDigest): such a
+	// copy is kept aside and the set's content taken.
+	Refused map[string]string
 	Self   int
 	Host   string
 }
@@ -47,6 +51,9 @@ type Plan struct {
 	// Synced is the record to keep once Writes are done.
 	Synced map[string]string
 }
+
+// RemovedDigest stands for a removed file in PlanInput.Refused.
+const RemovedDigest = "removed"
 
 // Decide plans one member's reconciliation. It is pure: the same input
 // gives the same plan.
@@ -86,16 +93,26 @@ func Decide(in PlanInput) Plan {
 			continue
 		}
 		unchanged := (onDisk && known && synced == l.Digest()) || (!onDisk && !known)
+		localDigest := RemovedDigest
+		if onDisk {
+			localDigest = l.Digest()
+		}
 		switch {
 		case unchanged:
 			// This member is behind: take the set's content.
 			p.Writes = append(p.Writes, Write{Name: name, Doc: e, Remove: !inSet, KeepAside: !inSet && onDisk})
-		case in.Startup:
-			// Changed while this member was down: brought in line.
+		case in.Startup, in.Refused[name] == localDigest:
+			// Changed while this member was down, or an edit the set
+			// refused as a conflict: brought in line.
 			p.Writes = append(p.Writes, Write{Name: name, Doc: e, Remove: !inSet, KeepAside: onDisk})
 		default:
-			// Changed here while running: enrol it.
-			changes = append(changes, File{Name: name, Removed: !onDisk, Doc: l})
+			// Changed here while running: enrol it, against what this
+			// member last had in line.
+			base := BaseNone
+			if known {
+				base = synced
+			}
+			changes = append(changes, File{Name: name, Removed: !onDisk, Base: base, Doc: l})
 			continue
 		}
 		if inSet {

@@ -46,9 +46,10 @@ type enroller struct {
 
 	kick chan chan struct{} // a pass now; the channel (if any) is closed after it
 
-	mu      sync.Mutex // guards set, changed
-	set     *enrol.Set // a copy of the run loop's set, as last applied
-	changed chan struct{}
+	mu         sync.Mutex // guards set, changed, conflicted
+	set        *enrol.Set // a copy of the run loop's set, as last applied
+	changed    chan struct{}
+	conflicted map[string]string // this member's edits the set refused (enrol.PlanInput.Refused)
 
 	synced   map[string]string
 	started  bool                  // the first pass (Startup) is done
@@ -69,7 +70,7 @@ type proposedAt struct {
 
 func newEnroller(t *triad, spec string) *enroller {
 	e := &enroller{t: t, kick: make(chan chan struct{}, 1), set: enrol.NewSet(), changed: make(chan struct{}),
-		proposed: map[string]proposedAt{}, refused: map[string]string{}}
+		proposed: map[string]proposedAt{}, refused: map[string]string{}, conflicted: map[string]string{}}
 	entries, _ := licfile.ParseSearchPath(spec, nil)
 	switch {
 	case len(entries) != 1:
@@ -115,6 +116,18 @@ func (e *enroller) published(set *enrol.Set) {
 	e.changed = make(chan struct{})
 	e.mu.Unlock()
 	e.poke(nil)
+}
+
+// noteConflict is called by the run loop for this member's own edit that
+// the set refused: the next pass keeps that copy aside.
+func (e *enroller) noteConflict(f enrol.File) {
+	digest := enrol.RemovedDigest
+	if !f.Removed {
+		digest = f.Digest()
+	}
+	e.mu.Lock()
+	e.conflicted[f.Name] = digest
+	e.mu.Unlock()
 }
 
 func (e *enroller) current() (*enrol.Set, chan struct{}) {
@@ -189,8 +202,11 @@ func (e *enroller) pass() {
 		e.t.s.log.Errorf("Cannot read the license directory %s: %v", e.dir, err)
 		return
 	}
+	e.mu.Lock()
+	conflicted := maps.Clone(e.conflicted)
+	e.mu.Unlock()
 	plan := enrol.Decide(enrol.PlanInput{Set: set, Local: local, Synced: e.synced, Startup: !e.started,
-		Master: st.Serving, Self: e.t.s.self, Host: e.t.s.host})
+		Master: st.Serving, Self: e.t.s.self, Host: e.t.s.host, Refused: conflicted})
 	if set.Initialized {
 		e.started = true
 	}
@@ -209,6 +225,10 @@ func (e *enroller) pass() {
 			e.t.s.log.Errorf("Cannot bring %s in line with the triad: %v", filepath.Join(e.dir, w.Name), err)
 			return // the record stays as it was: the next pass tries again
 		}
+		e.mu.Lock()
+		delete(e.conflicted, w.Name)
+		e.mu.Unlock()
+		delete(e.proposed, w.Name)
 		wrote = true
 	}
 	if !maps.Equal(plan.Synced, e.synced) {
@@ -493,8 +513,9 @@ func (t *triad) forwardEnrol(data []byte) {
 func (t *triad) applyEnrol(data []byte) {
 	entry, err := enrol.Decode(data)
 	var changed []string
+	var conflicts []enrol.File
 	if err == nil {
-		changed, err = t.enrolled.Apply(entry)
+		changed, conflicts, err = t.enrolled.Apply(entry)
 	}
 	if err != nil {
 		t.s.log.Warnf("Triad: committed license file change not applied (%v)", err)
@@ -502,6 +523,14 @@ func (t *triad) applyEnrol(data []byte) {
 	}
 	if entry.Notice != "" {
 		t.s.log.Warn("Triad: " + entry.Notice)
+	}
+	for _, f := range conflicts {
+		t.s.log.Warnf("Triad: %s's change of %s not enrolled: it was made from a copy the triad has since changed "+
+			"(%s was cut off, or another change came first); %s keeps its copy aside", entry.Host, f.Name, entry.Host, entry.Host)
+		if entry.Proposer == t.s.self {
+			t.enroller.noteConflict(f)
+			t.enrolDirty = true
+		}
 	}
 	if len(changed) > 0 {
 		t.s.log.Infof("Triad: license file(s) %s enrolled from %s", strings.Join(changed, ", "), entry.Host)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -226,4 +227,43 @@ func TestLmenrollFromAnAdminsMachineReachesAllThree(t *testing.T) {
 		_, err := os.Stat(filepath.Join(dirs[i], "bad.lic"))
 		assert.True(t, os.IsNotExist(err), "member %d got the broken file", i)
 	}
+}
+
+// A member cut off (here: stopped) while the others enrol a change, whose
+// copy is edited by hand meanwhile: when it is back, its edit (made from
+// the old copy) is refused, not written over the newer one; it keeps its
+// copy aside and takes the triad's.
+func TestEnrolEditOnACutOffMemberDoesNotOverwriteTheMajority(t *testing.T) {
+	tc, dirs := enrolTriad(t)
+	base := "VENDOR demo\nFEATURE viewer demo 1.0 permanent 2 SIGN=0\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dirs[0], "extra.lic"), []byte(base), 0o644))
+	for i := range dirs {
+		waitFile(t, filepath.Join(dirs[i], "extra.lic"), base)
+	}
+
+	require.NoError(t, tc.procs[2].cmd.Process.Signal(syscall.SIGSTOP))
+	stopped := true
+	t.Cleanup(func() {
+		if stopped {
+			_ = tc.procs[2].cmd.Process.Signal(syscall.SIGCONT)
+		}
+	})
+	majority := strings.Replace(base, "permanent 2", "permanent 4", 1)
+	require.NoError(t, os.WriteFile(filepath.Join(dirs[1], "extra.lic"), []byte(majority), 0o644))
+	waitFile(t, filepath.Join(dirs[0], "extra.lic"), majority)
+	hand := strings.Replace(base, "permanent 2", "permanent 90", 1)
+	require.NoError(t, os.WriteFile(filepath.Join(dirs[2], "extra.lic"), []byte(hand), 0o644))
+	require.NoError(t, tc.procs[2].cmd.Process.Signal(syscall.SIGCONT))
+	stopped = false
+
+	tc.procs[2].waitLog(t, "127.0.0.3: kept its differing copy of extra.lic as extra.lic.local-")
+	for i := range dirs {
+		waitFile(t, filepath.Join(dirs[i], "extra.lic"), majority)
+	}
+	tc.procs[0].waitLog(t, "127.0.0.3's change of extra.lic not enrolled")
+	kept := asides(t, dirs[2], "extra.lic")
+	require.Len(t, kept, 1)
+	got, err := os.ReadFile(kept[0])
+	require.NoError(t, err)
+	assert.Equal(t, hand, string(got))
 }
