@@ -26,8 +26,8 @@ type PlanInput struct {
 	// set refused as conflicts (the local digest, or RemovedDigest): such a
 	// copy is kept aside and the set's content taken.
 	Refused map[string]string
-	Self   int
-	Host   string
+	Self    int
+	Host    string
 }
 
 // Write is one change to this member's license directory.
