@@ -47,8 +47,16 @@ type ServeOptions struct {
 	// Clients heartbeat (HEARTBEAT) more often than this.
 	IdleTimeout time.Duration
 	// ReadTimeout is how long the rest of a line may take once its first
-	// byte has arrived. 0 means IdleTimeout.
+	// byte has arrived. 0 means IdleTimeout. Set it to a few seconds to cut
+	// slow senders (a line trickled in a byte at a time) while an idle
+	// client that heartbeats between complete lines stays.
 	ReadTimeout time.Duration
+	// GreetingTimeout, when First is nil, is how long the first request
+	// line (the greeting) may take to arrive in full, counted from the
+	// start of Serve; past it the connection is closed with
+	// ErrGreetingTimeout. Bad lines before it do not extend it. 0 means no
+	// such limit (IdleTimeout and ReadTimeout still apply).
+	GreetingTimeout time.Duration
 	// WriteTimeout is how long writing one reply with its records may take.
 	// 0 means no limit.
 	WriteTimeout time.Duration
@@ -68,6 +76,7 @@ type ServeOptions struct {
 // Errors returned by Serve for why it closed the connection.
 var (
 	ErrIdleTimeout     = errors.New("wire: connection idle too long")
+	ErrGreetingTimeout = errors.New("wire: greeting not completed in time")
 	ErrTooManyBadLines = errors.New("wire: too many bad lines in a row")
 	ErrHandlerPanic    = errors.New("wire: handler panicked")
 )
@@ -91,7 +100,8 @@ var discardLog = func() logrus.FieldLogger {
 //
 // Serve returns nil when the peer closed the connection at a line boundary
 // or h asked to close it; otherwise the reason: ctx.Err(), ErrIdleTimeout,
-// ErrTooManyBadLines, ErrHandlerPanic, or a (wrapped) I/O error.
+// ErrGreetingTimeout (possibly wrapped), ErrTooManyBadLines,
+// ErrHandlerPanic, or a (wrapped) I/O error.
 func Serve(ctx context.Context, c net.Conn, opts ServeOptions, h Handler) error {
 	s := newServer(c, opts, h)
 	// Closing (rather than moving a deadline, which the loop would move
@@ -127,6 +137,9 @@ func newServer(c net.Conn, opts ServeOptions, h Handler) *server {
 	}
 	if s.opts.ReadTimeout == 0 {
 		s.opts.ReadTimeout = s.opts.IdleTimeout
+	}
+	if t := s.opts.GreetingTimeout; t > 0 && s.opts.First == nil {
+		s.greetBy = time.Now().Add(t)
 	}
 	return s
 }
@@ -173,6 +186,7 @@ func (s *server) next() (done bool, err error) {
 		return s.badLine(err)
 	}
 	s.bad = 0
+	s.greetBy = time.Time{}
 	return s.handle(req)
 }
 
@@ -184,6 +198,9 @@ type server struct {
 	w    Writer // its bufio.Writer is borrowed from a pool for each reply
 	log  logrus.FieldLogger
 	bad  int // bad lines in a row
+	// greetBy is when the first line must be in (GreetingTimeout); zero
+	// once it is, or when there is no such limit.
+	greetBy time.Time
 }
 
 // Memory per connection matters: a vendor daemon holds one connection per
@@ -235,31 +252,58 @@ func (s *server) armIdle() error {
 	if t := s.opts.IdleTimeout; t > 0 {
 		dl = time.Now().Add(t)
 	}
-	if s.opts.IdleTimeout > 0 || s.opts.ReadTimeout > 0 {
+	dl = s.greetingDeadline(dl)
+	if !dl.IsZero() || s.opts.ReadTimeout > 0 || s.opts.GreetingTimeout > 0 {
 		return s.c.SetReadDeadline(dl)
 	}
 	return nil
 }
 
+// greetingDeadline is dl, or the greeting's deadline when that comes
+// first (or dl is none).
+func (s *server) greetingDeadline(dl time.Time) time.Time {
+	if !s.greetBy.IsZero() && (dl.IsZero() || s.greetBy.Before(dl)) {
+		return s.greetBy
+	}
+	return dl
+}
+
 //go:noinline
 func (s *server) awaitErr(err error) error {
 	if errors.Is(err, os.ErrDeadlineExceeded) {
+		if s.greeting() {
+			return ErrGreetingTimeout
+		}
 		return ErrIdleTimeout
 	}
 	return err
+}
+
+// greeting reports whether the greeting's deadline is what has passed.
+func (s *server) greeting() bool {
+	return !s.greetBy.IsZero() && !time.Now().Before(s.greetBy)
 }
 
 // read reads the request whose first byte has arrived (up to ReadTimeout).
 // When the whole line is buffered already (the common case: a request comes
 // in one segment) nothing can block, and the deadline is left alone.
 func (s *server) read() (Message, error) {
-	if t := s.opts.ReadTimeout; t > 0 && !s.r.lineBuffered() {
-		if err := s.c.SetReadDeadline(time.Now().Add(t)); err != nil {
-			return Message{}, err
+	if !s.r.lineBuffered() {
+		var dl time.Time
+		if t := s.opts.ReadTimeout; t > 0 {
+			dl = time.Now().Add(t)
+		}
+		if dl = s.greetingDeadline(dl); !dl.IsZero() {
+			if err := s.c.SetReadDeadline(dl); err != nil {
+				return Message{}, err
+			}
 		}
 	}
 	m, err := s.r.ReadMessage()
 	if errors.Is(err, os.ErrDeadlineExceeded) {
+		if s.greeting() {
+			return m, fmt.Errorf("%w: %w", ErrGreetingTimeout, err)
+		}
 		err = fmt.Errorf("wire: read timeout: %w", err)
 	}
 	return m, err
