@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/lmtriad/lmtriad/licfile"
 )
@@ -148,9 +149,17 @@ func Restore(snap Snapshot, opts Options) (*State, error) {
 		}
 		return cmp.Compare(a.id, b.id)
 	})
+	// Monotonic readings mean nothing outside the process that took them, so
+	// the snapshot carries none: silence is measured from the restore on, one
+	// reading for all (the LRU list stays in reading order).
+	var heard time.Duration
+	if opts.Monotonic != nil {
+		heard = opts.Monotonic()
+	}
 	s.lruHead, s.lruTail = nil, nil
 	for _, x := range ss {
 		x.prev, x.next = nil, nil
+		x.heard = heard
 		s.lruPushBack(x)
 	}
 	return s, nil

@@ -4,7 +4,9 @@
 // A State holds the pools of a license file (licfile.Pool: FEATURE and
 // INCREMENT lines already grouped and summed, flexlm.md §1.5) and the
 // license handles checked out of them. It does no I/O, starts no goroutines
-// and never reads the clock: every operation takes now. Every change is
+// and reads no clock of its own: every operation takes now (the wall clock),
+// and session silence is measured on the caller's Options.Monotonic (see
+// Sessions and timeouts). Every change is
 // returned as a Delta, the unit of replication: a replica that Applies a
 // master's deltas in Seq order holds the same state (compare Snapshots).
 // The same operations with the same arguments give the same results; where
@@ -77,9 +79,20 @@
 // than Options.HeartbeatTimeout (zero disables it). Heartbeats produce no
 // delta: liveness is the master's own view, so a replica's LastSeen lags by
 // the heartbeats it never saw (every other field matches), and a replica
-// promoted to master should call TouchAll before its first Expire. Expire
-// assumes a clock that does not step back; if it does, sessions may be
-// freed late, never early.
+// promoted to master should call TouchAll before its first Expire.
+//
+// Silence is measured on Options.Monotonic when it is set, as a daemon
+// that expires sessions must set it: LastSeen and every delta's Time stay on
+// the wall clock (they are reported and replicated), but a wall-clock step
+// (NTP, a resumed VM) neither frees a live session nor keeps a silent one.
+// A monotonic reading means nothing in another process, so none is
+// replicated: Restore starts every session's silence at the restore and
+// TouchAll at its call, on the restoring State's own clock, and a session
+// adopted after a failover or restart gets a full timeout from the moment
+// its new master holds the table. License expiry and START dates stay on
+// the wall clock (now). Without Options.Monotonic silence is measured on
+// now, which must then not step back (a session would be freed late) nor
+// forward (early).
 //
 // # lmremove and lmreread
 //

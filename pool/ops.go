@@ -39,12 +39,17 @@ func (s *State) Heartbeat(session uint64, now time.Time) int {
 }
 
 // TouchAll marks every session alive at now, giving each a full heartbeat
-// timeout. A replica promoted to master calls it, since it never saw the old
-// master's heartbeats.
+// timeout from now on this State's clock (Options.Monotonic when set). A
+// replica promoted to master calls it, since it never saw the old master's
+// heartbeats.
 func (s *State) TouchAll(now time.Time) {
 	now = now.Round(0)
+	var heard time.Duration
+	if s.opts.Monotonic != nil {
+		heard = s.opts.Monotonic()
+	}
 	for ss := s.lruHead; ss != nil; ss = ss.next {
-		ss.lastSeen = now
+		ss.lastSeen, ss.heard = now, heard
 	}
 }
 
@@ -67,8 +72,9 @@ func sessionHolders(ss *session, hs []*holder) []*holder {
 }
 
 // Expire frees, in handle order, the licenses of sessions silent for longer
-// than Options.HeartbeatTimeout at now: a session last seen at t is freed by
-// Expire(t+timeout+1ns), not by Expire(t+timeout).
+// than Options.HeartbeatTimeout: a session last heard at t is freed when the
+// clock reads t+timeout+1ns, not at t+timeout. The clock is
+// Options.Monotonic when set (now then only stamps the deltas), else now.
 func (s *State) Expire(now time.Time) []Delta {
 	timeout := s.opts.HeartbeatTimeout
 	if timeout <= 0 {
@@ -76,11 +82,18 @@ func (s *State) Expire(now time.Time) []Delta {
 	}
 	now = now.Round(0)
 	var hs []*holder
-	// The LRU list is in touch order, which is lastSeen order while the
-	// caller's clock does not step back; with a clock stepping back a session
-	// can be freed late, never early.
-	for ss := s.lruHead; ss != nil && now.Sub(ss.lastSeen) > timeout; ss = ss.next {
-		hs = sessionHolders(ss, hs)
+	// The LRU list is in touch order, which is the order of the readings
+	// while the clock does not step back: the monotonic clock never does; a
+	// wall clock stepping back frees a session late, never early.
+	if s.opts.Monotonic != nil {
+		mono := s.opts.Monotonic()
+		for ss := s.lruHead; ss != nil && mono-ss.heard > timeout; ss = ss.next {
+			hs = sessionHolders(ss, hs)
+		}
+	} else {
+		for ss := s.lruHead; ss != nil && now.Sub(ss.lastSeen) > timeout; ss = ss.next {
+			hs = sessionHolders(ss, hs)
+		}
 	}
 	return s.releaseAll(hs, Timeout, now)
 }

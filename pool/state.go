@@ -21,6 +21,13 @@ type Options struct {
 	// Location is the time zone in which license-file dates (expiry, START)
 	// are calendar days; nil means UTC. Master and replicas must agree.
 	Location *time.Location
+	// Monotonic, when set, is the clock sessions' silence is measured on
+	// (Expire): any reading that never steps, such as the time since a fixed
+	// instant of this process, so that a wall-clock step frees nobody. The
+	// readings stay in this State; they are not replicated. Nil measures
+	// silence on the operations' now (the wall clock), as a replica that
+	// never expires anything may.
+	Monotonic func() time.Duration
 }
 
 // Client identifies the process asking for licenses.
@@ -129,7 +136,8 @@ type holder struct {
 
 type session struct {
 	id         uint64
-	lastSeen   time.Time
+	lastSeen   time.Time     // wall clock: reported and replicated (Holder.LastSeen)
+	heard      time.Duration // Options.Monotonic at the last activity, when set
 	head, tail *holder
 	n          int
 	prev, next *session // LRU list
@@ -400,6 +408,9 @@ func (s *State) session(id uint64) *session {
 // touch records activity of ss at now and moves it to the back of the LRU list.
 func (s *State) touch(ss *session, now time.Time) {
 	ss.lastSeen = now
+	if s.opts.Monotonic != nil {
+		ss.heard = s.opts.Monotonic()
+	}
 	if s.lruTail == ss {
 		return
 	}
