@@ -89,6 +89,10 @@ func Run(ctx context.Context, opts Options) error {
 	if d.now == nil {
 		d.now = time.Now
 	}
+	if d.opts.Monotonic == nil {
+		start := time.Now()
+		d.opts.Monotonic = func() time.Duration { return time.Since(start) }
+	}
 	if d.lease == nil {
 		d.lease = handoff.BootTimeNow
 	}
@@ -163,7 +167,7 @@ func Run(ctx context.Context, opts Options) error {
 }
 
 func (d *daemon) poolOptions() pool.Options {
-	return pool.Options{HeartbeatTimeout: d.opts.HeartbeatTimeout, Location: time.Local}
+	return pool.Options{HeartbeatTimeout: d.opts.HeartbeatTimeout, Location: time.Local, Monotonic: d.opts.Monotonic}
 }
 
 // bindHost is the address to bind for a SERVER host: its IP when it is one

@@ -25,14 +25,29 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// fakeClock is the daemon's injected clock; tests move it forward.
+// fakeClock is the daemon's injected wall and monotonic clocks; tests move
+// them forward together (Advance) or step the wall clock alone (Step).
 type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu   sync.Mutex
+	now  time.Time
+	mono time.Duration
 }
 
 func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *fakeClock) Mono() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mono
+}
 func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	c.mono += d
+}
+
+// Step moves the wall clock alone, as NTP or a resumed VM does.
+func (c *fakeClock) Step(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
@@ -58,6 +73,7 @@ type harness struct {
 	// rawParent is the same end, for sending packets vendorctl would not.
 	rawParent   *handoff.Channel
 	licensePath string
+	expireEvery time.Duration // the daemon's ExpireEvery
 	done        chan error
 }
 
@@ -83,11 +99,13 @@ func startDaemon(t *testing.T, features string, tweak func(*Options)) *harness {
 	opts.Logger = flexlog.New(h.log, "demo")
 	opts.Logger.(*logrus.Logger).SetLevel(logrus.DebugLevel)
 	opts.Now = h.clock.Now
+	opts.Monotonic = h.clock.Mono
 	opts.ExpireEvery = 5 * time.Millisecond
 	opts.HeartbeatTimeout = time.Minute
 	if tweak != nil {
 		tweak(&opts)
 	}
+	h.expireEvery = opts.ExpireEvery
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { h.done <- Run(ctx, opts) }()
 	t.Cleanup(func() {
@@ -163,6 +181,29 @@ func TestSilentClientFreedAfterHeartbeatTimeout(t *testing.T) {
 	h.clock.Advance(2 * time.Second)
 	require.Eventually(t, func() bool { return h.inUse(t, "f") == "0" }, 5*time.Second, 5*time.Millisecond)
 	// The IN line is written just after the pool frees the license.
+	require.Eventually(t, func() bool { return strings.Contains(h.log.String(), `IN: "f" alice@h1  (INACTIVE)`) },
+		5*time.Second, 5*time.Millisecond)
+}
+
+func TestWallClockStepFreesNobody(t *testing.T) {
+	h := startDaemon(t, "FEATURE f demo 1.0 permanent 1 SIGN=0\n", nil)
+	a := h.dial(t, "alice")
+	_, _, err := call(t, a, "CHECKOUT", "feature", "f")
+	require.NoError(t, err)
+
+	for _, step := range []time.Duration{time.Hour, -2 * time.Hour} {
+		h.clock.Advance(30 * time.Second)
+		_, _, err = call(t, a, "HEARTBEAT")
+		require.NoError(t, err)
+		h.clock.Step(step)
+		time.Sleep(20 * h.expireEvery) // many expiry rounds
+		assert.Equal(t, "1", h.inUse(t, "f"), "a wall-clock step of %v frees nobody", step)
+	}
+	assert.NotContains(t, h.log.String(), "INACTIVE")
+
+	// Real silence past the timeout still frees, wherever the wall clock is.
+	h.clock.Advance(time.Minute + time.Second)
+	require.Eventually(t, func() bool { return h.inUse(t, "f") == "0" }, 5*time.Second, 5*time.Millisecond)
 	require.Eventually(t, func() bool { return strings.Contains(h.log.String(), `IN: "f" alice@h1  (INACTIVE)`) },
 		5*time.Second, 5*time.Millisecond)
 }

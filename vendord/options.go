@@ -29,6 +29,10 @@ type Options struct {
 
 	Logger logrus.FieldLogger
 	Now    func() time.Time // the wall clock of license dates and usage logs; nil means time.Now
+	// Monotonic is the clock heartbeat timeouts run on: it never steps, so a
+	// wall-clock step (NTP, a resumed VM) frees nobody. Nil means the time
+	// since the daemon started, on Go's monotonic clock.
+	Monotonic func() time.Duration
 	// LeaseClock is the clock lmgrd's lease deadlines are on (CLOCK_BOOTTIME
 	// ns, the same in every process of the machine); nil means handoff.BootTimeNow.
 	LeaseClock func() int64

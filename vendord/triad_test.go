@@ -236,3 +236,38 @@ func TestBadMessageFromLmgrdIsNotItsDeath(t *testing.T) {
 	lm.master(t)
 	assert.NotContains(t, lm.h.log.String(), "lmgrd has gone away")
 }
+
+func TestTriadDaemonTimesOutHandedOverHoldersOnItsOwnClock(t *testing.T) {
+	lm := startTriadDaemon(t)
+	files, err := licfile.Load(lm.h.licensePath)
+	require.NoError(t, err)
+	pools, _ := licfile.Pools(files, lm.h.clock.Now())
+	// The old master's wall clock said carol was heard a day ago; its
+	// monotonic readings never leave it.
+	st := pool.New(pools, pool.Options{HeartbeatTimeout: time.Minute})
+	_, _, err = st.Checkout(pool.CheckoutRequest{Feature: "f",
+		Client: pool.Client{Session: 99, User: "carol", Host: "h1", Display: "d"}}, lm.h.clock.Now().Add(-24*time.Hour))
+	require.NoError(t, err)
+	lm.handOver(t, 9, st.Snapshot())
+	lm.master(t)
+
+	// Silence is measured from the takeover on this daemon's monotonic
+	// clock: a wall step either way frees nobody.
+	for _, step := range []time.Duration{time.Hour, -2 * time.Hour} {
+		lm.h.clock.Step(step)
+		time.Sleep(20 * lm.h.expireEvery)
+		assert.Equal(t, "1", lm.h.inUse(t, "f"), "a wall-clock step of %v frees nobody", step)
+	}
+	lm.h.clock.Advance(time.Minute)
+	time.Sleep(20 * lm.h.expireEvery)
+	assert.Equal(t, "1", lm.h.inUse(t, "f"), "kept at exactly the timeout")
+
+	// carol never reattaches: a timeout past the takeover frees her license.
+	lm.h.clock.Advance(time.Second)
+	release := lm.next(t)
+	require.Len(t, release.Deltas, 1)
+	assert.Equal(t, pool.Release, release.Deltas[0].Kind)
+	assert.Equal(t, pool.Timeout, release.Deltas[0].Reason)
+	assert.Equal(t, "carol", release.Deltas[0].Holder.User)
+	lm.commit(t, release)
+}
