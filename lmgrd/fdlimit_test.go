@@ -46,7 +46,8 @@ func TestFDLimitFloodKeepsEveryHolder(t *testing.T) {
 
 	port := freePort(t, "127.0.0.1")
 	lic := writeLicense(t, t.TempDir(), "demo.lic", port, "FEATURE solver demo 1.0 permanent 5000 SIGN=0\n")
-	p := startLmgrdVia(t, wrapper, "2m", "-c", lic) // a client timeout the test does not reach
+	// Every client here is 127.0.0.1: no share per host.
+	p := startLmgrdVia(t, wrapper, "2m", "-c", lic, "-max-connections-per-host", "-1") // a client timeout the test does not reach
 	p.waitLog(t, "Serving features for the following vendor: demo")
 	server := fmt.Sprintf("%d@127.0.0.1", port)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)

@@ -33,6 +33,7 @@ func main() {
 			&cli.StringFlag{Name: "cluster-key", EnvVars: []string{"LMTRIAD_CLUSTER_KEY"}, Usage: "the triad's cluster key `FILE` (lmutil lmkeygen -cluster FILE)"},
 			&cli.StringFlag{Name: "vendord", EnvVars: []string{"LMTRIAD_VENDORD"}, Usage: "vendor daemon binary `PATH`"},
 			&cli.IntFlag{Name: "max-connections", Usage: "client connections per vendor daemon (0: as many as descriptors allow)"},
+			&cli.IntFlag{Name: "max-connections-per-host", Usage: "a vendor daemon's client connections one source address may hold (0: half of them; negative: no limit per host)"},
 			&cli.DurationFlag{Name: "client-timeout", Value: NewOptions().ClientHeartbeatTimeout, Usage: "free licenses of clients silent this long"},
 			// -clock-offset shifts the wall clock this member shows its peers:
 			// how tests make a skewed member without changing the machine's clock.
@@ -52,6 +53,7 @@ func main() {
 			opts.VendordPath = c.String("vendord")
 			opts.ClientHeartbeatTimeout = c.Duration("client-timeout")
 			opts.MaxConnections = c.Int("max-connections")
+			opts.MaxConnectionsPerHost = c.Int("max-connections-per-host")
 			opts.MaxClockSkew = c.Duration("max-clock-skew")
 			if off := c.Duration("clock-offset"); off != 0 {
 				opts.WallClock = func() time.Time { return time.Now().Add(off) }

@@ -49,6 +49,10 @@ type Options struct {
 	// MaxConnections is passed to the vendor daemons (FlexNet's
 	// MAX_CONNECTIONS); 0 lets each derive it from its descriptor limit.
 	MaxConnections int
+	// MaxConnectionsPerHost is passed to the vendor daemons: one source
+	// address's share of their client connections (0: half of them;
+	// negative: no share).
+	MaxConnectionsPerHost int
 
 	// ClientHeartbeatTimeout is passed to the vendor daemons: licenses of a
 	// client silent this long are freed.

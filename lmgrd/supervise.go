@@ -157,18 +157,19 @@ func (s *server) startVendor(v *vendorProc) (*exec.Cmd, error) {
 	}
 	defer child.Close()
 	args := vendorctl.Args{
-		Vendor:           v.line.Name,
-		LicensePath:      s.opts.LicensePath,
-		HandoffFD:        3, // ExtraFiles[0]
-		DirectPort:       v.line.Port,
-		ServerHost:       s.host,
-		ServerPort:       s.port,
-		HeartbeatTimeout: s.opts.ClientHeartbeatTimeout,
-		MaxConnections:   s.opts.MaxConnections,
-		LocalOnly:        s.opts.LocalOnly,
-		NoRemove:         s.opts.NoRemove,
-		NoDown:           s.opts.NoDown,
-		Triad:            s.isTriad(),
+		Vendor:                v.line.Name,
+		LicensePath:           s.opts.LicensePath,
+		HandoffFD:             3, // ExtraFiles[0]
+		DirectPort:            v.line.Port,
+		ServerHost:            s.host,
+		ServerPort:            s.port,
+		HeartbeatTimeout:      s.opts.ClientHeartbeatTimeout,
+		MaxConnections:        s.opts.MaxConnections,
+		MaxConnectionsPerHost: s.opts.MaxConnectionsPerHost,
+		LocalOnly:             s.opts.LocalOnly,
+		NoRemove:              s.opts.NoRemove,
+		NoDown:                s.opts.NoDown,
+		Triad:                 s.isTriad(),
 	}.Argv()
 	cmd := exec.Command(bin, args...)
 	cmd.ExtraFiles = []*os.File{child}

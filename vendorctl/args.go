@@ -19,10 +19,14 @@ type Args struct {
 	ServerPort int    // lmgrd's port (lmstat)
 	// HeartbeatTimeout frees the licenses of a client silent this long.
 	HeartbeatTimeout time.Duration
-	MaxConnections   int  // 0: from the descriptor limit
-	LocalOnly        bool // lmgrd -local
-	NoRemove         bool // lmgrd -x lmremove
-	NoDown           bool // lmgrd -x lmdown
+	MaxConnections   int // 0: from the descriptor limit
+	// MaxConnectionsPerHost is one source address's share of the client
+	// connections: 0 means half of MaxConnections (at least 1), a
+	// negative value no share (one host may take them all).
+	MaxConnectionsPerHost int
+	LocalOnly             bool // lmgrd -local
+	NoRemove              bool // lmgrd -x lmremove
+	NoDown                bool // lmgrd -x lmdown
 	// Triad: this daemon serves a triad member; it grants only while lmgrd
 	// says it is the master, and every change goes through lmgrd's log.
 	Triad bool
@@ -38,6 +42,7 @@ const (
 	flagServerPort       = "server-port"
 	flagHeartbeatTimeout = "heartbeat-timeout"
 	flagMaxConnections   = "max-connections"
+	flagMaxPerHost       = "max-connections-per-host"
 	flagLocal            = "local"
 	flagNoRemove         = "no-remove"
 	flagNoDown           = "no-down"
@@ -63,6 +68,9 @@ func (a Args) Argv() []string {
 	if a.MaxConnections != 0 {
 		argv = append(argv, "-"+flagMaxConnections, strconv.Itoa(a.MaxConnections))
 	}
+	if a.MaxConnectionsPerHost != 0 {
+		argv = append(argv, "-"+flagMaxPerHost, strconv.Itoa(a.MaxConnectionsPerHost))
+	}
 	for _, b := range []struct {
 		on   bool
 		name string
@@ -85,6 +93,7 @@ func Flags() []cli.Flag {
 		&cli.IntFlag{Name: flagServerPort, Usage: "lmgrd's port (for lmstat)"},
 		&cli.DurationFlag{Name: flagHeartbeatTimeout, Value: DefaultHeartbeatTimeout, Usage: "free licenses of clients silent this long"},
 		&cli.IntFlag{Name: flagMaxConnections, Usage: "cap on client connections (0: from the descriptor limit)"},
+		&cli.IntFlag{Name: flagMaxPerHost, Usage: "client connections one source address may hold (0: half the cap; negative: no share)"},
 		&cli.BoolFlag{Name: flagLocal, Usage: "refuse lmremove and shutdown from non-loopback peers"},
 		&cli.BoolFlag{Name: flagNoRemove, Usage: "disable lmremove (lmgrd -x lmremove)"},
 		&cli.BoolFlag{Name: flagNoDown, Usage: "disable shutdown requests (lmgrd -x lmdown)"},
@@ -95,17 +104,18 @@ func Flags() []cli.Flag {
 // FromCLI reads Args from a context parsed with Flags.
 func FromCLI(c *cli.Context) Args {
 	return Args{
-		Vendor:           c.String(flagVendor),
-		LicensePath:      c.String(flagLicense),
-		HandoffFD:        c.Int(flagHandoffFD),
-		DirectPort:       c.Int(flagPort),
-		ServerHost:       c.String(flagServerHost),
-		ServerPort:       c.Int(flagServerPort),
-		HeartbeatTimeout: c.Duration(flagHeartbeatTimeout),
-		MaxConnections:   c.Int(flagMaxConnections),
-		LocalOnly:        c.Bool(flagLocal),
-		NoRemove:         c.Bool(flagNoRemove),
-		NoDown:           c.Bool(flagNoDown),
-		Triad:            c.Bool(flagTriad),
+		Vendor:                c.String(flagVendor),
+		LicensePath:           c.String(flagLicense),
+		HandoffFD:             c.Int(flagHandoffFD),
+		DirectPort:            c.Int(flagPort),
+		ServerHost:            c.String(flagServerHost),
+		ServerPort:            c.Int(flagServerPort),
+		HeartbeatTimeout:      c.Duration(flagHeartbeatTimeout),
+		MaxConnections:        c.Int(flagMaxConnections),
+		MaxConnectionsPerHost: c.Int(flagMaxPerHost),
+		LocalOnly:             c.Bool(flagLocal),
+		NoRemove:              c.Bool(flagNoRemove),
+		NoDown:                c.Bool(flagNoDown),
+		Triad:                 c.Bool(flagTriad),
 	}
 }

@@ -59,6 +59,7 @@ type daemon struct {
 	maxClients int              // client connections allowed; admins get AdminReserve more
 	clients    atomic.Int64     // client and admin connections open now (see reserve)
 	refusals   flexlog.Throttle // the warnings of -106 answers
+	hosts      hostShares       // connections open per source address
 
 	connsMu sync.Mutex
 	conns   map[net.Conn]bool // true: a client's (closed when this server steps down)
@@ -336,25 +337,29 @@ func (d *daemon) serve(ctx context.Context, c net.Conn, first *wire.Message) {
 	// count the connection against the larger, administrators' cap, and
 	// let admit hold a client to the client limit at its greeting.
 	admin := first == nil || first.Get("role") == "admin"
-	if !d.reserve(admin) {
-		d.refuse(c)
+	host, why := d.reserve(c, admin)
+	if why != admitted {
+		d.refuse(c, why)
 		return
 	}
 	if !d.track(c, true) {
 		c.Close()
-		d.clients.Add(-1)
+		d.release(host)
 		return
 	}
 	s := &session{d: d, id: d.nextSession.Add(1), conn: c}
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
-		defer d.clients.Add(-1)
+		defer d.release(host)
 		defer d.untrack(c)
-		wire.Serve(ctx, c, wire.ServeOptions{
-			First:       first,
-			IdleTimeout: d.opts.HeartbeatTimeout,
+		err := wire.Serve(ctx, c, wire.ServeOptions{
+			First:           first,
+			IdleTimeout:     d.opts.HeartbeatTimeout,
+			GreetingTimeout: greetingTimeout,
+			ReadTimeout:     lineTimeout,
 		}, s)
+		d.cutSlow(c, err)
 		c.Close()
 		var deltas []pool.Delta
 		d.mu.Lock()

@@ -270,6 +270,7 @@ func TestLmgrdGoneStopsDaemon(t *testing.T) {
 func TestConnectionLimitKeepsAdminReserve(t *testing.T) {
 	h := startDaemon(t, "FEATURE f demo 1.0 permanent 5 SIGN=0\n", func(o *Options) {
 		o.MaxConnections, o.AdminReserve = 2, 1
+		o.MaxConnectionsPerHost = -1 // every client is 127.0.0.1 here
 	})
 	h.dial(t, "a")
 	h.dial(t, "b")

@@ -73,7 +73,7 @@ func TestReserveNeverCountsPastTheCap(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if d.reserve(false) {
+			if reserved(d, noPeer, false) {
 				in.Add(1)
 			}
 		}()
@@ -81,20 +81,20 @@ func TestReserveNeverCountsPastTheCap(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, int64(10), in.Load(), "clients fill the client limit, no more")
 	assert.Equal(t, int64(10), d.clients.Load())
-	assert.Nil(t, d.admit(false), "the tenth client, counted in, is admitted at its greeting")
+	assert.Nil(t, d.admit(noPeer, false), "the tenth client, counted in, is admitted at its greeting")
 
 	for range 3 {
-		assert.True(t, d.reserve(true), "an administrator uses the reserve")
+		assert.True(t, reserved(d, noPeer, true), "an administrator uses the reserve")
 	}
-	assert.False(t, d.reserve(true), "the reserve is full too")
+	assert.False(t, reserved(d, noPeer, true), "the reserve is full too")
 	assert.Equal(t, int64(13), d.clients.Load())
-	assert.Nil(t, d.admit(true), "counted in, an administrator is admitted")
-	assert.Equal(t, wire.CodeServerMaxedOut, d.admit(false).Code,
+	assert.Nil(t, d.admit(noPeer, true), "counted in, an administrator is admitted")
+	assert.Equal(t, wire.CodeServerMaxedOut, d.admit(noPeer, false).Code,
 		"a client counted into the administrators' cap (the direct port's, before its greeting) is refused at its greeting")
 
 	d.clients.Add(-1)
-	assert.False(t, d.reserve(false), "a client finds no room in the administrators' reserve")
-	assert.True(t, d.reserve(true))
+	assert.False(t, reserved(d, noPeer, false), "a client finds no room in the administrators' reserve")
+	assert.True(t, reserved(d, noPeer, true))
 	assert.Equal(t, 1, strings.Count(logs.String(), "Maximum connections to the server has reached"),
 		"the refusals of one burst are one warning:\n%s", logs.String())
 }
@@ -126,6 +126,7 @@ func readReply(t *testing.T, c net.Conn) (wire.Message, *wire.Reader) {
 func TestHandoffsPastTheLimitAreRefusedAtOnce(t *testing.T) {
 	h := startDaemon(t, "FEATURE f demo 1.0 permanent 5 SIGN=0\n", func(o *Options) {
 		o.MaxConnections, o.AdminReserve = 2, 1
+		o.MaxConnectionsPerHost = -1 // every client is 127.0.0.1 here
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -156,6 +157,7 @@ func TestHandoffsPastTheLimitAreRefusedAtOnce(t *testing.T) {
 func TestDirectPortPastTheCapIsRefusedBeforeItsGreeting(t *testing.T) {
 	h := startDaemon(t, "FEATURE f demo 1.0 permanent 5 SIGN=0\n", func(o *Options) {
 		o.MaxConnections, o.AdminReserve = 1, 0
+		o.MaxConnectionsPerHost = -1 // every client is 127.0.0.1 here
 	})
 	h.dial(t, "a")
 	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", h.port))

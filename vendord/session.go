@@ -73,7 +73,7 @@ func (s *session) hello(req wire.Message) (wire.Message, []wire.Message, bool) {
 	if ids := req.Get("hostid"); ids != "" {
 		s.client.HostIDs = splitIDs(ids)
 	}
-	if err := s.d.admit(req.Get("role") == "admin"); err != nil {
+	if err := s.d.admit(s.conn, req.Get("role") == "admin"); err != nil {
 		return err.Message(), nil, true
 	}
 	if req.Get("role") != "admin" {
