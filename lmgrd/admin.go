@@ -23,7 +23,7 @@ type adminSession struct {
 
 func (s *server) serveAdmin(c net.Conn, hello wire.Message) {
 	defer c.Close()
-	wire.Serve(s.ctx, c, wire.ServeOptions{First: &hello, IdleTimeout: s.opts.GreetingTimeout * 6}, &adminSession{s: s, conn: c, hello: hello})
+	wire.Serve(s.ctx, c, wire.ServeOptions{First: &hello, IdleTimeout: s.opts.GreetingTimeout * 6, ReadTimeout: lineTimeout}, &adminSession{s: s, conn: c, hello: hello})
 }
 
 // Handle implements wire.Handler.

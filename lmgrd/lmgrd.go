@@ -39,6 +39,8 @@ type server struct {
 	ln      net.Listener
 	tri     *triad // nil for a lone server
 
+	rejections flexlog.Throttle // the warnings of connections refused at their greeting
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup

@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/lmtriad/lmtriad/flexlog"
 	"github.com/lmtriad/lmtriad/wire"
@@ -106,7 +110,10 @@ func (s *server) route(c net.Conn) {
 	_ = c.SetDeadline(time.Now().Add(s.opts.GreetingTimeout))
 	line, err := readGreeting(c)
 	if err != nil {
-		s.reject(c, wire.NewError(wire.CodeBadComm, 10))
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			err = fmt.Errorf("greeting not completed within %v", s.opts.GreetingTimeout)
+		}
+		s.reject(c, wire.NewError(wire.CodeBadComm, 10).WithDetail(err.Error()))
 		return
 	}
 	hello, err := wire.ParseMessage(line)
@@ -175,11 +182,31 @@ func (s *server) route(c net.Conn) {
 	c.Close() // the vendor daemon holds its own copy now
 }
 
+// reject answers a connection with e, closes it, and logs it with the
+// peer's address: at most one line per rejectLogEvery, counting the
+// refusals held back, so that a flood of bad or slow connects cannot fill
+// the log.
 func (s *server) reject(c net.Conn, e *wire.Error) {
 	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
 	_ = wire.NewWriter(c).WriteMessage(e.Message())
 	c.Close()
+	if ok, more := s.rejections.Allow(time.Now(), rejectLogEvery); ok {
+		peer := ""
+		if a := c.RemoteAddr(); a != nil {
+			peer = a.String()
+		}
+		s.log.WithFields(logrus.Fields{"peer": peer, "refused_since_last_warning": more}).
+			Warnf("Refused a connection: %v", e)
+	}
 }
+
+// rejectLogEvery spaces the warnings of refused connections.
+const rejectLogEvery = 5 * time.Second
+
+// lineTimeout is how long one request line of a session lmgrd serves
+// itself (an administrator's) may take once its first byte is in: a slow
+// sender is cut in seconds, an idle session between lines is not.
+const lineTimeout = 5 * time.Second
 
 // readGreeting reads exactly one line and nothing after it: the rest
 // belongs to the vendor daemon that gets the socket. It peeks at what has
