@@ -221,23 +221,7 @@ func (pr *printer) pkg(p *Package) {
 	if p.Version != "" {
 		fields = append(fields, pr.pos(p.Version))
 	}
-	attrs := p.Attrs
-	if !hasAttr(attrs, "COMPONENTS") {
-		comps := make([]string, len(p.Components))
-		for i, c := range p.Components {
-			comps[i] = c.Name
-			if c.Version != "" || c.Count != 0 {
-				comps[i] += ":" + c.Version
-			}
-			if c.Count != 0 {
-				comps[i] += ":" + strconv.Itoa(c.Count)
-			}
-		}
-		attrs = append(attrs, Attr{Key: "COMPONENTS", Value: strings.Join(comps, " ")})
-	}
-	if p.Suite && !hasAttr(attrs, "OPTIONS") {
-		attrs = append(attrs, Attr{Key: "OPTIONS", Value: "SUITE"})
-	}
+	attrs := append(p.Attrs[:len(p.Attrs):len(p.Attrs)], packageAttrs(p)...)
 	if p.Sign != "" && !hasAttr(attrs, "SIGN", "AUTH") {
 		// Without a version, a key that reads as one would come back as the version.
 		if isHex(p.Sign) && (p.Version != "" || !ValidVersion(p.Sign)) {
