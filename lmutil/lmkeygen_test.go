@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/lmtriad/lmtriad/clusterkey"
+	"github.com/lmtriad/lmtriad/licsign"
 )
 
 func TestLmkeygen(t *testing.T) {
@@ -35,9 +36,9 @@ func TestLmkeygen(t *testing.T) {
 		{name: "file exists", args: []string{"lmutil", "lmkeygen", "-cluster", "D/existing.key"},
 			wantCode: 1, wantErr: "lmkeygen: D/existing.key already exists"},
 		{name: "no -cluster", args: []string{"lmutil", "lmkeygen"},
-			wantCode: 1, wantErr: "lmkeygen: -cluster FILE is required (vendor signing keys are not offered yet)"},
-		{name: "vendor and directory", args: []string{"lmutil", "lmkeygen", "demo", "D/"},
-			wantCode: 1, wantErr: "lmkeygen: -cluster FILE is required (vendor signing keys are not offered yet)"},
+			wantCode: 1, wantErr: "lmkeygen: want -cluster FILE or VENDOR DIR"},
+		{name: "vendor only", args: []string{"lmutil", "lmkeygen", "demo"},
+			wantCode: 1, wantErr: "lmkeygen: want -cluster FILE or VENDOR DIR"},
 		{name: "extra argument", args: []string{"lmutil", "lmkeygen", "-cluster", "D/d.key", "demo"},
 			wantCode: 1, wantErr: "takes no other arguments"},
 		{name: "no such directory", args: []string{"lmutil", "lmkeygen", "-cluster", "D/none/e.key"},
@@ -80,5 +81,41 @@ func TestLmkeygen(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(existing); string(data) != "keep me\n" {
 		t.Errorf("the existing file was overwritten: %q", data)
+	}
+}
+
+func TestLmkeygenVendor(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := runLmutil(t, "lmutil", "lmkeygen", "demo", dir)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	keyPath, pubPath := filepath.Join(dir, "demo.key"), filepath.Join(dir, "demo.pub")
+	if want := "Wrote " + keyPath + " (private"; !strings.HasPrefix(out, want) {
+		t.Errorf("stdout %q, want %q...", out, want)
+	}
+	k, err := licsign.LoadPrivateKey(keyPath)
+	if err != nil || k.Vendor != "demo" {
+		t.Fatalf("the private key: %v %v", k, err)
+	}
+	pubs, err := licsign.LoadPublicKeys(pubPath)
+	if err != nil || len(pubs) != 1 || !pubs[0].Key.Equal(k.Public().Key) {
+		t.Fatalf("the public key: %v %v", pubs, err)
+	}
+	if fi, err := os.Stat(keyPath); err != nil || runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {
+		t.Errorf("stat %s: %v, %v; want mode 0600", keyPath, fi, err)
+	}
+	before, _ := os.ReadFile(keyPath)
+	code, _, errOut = runLmutil(t, "lmutil", "lmkeygen", "demo", dir)
+	if code != 1 || !strings.Contains(errOut, "already exists") {
+		t.Errorf("second run: exit %d, stderr %q; want a refusal", code, errOut)
+	}
+	if after, _ := os.ReadFile(keyPath); string(after) != string(before) {
+		t.Error("the private key was overwritten")
+	}
+	for _, args := range [][]string{{"bad vendor", dir}, {"demo2", filepath.Join(dir, "none")}} {
+		if code, _, errOut := runLmutil(t, append([]string{"lmutil", "lmkeygen"}, args...)...); code != 1 || errOut == "" {
+			t.Errorf("%q: exit %d, stderr %q", args, code, errOut)
+		}
 	}
 }
