@@ -63,9 +63,12 @@ type daemon struct {
 
 	connsMu sync.Mutex
 	conns   map[net.Conn]bool // true: a client's (closed when this server steps down)
-	wg      sync.WaitGroup
-	ctx     context.Context
-	cancel  context.CancelFunc
+	// sessions are the live connections by session id, for telling a
+	// client its license was revoked (revoke.go).
+	sessions map[uint64]*session
+	wg       sync.WaitGroup
+	ctx      context.Context
+	cancel   context.CancelFunc
 }
 
 // role is what lmgrd last said about this server's place in its triad.
@@ -279,6 +282,7 @@ func (d *daemon) reread() {
 	}
 	d.mu.Unlock()
 	d.logDeltas(deltas)
+	d.revoke(deltas)
 	d.log.Info("Rereading license file: done")
 	d.logServing(pools)
 }
@@ -348,6 +352,7 @@ func (d *daemon) serve(ctx context.Context, c net.Conn, first *wire.Message) {
 		return
 	}
 	s := &session{d: d, id: d.nextSession.Add(1), conn: c}
+	d.addSession(s)
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
@@ -358,7 +363,9 @@ func (d *daemon) serve(ctx context.Context, c net.Conn, first *wire.Message) {
 			IdleTimeout:     d.opts.HeartbeatTimeout,
 			GreetingTimeout: greetingTimeout,
 			ReadTimeout:     lineTimeout,
+			WriteLock:       &s.wmu,
 		}, s)
+		d.dropSession(s)
 		d.cutSlow(c, err)
 		c.Close()
 		var deltas []pool.Delta
@@ -435,6 +442,7 @@ func (d *daemon) expireLoop(ctx context.Context) {
 			}
 			d.mu.Unlock()
 			d.logDeltas(deltas)
+			d.revoke(deltas)
 		}
 	}
 }

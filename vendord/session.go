@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/sirupsen/logrus"
 
@@ -19,6 +20,7 @@ type session struct {
 	d       *daemon
 	id      uint64
 	conn    net.Conn
+	wmu     sync.Mutex // held by Serve while it writes a reply, and by revoke
 	greeted bool
 	client  pool.Client
 }
@@ -234,6 +236,7 @@ func (s *session) remove(req wire.Message) wire.Message {
 		d.log.Infof("REMOVING %s@%s:%s from %s", h.User, h.Host, h.Display, h.Feature)
 	}
 	d.logDeltas(deltas)
+	d.revoke(deltas)
 	return wire.OK("removed", strconv.Itoa(len(deltas)))
 }
 

@@ -60,6 +60,11 @@ type ServeOptions struct {
 	// WriteTimeout is how long writing one reply with its records may take.
 	// 0 means no limit.
 	WriteTimeout time.Duration
+	// WriteLock, when set, is held while a reply and its records are
+	// written, so that another goroutine writing to the same connection
+	// under it (a vendor daemon's unsolicited REVOKED line) never splits
+	// or reorders a reply. nil means Serve is the connection's only writer.
+	WriteLock sync.Locker
 	// MaxBadLines is how many malformed or too long lines in a row are
 	// answered with an ERR before the connection is closed. 0 means
 	// DefaultMaxBadLines; a negative value means no limit.
@@ -384,6 +389,10 @@ func (s *server) call(req Message) (resp Message, recs []Message, closeConn bool
 }
 
 func (s *server) write(resp Message, recs []Message) error {
+	if l := s.opts.WriteLock; l != nil {
+		l.Lock()
+		defer l.Unlock()
+	}
 	if t := s.opts.WriteTimeout; t > 0 {
 		if err := s.c.SetWriteDeadline(time.Now().Add(t)); err != nil {
 			return err

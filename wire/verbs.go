@@ -32,6 +32,10 @@ const (
 	VerbRemove    = "REMOVE"
 	VerbShutdown  = "SHUTDOWN"
 
+	// Unsolicited, from a vendor daemon to a client: a license it held was
+	// freed by the server (lmremove, lmreread, heartbeat timeout).
+	VerbRevoked = "REVOKED"
+
 	// Between triad peers (role=peer).
 	VerbPing = "PING"
 	VerbPong = "PONG"
