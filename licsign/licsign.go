@@ -112,6 +112,15 @@ func Sign(line licfile.SignedLine, k *PrivateKey) (string, error) {
 // among keys. It returns nil when one of them verifies it, else an error
 // wrapping ErrNoSignature, ErrMalformed, ErrNoKey or ErrBadSignature.
 func Verify(line licfile.SignedLine, keys []*PublicKey) error {
+	var mine []*PublicKey
+	for _, k := range keys {
+		if k.Vendor == line.Vendor {
+			mine = append(mine, k)
+		}
+	}
+	if len(mine) == 0 {
+		return fmt.Errorf("%w %s", ErrNoKey, line.Vendor)
+	}
 	b64, ok := strings.CutPrefix(line.Sign, Scheme)
 	if !ok {
 		if line.Sign == "" {
@@ -123,18 +132,10 @@ func Verify(line licfile.SignedLine, keys []*PublicKey) error {
 	if err != nil || len(sig) != ed25519.SignatureSize {
 		return ErrMalformed
 	}
-	found := false
-	for _, k := range keys {
-		if k.Vendor != line.Vendor {
-			continue
-		}
-		found = true
+	for _, k := range mine {
 		if ed25519.Verify(k.Key, line.Canonical, sig) {
 			return nil
 		}
-	}
-	if !found {
-		return fmt.Errorf("%w %s", ErrNoKey, line.Vendor)
 	}
 	return ErrBadSignature
 }

@@ -31,6 +31,7 @@ func newApp(stdout, stderr io.Writer, env *environment) *cli.App {
 			lmverCommand(),
 			checkoutCommand(env),
 			lmkeygenCommand(),
+			lmcryptCommand(),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/lmtriad/lmtriad/licfile"
+	"github.com/lmtriad/lmtriad/licsign"
 	"github.com/urfave/cli/v2"
 )
 
@@ -16,6 +17,7 @@ import (
 type lmcksumOptions struct {
 	LicensePath string // -c, or $LM_LICENSE_FILE
 	Feature     string // only lines of this name; empty: all
+	VendorKeys  string // -vendor-keys: a .pub file or a directory of them; empty: no signature check
 }
 
 func lmcksumCommand() *cli.Command {
@@ -26,13 +28,19 @@ func lmcksumCommand() *cli.Command {
 		Description: "Checks each FEATURE, INCREMENT, UPGRADE and PACKAGE line and prints\n" +
 			"\"OK\" or what is wrong with it. lmtriad has no signature algorithm: OK\n" +
 			"means the line is well formed and consistent. Exits 0 only when every\n" +
-			"line of every file is valid.",
+			"line of every file is valid.\n\n" +
+			"With -vendor-keys KEYS (a VENDOR.pub file from lmkeygen VENDOR DIR, or a\n" +
+			"directory of them), checks instead the Ed25519 signature (SIGN=ed1:...)\n" +
+			"of each line and prints \"FILE:LINE: KEYWORD NAME VENDOR: OK\" or \"...: BAD:\n" +
+			"reason\"; a line whose vendor has no key is BAD. Exits 0 only when every\n" +
+			"line is valid and OK.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "c", Usage: "license file, directory or search path (default $LM_LICENSE_FILE)"},
+			&cli.StringFlag{Name: "vendor-keys", Usage: "check license signatures with the public key `KEYS` (a .pub file or a directory of them)"},
 			&cli.BoolFlag{Name: "k", Usage: "case-sensitive checksums (accepted for compatibility; no effect)"},
 		},
 		Action: func(c *cli.Context) error {
-			opts := lmcksumOptions{LicensePath: c.String("c"), Feature: c.Args().First()}
+			opts := lmcksumOptions{LicensePath: c.String("c"), Feature: c.Args().First(), VendorKeys: c.String("vendor-keys")}
 			if opts.LicensePath == "" {
 				opts.LicensePath = licfile.SearchPathFromEnv("", os.Getenv)
 			}
@@ -50,6 +58,14 @@ func lmcksum(w io.Writer, opts lmcksumOptions) error {
 		fmt.Fprintln(w, "lmcksum: no license file: give -c file or set LM_LICENSE_FILE (-1: Cannot find license file.)")
 		return exitError{1}
 	}
+	var keys []*licsign.PublicKey
+	if opts.VendorKeys != "" {
+		var err error
+		if keys, err = licsign.LoadPublicKeys(opts.VendorKeys); err != nil {
+			fmt.Fprintf(w, "lmcksum: vendor keys: %v\n", err)
+			return exitError{1}
+		}
+	}
 	files, err := licfile.Load(opts.LicensePath)
 	var errs licfile.ErrorList
 	if err != nil && !errors.As(err, &errs) {
@@ -59,17 +75,35 @@ func lmcksum(w io.Writer, opts lmcksumOptions) error {
 	for _, e := range errs {
 		byFile[e.Pos.File] = append(byFile[e.Pos.File], e)
 	}
-	found := false
+	found, bad := false, false
 	for _, f := range files {
 		fmt.Fprintf(w, "lmcksum: using license file %q\n", f.Name)
 		var items []item
+		for _, l := range f.SignedLines() {
+			if keys == nil || opts.Feature != "" && l.Name != opts.Feature {
+				continue
+			}
+			found = true
+			text := fmt.Sprintf("%s: %s %s %s: OK", l.Pos, l.Keyword, l.Name, l.Vendor)
+			if err := licsign.Verify(l, keys); err != nil {
+				bad = true
+				text = strings.TrimSuffix(text, "OK") + "BAD: " + err.Error()
+			}
+			items = append(items, item{l.Pos.Line, text})
+		}
 		for _, ft := range f.Features {
+			if keys != nil {
+				break
+			}
 			if opts.Feature == "" || ft.Name == opts.Feature {
 				found = true
 				items = append(items, item{ft.Pos.Line, okLine(ft.Kind.String(), ft.Name, ft.Vendor, ft.Version)})
 			}
 		}
 		for _, p := range f.Packages {
+			if keys != nil {
+				break
+			}
 			if opts.Feature == "" || p.Name == opts.Feature {
 				found = true
 				items = append(items, item{p.Pos.Line, okLine("PACKAGE", p.Name, p.Vendor, p.Version)})
@@ -97,7 +131,7 @@ func lmcksum(w io.Writer, opts lmcksumOptions) error {
 		fmt.Fprintf(w, "lmcksum: no line for feature %q\n", opts.Feature)
 		return exitError{1}
 	}
-	if len(errs) > 0 {
+	if len(errs) > 0 || bad {
 		return exitError{1}
 	}
 	return nil
