@@ -43,6 +43,11 @@ const (
 	Regained
 	// Failed: the license could not be checked out again; it is gone.
 	Failed
+	// Revoked: the server took the license away (lmremove, a reread that
+	// removed or lowered its feature, a heartbeat timeout) and said so.
+	// Err is the FlexLM error; the license is gone and is not checked out
+	// again.
+	Revoked
 )
 
 func (k EventKind) String() string {
@@ -53,6 +58,8 @@ func (k EventKind) String() string {
 		return "regained"
 	case Failed:
 		return "failed"
+	case Revoked:
+		return "revoked"
 	}
 	return "EventKind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -78,6 +85,7 @@ type License struct {
 	link    *link // the connection that holds it
 	held    bool
 	done    bool
+	err     error // why the server revoked it
 	events  chan Event
 }
 
@@ -219,6 +227,13 @@ func (c *Client) checkoutOn(ctx context.Context, l *link, lic *License) error {
 	lic.mu.Lock()
 	lic.handle, lic.granted, lic.server, lic.vendor, lic.held, lic.link = handle, resp.Get("version"), l.server, l.vendor, true, l
 	lic.mu.Unlock()
+	if err := l.hold(handle, lic); err != nil {
+		// Revoked before this reply was taken up.
+		lic.mu.Lock()
+		lic.held, lic.err = false, err
+		lic.mu.Unlock()
+		return err
+	}
 	return nil
 }
 
@@ -375,6 +390,11 @@ func (l *License) Checkin() error {
 	delete(c.licenses, l)
 	c.mu.Unlock()
 	close(l.events)
+	if ln != nil {
+		ln.rmu.Lock()
+		delete(ln.holding, handle)
+		ln.rmu.Unlock()
+	}
 	if !held || ln == nil || !ln.alive() {
 		return nil // the server frees it when the connection ends
 	}

@@ -28,6 +28,14 @@ type link struct {
 	dead    chan struct{}
 	deadErr error
 	once    sync.Once
+
+	// onRevoke is told of each REVOKED line (revoke.go); rmu guards the
+	// licenses held over this link by handle, and the revocations that
+	// came before their checkout's reply was taken up.
+	onRevoke func(*License, error)
+	rmu      sync.Mutex
+	holding  map[uint64]*License
+	revoked  map[uint64]error
 }
 
 type call struct {
@@ -45,7 +53,7 @@ func (c *Client) dialLink(ctx context.Context, addr, feature string) (*link, wir
 	if err != nil {
 		return nil, wire.Message{}, wire.NewError(wire.CodeCantConnect, 570).WithDetail(wire.SysDetail(err))
 	}
-	l := &link{conn: conn, server: portAtHost(addr), w: wire.NewWriter(conn), dead: make(chan struct{})}
+	l := &link{conn: conn, server: portAtHost(addr), w: wire.NewWriter(conn), dead: make(chan struct{}), onRevoke: c.revoked}
 	go l.readLoop()
 	hello := wire.New("HELLO", "proto", strconv.Itoa(wire.ProtocolVersion), "role", "client",
 		"user", c.opts.User, "host", c.opts.Host, "display", c.opts.Display, "pid", strconv.Itoa(c.opts.PID))
@@ -117,6 +125,11 @@ func (l *link) readLoop() {
 		if err != nil {
 			l.close(wire.NewError(wire.CodeCantRead, 1).WithDetail(wire.SysDetail(err)))
 			return
+		}
+		if resp.Verb == wire.VerbRevoked {
+			// Unsolicited: not the reply of any request.
+			l.revoke(resp)
+			continue
 		}
 		var records []wire.Message
 		if n, ok := resp.Lookup("records"); ok && resp.Verb == "OK" {
