@@ -56,7 +56,8 @@ func (c *Client) dialLink(ctx context.Context, addr, feature string) (*link, wir
 	l := &link{conn: conn, server: portAtHost(addr), w: wire.NewWriter(conn), dead: make(chan struct{}), onRevoke: c.revoked}
 	go l.readLoop()
 	hello := wire.New("HELLO", "proto", strconv.Itoa(wire.ProtocolVersion), "role", "client",
-		"user", c.opts.User, "host", c.opts.Host, "display", c.opts.Display, "pid", strconv.Itoa(c.opts.PID))
+		"user", c.opts.User, "host", c.opts.Host, "display", c.opts.Display, "pid", strconv.Itoa(c.opts.PID),
+		"notify", "revoked")
 	if c.opts.Vendor != "" {
 		hello.Set("vendor", c.opts.Vendor)
 	} else {

@@ -65,8 +65,8 @@ func (d *daemon) revoke(deltas []pool.Delta) {
 			continue
 		}
 		s := d.session(dl.Holder.Session)
-		if s == nil {
-			continue // its connection is gone already
+		if s == nil || !s.revokes {
+			continue // its connection is gone already, or it would not understand
 		}
 		d.log.Infof("Telling %s@%s its %s license (handle %d) was revoked: %s",
 			dl.Holder.User, dl.Holder.Host, dl.Holder.Feature, dl.Holder.Handle, m.Get("reason"))

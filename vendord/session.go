@@ -22,6 +22,7 @@ type session struct {
 	conn    net.Conn
 	wmu     sync.Mutex // held by Serve while it writes a reply, and by revoke
 	greeted bool
+	revokes bool // the client said at HELLO it takes REVOKED lines (notify=revoked)
 	client  pool.Client
 }
 
@@ -64,6 +65,7 @@ func (s *session) hello(req wire.Message) (wire.Message, []wire.Message, bool) {
 		return wire.NewError(wire.CodeBadComm, 3).Message(), nil, true
 	}
 	s.greeted = true
+	s.revokes = hasWord(req.Get("notify"), "revoked")
 	pid, _ := strconv.Atoi(req.Get("pid"))
 	s.client = pool.Client{
 		Session: s.id,
@@ -257,6 +259,15 @@ func denialMessage(err error) wire.Message {
 		return wire.NewError(denial.Code, 1).Message()
 	}
 	return wire.NewError(wire.CodeBadComm, 8).Message()
+}
+
+func hasWord(list, word string) bool {
+	for _, w := range splitIDs(list) {
+		if w == word {
+			return true
+		}
+	}
+	return false
 }
 
 func splitIDs(s string) []string {
