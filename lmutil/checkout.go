@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -22,7 +24,11 @@ func checkoutCommand(env *environment) *cli.Command {
 	return &cli.Command{
 		Name:      "checkout",
 		Usage:     "hold licenses while a command runs",
-		UsageText: "lmutil checkout [-c PATH] [-v VERSION] [-n COUNT] [-vendor NAME] FEATURE -- COMMAND [ARGS...]",
+		UsageText: "lmutil checkout [-c PATH] [-v VERSION] [-n COUNT] [-vendor NAME] [-revoke-signal SIG] [-revoke-grace DURATION] FEATURE -- COMMAND [ARGS...]",
+		Description: "Runs COMMAND while holding the licenses. If the server revokes them (lmremove,\n" +
+			"an lmreread that removes or lowers the feature, a heartbeat timeout), COMMAND\n" +
+			"gets -revoke-signal, then SIGKILL if it is still running after -revoke-grace,\n" +
+			"and lmutil exits 1 after printing the FlexLM error.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "c", Usage: "license `PATH` (else <VENDOR>_LICENSE_FILE, LM_LICENSE_FILE)"},
 			&cli.StringFlag{Name: "v", Usage: "minimum `VERSION`"},
@@ -30,6 +36,8 @@ func checkoutCommand(env *environment) *cli.Command {
 			&cli.StringFlag{Name: "vendor", Usage: "vendor daemon `NAME` (else the one serving FEATURE)"},
 			&cli.DurationFlag{Name: "wait", Usage: "keep trying this long while the server is away (a failover) or, with -queue, all licenses are in use"},
 			&cli.BoolFlag{Name: "queue", Usage: "with -wait: also wait for a license to be free (-4)"},
+			&cli.StringFlag{Name: "revoke-signal", Value: "TERM", Usage: "`SIGNAL` sent to the command when the server revokes the license (TERM, INT, HUP, KILL, ... or a number)"},
+			&cli.DurationFlag{Name: "revoke-grace", Value: 10 * time.Second, Usage: "after a revocation, how long the command may run after -revoke-signal before SIGKILL"},
 		},
 		Action: func(c *cli.Context) error {
 			args := c.Args().Slice()
@@ -40,6 +48,10 @@ func checkoutCommand(env *environment) *cli.Command {
 				return cli.Exit("usage: "+c.Command.UsageText, 2)
 			}
 			feature, command := args[0], args[1:]
+			revokeSig, err := parseSignal(c.String("revoke-signal"))
+			if err != nil {
+				return cli.Exit("lmutil checkout: -revoke-signal: "+err.Error(), 2)
+			}
 			opts := client.NewOptions()
 			opts.Vendor = c.String("vendor")
 			opts.LicensePath = c.String("c")
@@ -54,6 +66,7 @@ func checkoutCommand(env *environment) *cli.Command {
 				return cli.Exit(fmt.Sprintf("lmutil checkout: %s: %v", feature, err), 1)
 			}
 			fmt.Fprintf(c.App.ErrWriter, "lmutil checkout: %s checked out from %s (handle %d)\n", feature, lic.Server(), lic.Handle())
+			revoked := make(chan error, 1)
 			go func() {
 				for ev := range lic.Events() {
 					if ev.Err != nil {
@@ -61,9 +74,19 @@ func checkoutCommand(env *environment) *cli.Command {
 					} else {
 						fmt.Fprintf(c.App.ErrWriter, "lmutil checkout: %s license %v\n", feature, ev.Kind)
 					}
+					if ev.Kind == client.Revoked {
+						select {
+						case revoked <- ev.Err:
+						default:
+						}
+					}
 				}
 			}()
-			status := runCommand(command, c.App.Writer, c.App.ErrWriter)
+			status, rerr := runCommand(command, c.App.Writer, c.App.ErrWriter, revoked, revokeSig, c.Duration("revoke-grace"))
+			if rerr != nil {
+				_ = lic.Checkin() // nothing is sent: the server freed it
+				return cli.Exit(fmt.Sprintf("lmutil checkout: %s: license revoked, command stopped: %v", feature, rerr), 1)
+			}
 			if err := lic.Checkin(); err != nil {
 				fmt.Fprintf(c.App.ErrWriter, "lmutil checkout: checkin: %v\n", err)
 			}
@@ -76,37 +99,78 @@ func checkoutCommand(env *environment) *cli.Command {
 }
 
 // runCommand runs the gated command, passing on SIGINT and SIGTERM, and
-// returns its exit status (128+signal when it was killed).
-func runCommand(argv []string, stdout, stderr interface{ Write([]byte) (int, error) }) int {
+// returns its exit status (128+signal when it was killed). When revoked
+// delivers an error the command gets sig, then SIGKILL after grace, and
+// that error is returned with the status.
+func runCommand(argv []string, stdout, stderr interface{ Write([]byte) (int, error) }, revoked <-chan error, sig syscall.Signal, grace time.Duration) (int, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintf(stderr, "lmutil checkout: %v\n", err)
-		return 127
+		return 127, nil
 	}
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	var (
+		revokeErr error
+		kill      <-chan time.Time
+	)
 	for {
 		select {
 		case s := <-sigs:
 			_ = cmd.Process.Signal(s)
+		case err := <-revoked:
+			revoked = nil
+			revokeErr = err
+			fmt.Fprintf(stderr, "lmutil checkout: license revoked, sending %v to the command (SIGKILL in %v)\n", sig, grace)
+			_ = cmd.Process.Signal(sig)
+			t := time.NewTimer(grace)
+			defer t.Stop()
+			kill = t.C
+		case <-kill:
+			kill = nil
+			_ = cmd.Process.Kill()
 		case err := <-done:
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
 				if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-					return 128 + int(ws.Signal())
+					return 128 + int(ws.Signal()), revokeErr
 				}
-				return ee.ExitCode()
+				return ee.ExitCode(), revokeErr
 			}
 			if err != nil {
-				return 1
+				return 1, revokeErr
 			}
-			return 0
+			return 0, revokeErr
 		}
 	}
+}
+
+// parseSignal reads a signal name (TERM, SIGTERM, term) or number.
+func parseSignal(name string) (syscall.Signal, error) {
+	if n, err := strconv.Atoi(name); err == nil && n > 0 && n < 65 {
+		return syscall.Signal(n), nil
+	}
+	switch strings.TrimPrefix(strings.ToUpper(name), "SIG") {
+	case "TERM":
+		return syscall.SIGTERM, nil
+	case "INT":
+		return syscall.SIGINT, nil
+	case "HUP":
+		return syscall.SIGHUP, nil
+	case "KILL":
+		return syscall.SIGKILL, nil
+	case "QUIT":
+		return syscall.SIGQUIT, nil
+	case "USR1":
+		return syscall.SIGUSR1, nil
+	case "USR2":
+		return syscall.SIGUSR2, nil
+	}
+	return 0, fmt.Errorf("unknown signal %q", name)
 }
 
 // checkoutWaiting checks out, trying again for up to wait while the server
