@@ -46,9 +46,10 @@ type enroller struct {
 
 	kick chan chan struct{} // a pass now; the channel (if any) is closed after it
 
-	mu         sync.Mutex // guards set, changed, conflicted
+	mu         sync.Mutex // guards set, changed, conflicted, servedPub
 	set        *enrol.Set // a copy of the run loop's set, as last applied
 	changed    chan struct{}
+	servedPub  string            // served, for waitEnrolled: this member serves the set with this digest
 	conflicted map[string]string // this member's edits the set refused (enrol.PlanInput.Refused)
 
 	synced   map[string]string
@@ -247,6 +248,15 @@ func (e *enroller) pass() {
 	if wrote {
 		_ = e.t.s.reread("")
 	}
+	if inLine {
+		e.mu.Lock()
+		if e.servedPub != e.served {
+			e.servedPub = e.served
+			close(e.changed)
+			e.changed = make(chan struct{})
+		}
+		e.mu.Unlock()
+	}
 	if plan.Propose != nil {
 		e.propose(plan.Propose, local)
 	}
@@ -442,11 +452,14 @@ func reason(err error) string {
 }
 
 // waitEnrolled waits until every named file has the given content in the
-// set (lmenroll), at most until ctx ends.
+// set and this member has written and reread it (lmenroll), at most until
+// ctx ends.
 func (e *enroller) waitEnrolled(ctx context.Context, want map[string]string) error {
 	for {
-		set, changed := e.current()
-		done := true
+		e.mu.Lock()
+		set, changed, served := e.set, e.changed, e.servedPub
+		e.mu.Unlock()
+		done := served == set.Digest()
 		for name, digest := range want {
 			if d, ok := set.Files[name]; !ok || d.Digest() != digest {
 				done = false

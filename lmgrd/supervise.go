@@ -85,6 +85,11 @@ type syscallConn interface {
 func (s *server) startVendors() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.ctx.Err() != nil {
+		// Stopping: a reread now (the watch, an enrolment) must not start a
+		// daemon that stopVendors has already passed by.
+		return
+	}
 	for _, f := range s.files {
 		for _, vl := range f.Vendors {
 			if old, ok := s.vendors[vl.Name]; ok && !isClosed(old.stopped) {
@@ -104,6 +109,9 @@ func (s *server) supervise(v *vendorProc) {
 	name := v.line.Name
 	backoff := s.opts.RestartBackoff
 	for {
+		if s.ctx.Err() != nil {
+			return
+		}
 		started := time.Now()
 		cmd, err := s.startVendor(v)
 		if err != nil {
