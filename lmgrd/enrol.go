@@ -57,6 +57,7 @@ type enroller struct {
 	proposed map[string]proposedAt // digest proposed per file name
 	refused  map[string]string     // digest last refused per file name: logged once
 	noMaster flexlog.Throttle      // (the run loop's)
+	readErr  flexlog.Throttle
 	// served is the digest of the files this member last read (at start,
 	// or when it was last in line with the set): when the set moves on
 	// from it, the member rereads.
@@ -200,7 +201,9 @@ func (e *enroller) pass() {
 	set, _ := e.current()
 	local, err := e.readLocal(set)
 	if err != nil {
-		e.t.s.log.Errorf("Cannot read the license directory %s: %v", e.dir, err)
+		if ok, _ := e.readErr.Allow(time.Now(), time.Minute); ok {
+			e.t.s.log.Errorf("Cannot read the license directory %s: %v", e.dir, err)
+		}
 		return
 	}
 	e.mu.Lock()
