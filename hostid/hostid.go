@@ -84,11 +84,51 @@ func IsHost(ip net.IP, host string) bool {
 }
 
 // IsLocalPeer reports whether a connection's remote address is on this
-// machine: a loopback address, or not an IP connection at all (a Unix
-// socket or a pipe). lmgrd -local admits admin requests only from those.
+// machine: a loopback address, one of this machine's own interface
+// addresses (net.InterfaceAddrs: a connection from this host to its own
+// LAN address comes from that address), or not an IP connection at all (a
+// Unix socket or a pipe). lmgrd -local admits admin requests only from
+// those, and they get full administration (see AdminPolicy).
 func IsLocalPeer(a net.Addr) bool {
-	if ta, ok := a.(*net.TCPAddr); ok {
-		return ta.IP.IsLoopback()
+	var ip net.IP
+	switch ta := a.(type) {
+	case *net.TCPAddr:
+		ip = ta.IP
+	case *net.UDPAddr:
+		ip = ta.IP
+	case *net.IPAddr:
+		ip = ta.IP
+	default:
+		return true
 	}
-	return true
+	return isLocalIP(ip, interfaceAddrs)
+}
+
+// interfaceAddrs lists this machine's addresses; tests replace it.
+var interfaceAddrs = net.InterfaceAddrs
+
+func isLocalIP(ip net.IP, addrs func() ([]net.Addr, error)) bool {
+	if ip == nil {
+		return false
+	}
+	if ip.IsLoopback() {
+		return true
+	}
+	list, err := addrs()
+	if err != nil {
+		return false
+	}
+	for _, a := range list {
+		var own net.IP
+		switch v := a.(type) {
+		case *net.IPNet:
+			own = v.IP
+		case *net.IPAddr:
+			own = v.IP
+		}
+		if own != nil && own.Equal(ip) {
+			return true
+		}
+	}
+	return false
 }
