@@ -30,6 +30,9 @@ func (s *State) Apply(d Delta) error {
 		if h == nil {
 			return fmt.Errorf("%w: rebind of unknown handle %d", ErrDiverged, d.Holder.Handle)
 		}
+		if h.Secret == "" {
+			h.Secret = d.Holder.Secret // an old holder given a secret at its reattach
+		}
 		s.detach(h)
 		ss := s.session(d.Holder.Session)
 		s.attach(h, ss)

@@ -32,6 +32,15 @@ var denialText = map[int]string{
 type Denial struct {
 	Code   int
 	Reason string
+	// BadSecret marks a reattach refused because the client presented a
+	// wrong or no secret for a handle held under its identity.
+	BadSecret bool
+}
+
+func newSecretDenial() *Denial {
+	d := NewDenial(CodeNeverCheckedOut)
+	d.BadSecret = true
+	return d
 }
 
 // Error returns the FlexLM message text.

@@ -71,6 +71,15 @@
 // handle held by another client is never taken over: the request gets a
 // fresh handle.
 //
+// A holder has a Secret, CheckoutRequest.NewSecret at its grant, which a
+// reattach must present (CheckoutRequest.Secret, compared in constant
+// time): with the same identity but a wrong or missing secret the request
+// is refused with -41 (Denial.BadSecret) and the holder stays where it is.
+// A holder without a secret (granted before secrets existed, restored from
+// an old log or snapshot) is reattached by its identity as before and takes
+// the request's NewSecret then, which its Rebind delta carries. The secret
+// is replicated with the holder; it must never be reported.
+//
 // # Sessions and timeouts
 //
 // A session is a client connection. Checkout, Checkin and Heartbeat mark

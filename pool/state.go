@@ -2,6 +2,7 @@ package pool
 
 import (
 	"cmp"
+	"crypto/subtle"
 	"math"
 	"slices"
 	"strings"
@@ -55,6 +56,13 @@ type CheckoutRequest struct {
 	// Handle, when non-zero, reattaches an existing handle (after a reconnect
 	// or a failover); see the package documentation.
 	Handle uint64
+	// Secret is the holder's secret the client presents with Handle: a
+	// reattach of a holder that has one must present it.
+	Secret string
+	// NewSecret is the secret a new holder gets (and a holder without one
+	// gets on its reattach). The caller draws it from a cryptographic random
+	// source; the pool itself stays deterministic.
+	NewSecret string
 }
 
 // Holder is one checked-out license handle.
@@ -74,6 +82,11 @@ type Holder struct {
 	VendorDef   string
 	Start       time.Time // when it was granted
 	LastSeen    time.Time // the session's last activity
+	// Secret is what a client must present to reattach the handle: only
+	// its holder knows it. It is replicated with the holder and must never
+	// be reported (status, logs). Empty for a holder granted before secrets
+	// existed, which is reattached by its identity alone.
+	Secret string
 }
 
 // State is the license pool of one vendor daemon. It is not safe for
@@ -551,6 +564,12 @@ func (s *State) Checkout(req CheckoutRequest, now time.Time) (Holder, []Delta, e
 		if h := s.holders[req.Handle]; h != nil {
 			if h.Feature == req.Feature && h.User == c.User && h.Host == c.Host &&
 				h.Display == c.Display && h.PID == c.PID {
+				if h.Secret != "" && subtle.ConstantTimeCompare([]byte(h.Secret), []byte(req.Secret)) != 1 {
+					return Holder{}, nil, newSecretDenial()
+				}
+				if h.Secret == "" {
+					h.Secret = req.NewSecret // an old holder is protected from now on
+				}
 				d := s.rebind(h, c.Session, now)
 				return h.export(), []Delta{d}, nil
 			}
@@ -575,6 +594,7 @@ func (s *State) Checkout(req CheckoutRequest, now time.Time) (Holder, []Delta, e
 		HostIDs:   slices.Clone(c.HostIDs),
 		VendorDef: c.VendorDef,
 		Start:     now,
+		Secret:    req.NewSecret,
 	}}
 	s.insert(h, p, c.Session, now)
 	out := h.export()
