@@ -73,6 +73,7 @@ type wireHolder struct {
 	VendorDef   string   `json:"vdef,omitempty"`
 	Start       string   `json:"start,omitempty"`
 	LastSeen    string   `json:"seen,omitempty"`
+	Secret      string   `json:"sec,omitempty"`
 }
 
 type wireMove struct {
@@ -466,6 +467,7 @@ func holderToWire(h *pool.Holder, w *wireHolder) error {
 		Display:     encStr(h.Display),
 		PID:         h.PID,
 		VendorDef:   encStr(h.VendorDef),
+		Secret:      encStr(h.Secret),
 	}
 	if len(h.HostIDs) > 0 {
 		w.HostIDs = make([]string, len(h.HostIDs))
@@ -490,7 +492,7 @@ func holderFromWire(w *wireHolder, h *pool.Holder) error {
 	}{
 		{&h.Feature, w.Feature}, {&h.PoolKey, w.PoolKey}, {&h.PoolVersion, w.PoolVersion},
 		{&h.Version, w.Version}, {&h.User, w.User}, {&h.Host, w.Host},
-		{&h.Display, w.Display}, {&h.VendorDef, w.VendorDef},
+		{&h.Display, w.Display}, {&h.VendorDef, w.VendorDef}, {&h.Secret, w.Secret},
 	} {
 		s, err := decStr(f.src)
 		if err != nil {

@@ -87,7 +87,7 @@
 //	user    string   User            ids     [string] HostIDs
 //	host    string   Host            vdef    string  VendorDef
 //	disp    string   Display         start   time    Start
-//	seen    time     LastSeen
+//	seen    time     LastSeen        sec     string  Secret (absent when empty)
 //
 // move (pool.Move): hnd uint Handle, pk string PoolKey, pv string PoolVersion.
 //
@@ -166,6 +166,9 @@
 //	        vdef   string    VendorDef
 //	        start  time      Start
 //	        seen   time      LastSeen
+//	        sec    string    Secret, only when not empty: a record that
+//	                         ends after seen is a holder without a secret
+//	                         (as every holder written before secrets)
 //	        (the fields fill the record exactly)
 //	pool:   key    string    Key
 //	        name   string    Name
@@ -182,6 +185,13 @@
 //	        dup    string    DupGroup
 //	        od     varint    Overdraft
 //	        lines  count     Lines, then each: file string, line varint
+//
+// Holder secrets (pool.Holder.Secret) came after versions 1 and 2 were
+// fixed: they are an optional last field of both (sec), so every entry and
+// snapshot written before decodes as holders without a secret, and a
+// holder without one encodes byte for byte as before. A build older than
+// secrets refuses an entry or snapshot holding one (bytes left in a holder
+// record, an unknown JSON field): upgrade all three members together.
 //
 // Types of the binary:
 //

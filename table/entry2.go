@@ -79,7 +79,7 @@ func encodeEntry2(e *Entry) ([]byte, error) {
 func deltaSize(d *pool.Delta) int {
 	h := &d.Holder
 	n := 96 + len(h.Feature) + len(h.PoolKey) + len(h.PoolVersion) + len(h.Version) +
-		len(h.User) + len(h.Host) + len(h.Display) + len(h.VendorDef)
+		len(h.User) + len(h.Host) + len(h.Display) + len(h.VendorDef) + len(h.Secret)
 	for _, id := range h.HostIDs {
 		n += 2 + len(id)
 	}
@@ -160,6 +160,9 @@ func appendHolder(b []byte, h *pool.Holder) ([]byte, error) {
 	}
 	if b, err = appendTime(b, h.LastSeen); err != nil {
 		return nil, fmt.Errorf("holder %d last seen: %w", h.Handle, err)
+	}
+	if h.Secret != "" { // optional: a holder without one encodes as before
+		b = appendStr(b, h.Secret)
 	}
 	return b, nil
 }
@@ -483,6 +486,12 @@ func (r *reader2) holderFields(h *pool.Holder) {
 	h.VendorDef = r.str("vdef")
 	h.Start = r.time("start")
 	h.LastSeen = r.time("seen")
+	if r.err == nil && r.i < len(r.b) {
+		h.Secret = r.str("sec")
+		if r.err == nil && h.Secret == "" {
+			r.fail("sec: empty, but present (an empty secret is left out)")
+		}
+	}
 }
 
 func (r *reader2) pool(p *licfile.Pool) {
