@@ -79,6 +79,7 @@ type License struct {
 
 	mu      sync.Mutex
 	handle  uint64
+	secret  string // the server's secret for handle: a reattach shows it
 	granted string // the pool's version that granted it
 	server  string // port@host
 	vendor  string
@@ -212,6 +213,9 @@ func (c *Client) checkoutOn(ctx context.Context, l *link, lic *License) error {
 	lic.mu.Lock()
 	if lic.handle != 0 {
 		req.Set("handle", strconv.FormatUint(lic.handle, 10))
+		if lic.secret != "" {
+			req.Set("secret", lic.secret)
+		}
 	}
 	lic.mu.Unlock()
 	rctx, cancel := context.WithTimeout(ctx, c.opts.RequestTimeout)
@@ -226,6 +230,7 @@ func (c *Client) checkoutOn(ctx context.Context, l *link, lic *License) error {
 	}
 	lic.mu.Lock()
 	lic.handle, lic.granted, lic.server, lic.vendor, lic.held, lic.link = handle, resp.Get("version"), l.server, l.vendor, true, l
+	lic.secret = resp.Get("secret") // "" from a server older than secrets
 	lic.mu.Unlock()
 	if err := l.hold(handle, lic); err != nil {
 		// Revoked before this reply was taken up.

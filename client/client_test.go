@@ -108,6 +108,9 @@ func TestRecover(t *testing.T) {
 			if got, want := cos[1].Get("handle"), strconv.FormatUint(old, 10); got != want {
 				t.Errorf("CHECKOUT after the loss had handle=%q, want %s", got, want)
 			}
+			if got := cos[1].Get("secret"); got != "secret1" {
+				t.Errorf("CHECKOUT after the loss had secret=%q, want the first reply's secret1", got)
+			}
 			if tt.keepOnDrop && lic.Handle() != old {
 				t.Errorf("Handle() = %d after reattach, want %d", lic.Handle(), old)
 			}

@@ -48,6 +48,7 @@ type fakeServer struct {
 	mu       sync.Mutex
 	pool     *pool.State
 	sessions uint64
+	secrets  int // holder secrets given out
 	reqs     []wire.Message
 	conns    map[net.Conn]struct{}
 
@@ -144,13 +145,15 @@ func (f *fakeServer) handler(sess uint64) wire.Handler {
 				}
 				handle = h
 			}
+			f.secrets++
 			h, _, err := f.pool.Checkout(pool.CheckoutRequest{Client: who, Feature: req.Get("feature"),
-				Version: req.Get("version"), Count: count, Handle: handle}, time.Now())
+				Version: req.Get("version"), Count: count, Handle: handle,
+				Secret: req.Get("secret"), NewSecret: "secret" + strconv.Itoa(f.secrets)}, time.Now())
 			if err != nil {
 				return denial(err), nil, false
 			}
 			return wire.OK("handle", strconv.FormatUint(h.Handle, 10), "version", h.PoolVersion,
-				"count", strconv.Itoa(h.Count), "expiry", "permanent"), nil, false
+				"count", strconv.Itoa(h.Count), "expiry", "permanent", "secret", h.Secret), nil, false
 		case "CHECKIN":
 			h, err := req.Uint64("handle")
 			if err != nil {

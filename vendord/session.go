@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"net"
 	"strconv"
@@ -122,7 +124,13 @@ func (s *session) checkout(req wire.Message) wire.Message {
 		}
 		handle = h
 	}
-	creq := pool.CheckoutRequest{Client: s.client, Feature: req.Get("feature"), Version: req.Get("version"), Count: count, Handle: handle}
+	secret, err := newSecret()
+	if err != nil {
+		d.log.WithError(err).Error("No random secret for a checkout")
+		return wire.NewError(wire.CodeBadComm, 347).WithDetail("no random secret").Message()
+	}
+	creq := pool.CheckoutRequest{Client: s.client, Feature: req.Get("feature"), Version: req.Get("version"), Count: count,
+		Handle: handle, Secret: req.Get("secret"), NewSecret: secret}
 	d.mu.Lock()
 	if !d.mayChange() {
 		d.mu.Unlock()
@@ -137,6 +145,12 @@ func (s *session) checkout(req wire.Message) wire.Message {
 		code := wire.CodeBadComm
 		if errors.As(err, &denial) {
 			code = denial.Code
+		}
+		if denial != nil && denial.BadSecret {
+			// Never log the secret presented: it may be a client's typo of the real one.
+			d.log.WithField("peer", remoteOf(s.conn)).Warnf(
+				"Refused reattach of handle %d (%q) by %s@%s: wrong or missing secret", handle, creq.Feature, s.client.User, s.client.Host)
+			return wire.NewError(code, 348).WithDetail("handle " + strconv.FormatUint(handle, 10) + " is held: wrong or missing secret").Message()
 		}
 		werr := wire.NewError(code, 342)
 		event := flexlog.EventDenied
@@ -163,7 +177,17 @@ func (s *session) checkout(req wire.Message) wire.Message {
 		return wire.NewError(wire.CodeBusyNewServ, 345).WithDetail("the triad did not commit the checkout").Message()
 	}
 	d.logDeltas(deltas)
-	return wire.OK("handle", strconv.FormatUint(h.Handle, 10), "version", h.PoolVersion, "count", strconv.Itoa(h.Count))
+	return wire.OK("handle", strconv.FormatUint(h.Handle, 10), "version", h.PoolVersion, "count", strconv.Itoa(h.Count),
+		"secret", h.Secret)
+}
+
+// newSecret is a holder's secret: 128 bits from crypto/rand, in hex.
+func newSecret() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b[:]), nil
 }
 
 // committed waits, on a triad's master, until the triad's log holds the
@@ -197,6 +221,10 @@ func (s *session) checkin(req wire.Message) wire.Message {
 	commit, seq := d.commit, d.pool.Seq()
 	d.mu.Unlock()
 	if err != nil {
+		// Only a handle attached to this connection (by its checkout, or a
+		// reattach that showed the secret) may be checked in here.
+		d.log.WithField("peer", remoteOf(s.conn)).Warnf(
+			"Refused checkin of handle %d by %s@%s: not held over this connection", handle, s.client.User, s.client.Host)
 		return denialMessage(err)
 	}
 	d.logDeltas(deltas)
