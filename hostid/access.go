@@ -45,6 +45,17 @@ func (a Access) String() string {
 	return fmt.Sprintf("Access(%d)", int(a))
 }
 
+// RemoteAdmin is the -remote-admin name of a: none, restricted or full.
+func (a Access) RemoteAdmin() string {
+	switch a {
+	case AccessAnonymous:
+		return RemoteAdminNone
+	case AccessFull:
+		return RemoteAdminFull
+	}
+	return RemoteAdminRestricted
+}
+
 // ParseRemoteAdmin reads an -remote-admin value: none, restricted or full
 // ("" is the default, restricted).
 func ParseRemoteAdmin(s string) (Access, error) {

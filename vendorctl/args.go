@@ -27,6 +27,10 @@ type Args struct {
 	LocalOnly             bool // lmgrd -local
 	NoRemove              bool // lmgrd -x lmremove
 	NoDown                bool // lmgrd -x lmdown
+	// RemoteAdmin is lmgrd -remote-admin: what admin requests from another
+	// host get (none, restricted or full; "" is restricted). Requests from
+	// this host are always full (hostid.AdminPolicy).
+	RemoteAdmin string
 	// Triad: this daemon serves a triad member; it grants only while lmgrd
 	// says it is the master, and every change goes through lmgrd's log.
 	Triad bool
@@ -47,6 +51,7 @@ const (
 	flagNoRemove         = "no-remove"
 	flagNoDown           = "no-down"
 	flagTriad            = "triad"
+	flagRemoteAdmin      = "remote-admin"
 )
 
 // DefaultHeartbeatTimeout: four missed 30 s client heartbeats.
@@ -71,6 +76,9 @@ func (a Args) Argv() []string {
 	if a.MaxConnectionsPerHost != 0 {
 		argv = append(argv, "-"+flagMaxPerHost, strconv.Itoa(a.MaxConnectionsPerHost))
 	}
+	if a.RemoteAdmin != "" {
+		argv = append(argv, "-"+flagRemoteAdmin, a.RemoteAdmin)
+	}
 	for _, b := range []struct {
 		on   bool
 		name string
@@ -94,7 +102,8 @@ func Flags() []cli.Flag {
 		&cli.DurationFlag{Name: flagHeartbeatTimeout, Value: DefaultHeartbeatTimeout, Usage: "free licenses of clients silent this long"},
 		&cli.IntFlag{Name: flagMaxConnections, Usage: "cap on client connections (0: from the descriptor limit)"},
 		&cli.IntFlag{Name: flagMaxPerHost, Usage: "client connections one source address may hold (0: half the cap; negative: no share)"},
-		&cli.BoolFlag{Name: flagLocal, Usage: "refuse lmremove and shutdown from non-loopback peers"},
+		&cli.BoolFlag{Name: flagLocal, Usage: "refuse lmremove and shutdown from other hosts"},
+		&cli.StringFlag{Name: flagRemoteAdmin, Usage: "what admin requests from other hosts get: `none` (feature totals only), restricted (read all; the default) or full"},
 		&cli.BoolFlag{Name: flagNoRemove, Usage: "disable lmremove (lmgrd -x lmremove)"},
 		&cli.BoolFlag{Name: flagNoDown, Usage: "disable shutdown requests (lmgrd -x lmdown)"},
 		&cli.BoolFlag{Name: flagTriad, Usage: "a triad member's daemon: serve only as lmgrd's master, commit every change through lmgrd"},
@@ -116,6 +125,7 @@ func FromCLI(c *cli.Context) Args {
 		LocalOnly:             c.Bool(flagLocal),
 		NoRemove:              c.Bool(flagNoRemove),
 		NoDown:                c.Bool(flagNoDown),
+		RemoteAdmin:           c.String(flagRemoteAdmin),
 		Triad:                 c.Bool(flagTriad),
 	}
 }
