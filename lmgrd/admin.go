@@ -37,7 +37,11 @@ func (a *adminSession) Handle(req wire.Message) (wire.Message, []wire.Message, b
 		resp, records := s.info()
 		return resp, records, false
 	case "DOWN":
-		if err := a.allowed(s.opts.NoDown); err != nil {
+		what := "SHUTDOWN"
+		if vendor := req.Get("vendor"); vendor != "" {
+			what += " of " + vendor
+		}
+		if err := a.authorise("lmdown", what, s.opts.NoDown, true); err != nil {
 			return err.Message(), nil, false
 		}
 		if vendor := req.Get("vendor"); vendor != "" {
@@ -51,7 +55,7 @@ func (a *adminSession) Handle(req wire.Message) (wire.Message, []wire.Message, b
 		s.cancel()
 		return wire.OK("stopped", strconv.Itoa(stopped)), nil, true
 	case "REREAD":
-		if err := a.allowed(false); err != nil {
+		if err := a.authorise("lmreread", "REREAD", false, true); err != nil {
 			return err.Message(), nil, false
 		}
 		if s.isTriad() {
@@ -68,7 +72,8 @@ func (a *adminSession) Handle(req wire.Message) (wire.Message, []wire.Message, b
 		}
 		return wire.OK(), nil, false
 	case "ENROL":
-		if err := a.allowed(false); err != nil {
+		// An lmenroll file arrives in parts: its first part is the request.
+		if err := a.authorise("lmenroll", "ENROL of "+req.Get("name"), false, req.Get("part") == "0"); err != nil {
 			return err.Message(), nil, false
 		}
 		return a.enrol(req), nil, false
@@ -76,13 +81,23 @@ func (a *adminSession) Handle(req wire.Message) (wire.Message, []wire.Message, b
 	return wire.NewError(wire.CodeBadComm, 20).Message(), nil, false
 }
 
-// allowed applies -x and -local to an admin request.
-func (a *adminSession) allowed(disabled bool) *wire.Error {
-	if disabled {
-		return wire.NewError(wire.CodeNotLicAdmin, 1)
+// policy is lmgrd's rule for administrators (-remote-admin, -local).
+func (s *server) policy() hostid.AdminPolicy {
+	return hostid.AdminPolicy{Remote: s.opts.RemoteAdmin, LocalOnly: s.opts.LocalOnly}
+}
+
+// authorise applies -x, -local and -remote-admin to an admin action
+// (command is lmutil's name for it), and logs the request when logAction
+// (what names it: "SHUTDOWN", "REREAD") or the refusal, FlexLM-style with
+// the user, host and address of the requester.
+func (a *adminSession) authorise(command, what string, disabled, logAction bool) *wire.Error {
+	who := hostid.Who(a.hello.Get("user"), a.hello.Get("host"), a.conn.RemoteAddr())
+	if err := a.s.policy().Authorise(command, disabled, a.conn.RemoteAddr()); err != nil {
+		a.s.log.Warnf("%s refused for %s: %v", command, who, err)
+		return err
 	}
-	if a.s.opts.LocalOnly && !hostid.IsLocalPeer(a.conn.RemoteAddr()) {
-		return wire.NewError(wire.CodeMustBeLocal, 1)
+	if logAction {
+		a.s.log.Infof("%s request from %s", what, who)
 	}
 	return nil
 }

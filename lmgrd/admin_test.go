@@ -4,8 +4,10 @@ import (
 	"net"
 	"testing"
 
+	logtest "github.com/sirupsen/logrus/hooks/test"
 	"github.com/stretchr/testify/assert"
 
+	"github.com/lmtriad/lmtriad/hostid"
 	"github.com/lmtriad/lmtriad/licfile"
 	"github.com/lmtriad/lmtriad/wire"
 )
@@ -18,25 +20,37 @@ type addrConn struct {
 
 func (c addrConn) RemoteAddr() net.Addr { return c.remote }
 
-func TestAdminRequestsRestrictedByLocalAndX(t *testing.T) {
+func TestAdminRequestsRestrictedByLocalRemoteAdminAndX(t *testing.T) {
 	remote := &net.TCPAddr{IP: net.ParseIP("192.0.2.7"), Port: 5000}
-	local := &net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: 5000}
+	local := &net.TCPAddr{IP: net.ParseIP("127.0.0.5"), Port: 5000}
 	tests := []struct {
 		name     string
 		opts     Options
 		from     net.Addr
 		disabled bool
 		wantCode int
+		wantLog  string
 	}{
-		{"anyone by default", Options{}, remote, false, 0},
-		{"-local refuses a remote peer", Options{LocalOnly: true}, remote, false, wire.CodeMustBeLocal},
-		{"-local admits loopback", Options{LocalOnly: true}, local, false, 0},
-		{"-x refuses even loopback", Options{}, local, true, wire.CodeNotLicAdmin},
+		{"remote refused by the default restricted", NewOptions(), remote, false, wire.CodeNotLicAdmin,
+			"lmdown refused for joe at node (192.0.2.7): You are not a license administrator. (-63,2:lmdown from another host needs lmgrd -remote-admin full"},
+		{"remote admitted by -remote-admin full", Options{RemoteAdmin: hostid.AccessFull}, remote, false, 0,
+			"SHUTDOWN request from joe at node (192.0.2.7)"},
+		{"-local refuses a remote peer", Options{LocalOnly: true, RemoteAdmin: hostid.AccessFull}, remote, false, wire.CodeMustBeLocal,
+			"lmdown refused for joe at node (192.0.2.7)"},
+		{"-local admits loopback", Options{LocalOnly: true}, local, false, 0,
+			"SHUTDOWN request from joe at node (127.0.0.5)"},
+		{"-x refuses even loopback", NewOptions(), local, true, wire.CodeNotLicAdmin,
+			"lmdown refused for joe at node (127.0.0.5): You are not a license administrator. (-63,1:lmdown is disabled by lmgrd -x lmdown)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := &adminSession{s: &server{opts: tt.opts}, conn: addrConn{remote: tt.from}}
-			err := a.allowed(tt.disabled)
+			log, hook := logtest.NewNullLogger()
+			a := &adminSession{s: &server{opts: tt.opts, log: log}, conn: addrConn{remote: tt.from},
+				hello: wire.Hello("role", "admin", "user", "joe", "host", "node")}
+			err := a.authorise("lmdown", "SHUTDOWN", tt.disabled, true)
+			if assert.NotNil(t, hook.LastEntry()) {
+				assert.Contains(t, hook.LastEntry().Message, tt.wantLog)
+			}
 			if tt.wantCode == 0 {
 				assert.Nil(t, err)
 				return

@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/lmtriad/lmtriad/hostid"
 	"github.com/lmtriad/lmtriad/wire"
 )
 
@@ -26,6 +27,7 @@ func main() {
 			&cli.StringFlag{Name: "l", Usage: "debug log `FILE` (+FILE appends)"},
 			&cli.BoolFlag{Name: "z", Usage: "run in the foreground"},
 			&cli.BoolFlag{Name: "local", Usage: "lmdown, lmreread and lmremove only from this host"},
+			&cli.StringFlag{Name: "remote-admin", Value: hostid.DefaultRemoteAdmin, Usage: "what admin requests from other hosts get: `none` (feature totals, no actions), restricted (read everything, no actions) or full; requests from this host are always full"},
 			&cli.StringSliceFlag{Name: "x", Usage: "disable `lmdown` or `lmremove`"},
 			&cli.StringFlag{Name: "self", Usage: "which SERVER line `HOST` this process is"},
 			&cli.StringFlag{Name: "state", Usage: "`DIR` of a triad member's raft log (default /var/lib/lmtriad/HOST-PORT)"},
@@ -46,6 +48,11 @@ func main() {
 			opts.LogFile = c.String("l")
 			opts.Foreground = c.Bool("z")
 			opts.LocalOnly = c.Bool("local")
+			remote, err := hostid.ParseRemoteAdmin(c.String("remote-admin"))
+			if err != nil {
+				return err
+			}
+			opts.RemoteAdmin = remote
 			opts.Self = c.String("self")
 			opts.ClusterKeyFile = c.String("cluster-key")
 			opts.StateDir = c.String("state")

@@ -7,6 +7,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/lmtriad/lmtriad/clusterkey"
+	"github.com/lmtriad/lmtriad/hostid"
 )
 
 // Options configure lmgrd. NewOptions gives the defaults.
@@ -17,6 +18,9 @@ type Options struct {
 	LocalOnly   bool   // -local: lmdown, lmreread, lmremove only from this host
 	NoDown      bool   // -x lmdown
 	NoRemove    bool   // -x lmremove
+	// RemoteAdmin (-remote-admin) is what admin requests from other hosts
+	// get (NewOptions: restricted); requests from this host are full.
+	RemoteAdmin hostid.Access
 	Self        string // -self: which SERVER line host this process is
 
 	// ClusterKeyFile is -cluster-key: the triad's shared secret
@@ -79,6 +83,7 @@ func NewOptions() Options {
 		RereadDelay:            200 * time.Millisecond, // well inside the 1 s promise
 		GreetingTimeout:        10 * time.Second,
 		MaxClockSkew:           time.Hour,
+		RemoteAdmin:            hostid.AccessRestricted,
 	}
 }
 

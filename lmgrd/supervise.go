@@ -177,6 +177,7 @@ func (s *server) startVendor(v *vendorProc) (*exec.Cmd, error) {
 		LocalOnly:             s.opts.LocalOnly,
 		NoRemove:              s.opts.NoRemove,
 		NoDown:                s.opts.NoDown,
+		RemoteAdmin:           s.opts.RemoteAdmin.RemoteAdmin(),
 		Triad:                 s.isTriad(),
 	}.Argv()
 	cmd := exec.Command(bin, args...)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -85,10 +84,7 @@ func enrolFile(ctx context.Context, servers []licfile.HostPort, name string, dat
 }
 
 func enrolAt(ctx context.Context, hp licfile.HostPort, name string, data []byte) error {
-	hello := wire.Hello("role", "admin")
-	if u, err := user.Current(); err == nil {
-		hello.Set("user", u.Username)
-	}
+	hello := adminHello()
 	var d net.Dialer
 	c, _, err := wire.Dial(ctx, &d, addr(hp), hello, adminTimeout)
 	if err != nil {

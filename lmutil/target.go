@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"os/user"
 	"strconv"
 	"time"
 
@@ -81,8 +83,21 @@ func adminCallFeature(ctx context.Context, hp licfile.HostPort, feature string, 
 	return adminExchange(ctx, hp, "feature", feature, req)
 }
 
-func adminExchange(ctx context.Context, hp licfile.HostPort, key, value string, req wire.Message) (wire.Message, []wire.Message, error) {
+// adminHello greets a server as an administrator, with the user and host
+// the server logs admin requests and refusals under.
+func adminHello() wire.Message {
 	hello := wire.Hello("role", "admin")
+	if u, err := user.Current(); err == nil {
+		hello.Set("user", u.Username)
+	}
+	if h, err := os.Hostname(); err == nil {
+		hello.Set("host", h)
+	}
+	return hello
+}
+
+func adminExchange(ctx context.Context, hp licfile.HostPort, key, value string, req wire.Message) (wire.Message, []wire.Message, error) {
+	hello := adminHello()
 	if value != "" {
 		hello.Set(key, value)
 	}
