@@ -47,6 +47,9 @@ func (s *session) Handle(req wire.Message) (wire.Message, []wire.Message, bool) 
 		return wire.OK("held", strconv.Itoa(held)), nil, false
 	case "STATUS":
 		resp, records := s.d.status(req.Get("feature"))
+		if s.d.policy().Level(s.conn.RemoteAddr()) < hostid.AccessRestricted {
+			resp, records = anonymousStatus(resp, records)
+		}
 		return resp, records, false
 	case "REMOVE":
 		return s.remove(req), nil, false
@@ -235,7 +238,7 @@ func (s *session) checkin(req wire.Message) wire.Message {
 }
 
 func (s *session) remove(req wire.Message) wire.Message {
-	if err := s.adminAllowed(s.d.opts.NoRemove); err != nil {
+	if err := s.authorise("lmremove", s.d.opts.NoRemove); err != nil {
 		return err.Message()
 	}
 	d := s.d
@@ -270,15 +273,43 @@ func (s *session) remove(req wire.Message) wire.Message {
 	return wire.OK("removed", strconv.Itoa(len(deltas)))
 }
 
-// adminAllowed applies lmgrd's -x and -local restrictions to an admin verb.
-func (s *session) adminAllowed(disabled bool) *wire.Error {
-	if disabled {
-		return wire.NewError(wire.CodeNotLicAdmin, 1)
+// policy is lmgrd's rule for administrators, as lmgrd passed it
+// (-remote-admin, -local). A -remote-admin this daemon cannot read gives
+// remote peers the least.
+func (d *daemon) policy() hostid.AdminPolicy {
+	remote, err := hostid.ParseRemoteAdmin(d.opts.RemoteAdmin)
+	if err != nil {
+		remote = hostid.AccessAnonymous
 	}
-	if s.d.opts.LocalOnly && !hostid.IsLocalPeer(s.conn.RemoteAddr()) {
-		return wire.NewError(wire.CodeMustBeLocal, 1)
+	return hostid.AdminPolicy{Remote: remote, LocalOnly: d.opts.LocalOnly}
+}
+
+// authorise applies lmgrd's -x, -local and -remote-admin to an admin
+// action (command is lmutil's name for it) and logs the request or its
+// refusal with the user, host and address of the requester.
+func (s *session) authorise(command string, disabled bool) *wire.Error {
+	who := hostid.Who(s.client.User, s.client.Host, s.conn.RemoteAddr())
+	if err := s.d.policy().Authorise(command, disabled, s.conn.RemoteAddr()); err != nil {
+		s.d.log.Warnf("%s refused for %s: %v", command, who, err)
+		return err
 	}
+	s.d.log.Infof("%s request from %s", command, who)
 	return nil
+}
+
+// anonymousStatus is a STATUS answer for an anonymous requester: the
+// feature and pool totals, without the HOLDER records (user, host,
+// display), as FlexLM's lmstat shows features without user lines.
+func anonymousStatus(resp wire.Message, records []wire.Message) (wire.Message, []wire.Message) {
+	kept := records[:0:0]
+	for _, r := range records {
+		if r.Verb != "HOLDER" {
+			kept = append(kept, r)
+		}
+	}
+	resp.Set("records", strconv.Itoa(len(kept)))
+	resp.Set("access", hostid.AccessAnonymous.String())
+	return resp, kept
 }
 
 func denialMessage(err error) wire.Message {
