@@ -223,6 +223,19 @@ func certificate(priv ed25519.PrivateKey, pub ed25519.PublicKey) (tls.Certificat
 // first 8 bytes, in hex, of the SHA-256 of the derived public key.
 func (k *Key) ID() string { return k.id }
 
+// Sign signs msg with the triad's key pair (derived from the cluster key,
+// so every member holds it): how one member proves to another that a
+// request comes from the triad, outside the raft transport. Callers put a
+// purpose and a fresh challenge in msg, so a signature is good for one
+// request only.
+func (k *Key) Sign(msg []byte) []byte { return ed25519.Sign(k.priv, msg) }
+
+// Verify reports whether sig is Sign's signature of msg by a holder of
+// this cluster key.
+func (k *Key) Verify(msg, sig []byte) bool {
+	return len(sig) == ed25519.SignatureSize && ed25519.Verify(k.pub, msg, sig)
+}
+
 // ServerConfig is a TLS 1.3-only server configuration that presents this
 // key's certificate, requires a client certificate and accepts only a client
 // whose certificate carries this key. Each call returns a new Config.

@@ -342,3 +342,25 @@ func TestNoSecretInOutput(t *testing.T) {
 		assert.NotContains(t, err.Error(), f)
 	}
 }
+
+func TestSignVerifyProvesTheSameClusterKey(t *testing.T) {
+	a, err := FromBytes(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	same, _ := FromBytes(bytes.Repeat([]byte{7}, 32))
+	other, _ := FromBytes(bytes.Repeat([]byte{8}, 32))
+	sig := a.Sign([]byte("purpose\x00challenge"))
+	if !same.Verify([]byte("purpose\x00challenge"), sig) {
+		t.Fatal("a member with the same cluster key does not accept the signature")
+	}
+	for name, ok := range map[string]bool{
+		"another key":       other.Verify([]byte("purpose\x00challenge"), sig),
+		"another challenge": same.Verify([]byte("purpose\x00challenge2"), sig),
+		"truncated":         same.Verify([]byte("purpose\x00challenge"), sig[:10]),
+	} {
+		if ok {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

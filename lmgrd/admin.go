@@ -2,12 +2,17 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
 	"net"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/lmtriad/lmtriad/clusterkey"
 	"github.com/lmtriad/lmtriad/hostid"
 	"github.com/lmtriad/lmtriad/wire"
 )
@@ -19,6 +24,7 @@ type adminSession struct {
 	hello wire.Message
 
 	enrolling *enrolUpload // an lmenroll file arriving in parts
+	nonce     string       // this session's challenge for a triad peer's lmdown (peerDownProof)
 }
 
 func (s *server) serveAdmin(c net.Conn, hello wire.Message) {
@@ -31,8 +37,15 @@ func (a *adminSession) Handle(req wire.Message) (wire.Message, []wire.Message, b
 	s := a.s
 	switch req.Verb {
 	case "HELLO":
-		return wire.OK("proto", strconv.Itoa(wire.ProtocolVersion), "server", "lmgrd/"+wire.Version,
-			"host", s.host, "port", strconv.Itoa(s.port)), nil, false
+		resp := wire.OK("proto", strconv.Itoa(wire.ProtocolVersion), "server", "lmgrd/"+wire.Version,
+			"host", s.host, "port", strconv.Itoa(s.port))
+		if s.isTriad() {
+			var b [16]byte
+			_, _ = rand.Read(b[:])
+			a.nonce = hex.EncodeToString(b[:])
+			resp.Set("nonce", a.nonce)
+		}
+		return resp, nil, false
 	case "INFO":
 		resp, records := s.info()
 		return resp, records, false
@@ -40,6 +53,16 @@ func (a *adminSession) Handle(req wire.Message) (wire.Message, []wire.Message, b
 		what := "SHUTDOWN"
 		if vendor := req.Get("vendor"); vendor != "" {
 			what += " of " + vendor
+		}
+		if proof := req.Get("peer"); proof != "" {
+			// A triad member passing an lmdown on: proven with the cluster
+			// key, whatever address it comes from (-remote-admin, -local).
+			if err := a.authorisePeerDown(proof, what); err != nil {
+				return err.Message(), nil, false
+			}
+			s.log.Info("SERVER shutdown requested")
+			s.cancel()
+			return wire.OK("stopped", "1"), nil, true
 		}
 		if err := a.authorise("lmdown", what, s.opts.NoDown, true); err != nil {
 			return err.Message(), nil, false
@@ -99,6 +122,31 @@ func (a *adminSession) authorise(command, what string, disabled, logAction bool)
 	if logAction {
 		a.s.log.Infof("%s request from %s", what, who)
 	}
+	return nil
+}
+
+// peerDownProof is what a member signs to pass an lmdown on to the member
+// at target: the purpose, the target's session challenge and its address.
+func peerDownProof(nonce, target string) []byte {
+	return []byte("lmtriad peer lmdown\x00" + nonce + "\x00" + target)
+}
+
+// authorisePeerDown checks a triad peer's signed lmdown (downPeers).
+func (a *adminSession) authorisePeerDown(proof, what string) *wire.Error {
+	s := a.s
+	who := hostid.Who(a.hello.Get("user"), a.hello.Get("host"), a.conn.RemoteAddr())
+	sig, err := base64.RawURLEncoding.DecodeString(proof)
+	target := net.JoinHostPort(s.host, strconv.Itoa(s.port))
+	switch {
+	case !s.isTriad() || a.nonce == "" || err != nil || !s.tri.key.Verify(peerDownProof(a.nonce, target), sig):
+		s.log.Warnf("lmdown refused for %s: not signed with this triad's cluster key", who)
+		return wire.NewError(wire.CodeNotLicAdmin, 4).WithDetail("a triad peer's lmdown must be signed with the cluster key")
+	case s.opts.NoDown:
+		s.log.Warnf("lmdown refused for triad peer %s: lmdown is disabled by lmgrd -x lmdown", who)
+		return wire.NewError(wire.CodeNotLicAdmin, 1).WithDetail("lmdown is disabled by lmgrd -x lmdown")
+	}
+	a.nonce = "" // one request per challenge
+	s.log.Infof("%s request from triad peer %s", what, who)
 	return nil
 }
 
@@ -182,7 +230,7 @@ func (s *server) downPeers() int {
 			continue
 		}
 		addr := net.JoinHostPort(s.servers[i].Host, strconv.Itoa(s.portOf(i)))
-		if err := adminDown(s.ctx, addr); err != nil {
+		if err := adminDown(s.ctx, addr, s.tri.key); err != nil {
 			s.log.WithError(err).Warnf("Cannot shut down %s", s.portAtHost(i))
 			continue
 		}
@@ -192,15 +240,22 @@ func (s *server) downPeers() int {
 	return stopped
 }
 
-func adminDown(ctx context.Context, addr string) error {
+// adminDown stops the member at addr, proving with the cluster key that
+// the request comes from its triad.
+func adminDown(ctx context.Context, addr string, key *clusterkey.Key) error {
 	var d net.Dialer
-	c, _, err := wire.Dial(ctx, &d, addr, wire.Hello("role", "admin"), 3*time.Second)
+	hostname, _ := os.Hostname()
+	c, hello, err := wire.Dial(ctx, &d, addr, wire.Hello("role", "admin", "user", "lmgrd", "host", hostname), 3*time.Second)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	_, _, err = c.Call(ctx, wire.New("DOWN", "scope", "self"))
+	req := wire.New("DOWN", "scope", "self")
+	if nonce := hello.Get("nonce"); nonce != "" {
+		req.Set("peer", base64.RawURLEncoding.EncodeToString(key.Sign(peerDownProof(nonce, addr))))
+	}
+	_, _, err = c.Call(ctx, req)
 	return err
 }

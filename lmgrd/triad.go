@@ -51,6 +51,7 @@ type triad struct {
 	tables *table.Tables
 	tr     *quorum.TLSTransport
 	dir    string // the state directory
+	key    *clusterkey.Key
 
 	// enrolled is the set of enrolled license files (package enrol), the
 	// other half of the replicated state; enrolDirty marks a change the
@@ -135,7 +136,7 @@ func newTriad(s *server, files []*licfile.File, key *clusterkey.Key, clock func(
 	t := &triad{s: s, timing: timing, clock: clock, start: clock(), node: node, store: store, tr: tr,
 		tables: tables, props: make(chan proposal, 4096), wake: make(chan struct{}, 1),
 		genSeq: uint64(time.Now().UnixNano()) &^ 3, lastSnap: ms.snap, state: ms,
-		dir: dir, enrolled: enrolled, enrolProps: make(chan []byte, 16)}
+		dir: dir, key: key, enrolled: enrolled, enrolProps: make(chan []byte, 16)}
 	t.status = node.Status()
 	t.watchRebuild() // state.go: says when a lost or damaged log is rebuilt
 	t.enroller = newEnroller(t, s.opts.LicensePath)

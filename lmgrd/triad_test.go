@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"encoding/base64"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lmtriad/lmtriad/client"
+	"github.com/lmtriad/lmtriad/clusterkey"
 	"github.com/lmtriad/lmtriad/wire"
 )
 
@@ -321,4 +325,39 @@ func TestTriadMemberRestartedAfterLicenseChangeRejoins(t *testing.T) {
 	out := tc.waitMaster(t, "127.0.0.1")
 	assert.Contains(t, out, "Cluster status: operational")
 	assert.Contains(t, out, "Users of viewer:  (Total of 2 licenses issued;")
+}
+
+// A member passes lmdown on to its peers signed with the cluster key, so
+// it works whatever address the request comes from (-remote-admin,
+// -local); a DOWN claiming to come from a peer without a valid signature
+// is refused and the member keeps running.
+func TestTriadPeerLmdownMustBeSignedWithTheClusterKey(t *testing.T) {
+	tc := startTriad(t, false)
+	tc.waitMaster(t, "127.0.0.1")
+	addr := fmt.Sprintf("127.0.0.3:%d", tc.port)
+	var d net.Dialer
+	c, hello, err := wire.Dial(ctx(t), &d, addr, wire.Hello("role", "admin", "user", "mallory", "host", "evil"), 5*time.Second)
+	require.NoError(t, err)
+	defer c.Close()
+	require.NotEmpty(t, hello.Get("nonce"), "a triad member's admin greeting carries a challenge")
+	other, err := clusterkey.FromBytes(bytes.Repeat([]byte{9}, 32))
+	require.NoError(t, err)
+	forged := base64.RawURLEncoding.EncodeToString(other.Sign(peerDownProof(hello.Get("nonce"), addr)))
+	_, _, err = c.Call(ctx(t), wire.New("DOWN", "scope", "self", "peer", forged))
+	require.ErrorIs(t, err, wire.ErrNotLicAdmin)
+	tc.procs[2].waitLog(t, "lmdown refused for mallory at evil")
+	assert.False(t, tc.procs[2].exited())
+
+	// The real thing: this triad's key, this session's challenge.
+	key, err := clusterkey.Load(clusterKeyFile)
+	require.NoError(t, err)
+	_, _, err = c.Call(ctx(t), wire.New("DOWN", "scope", "self", "peer",
+		base64.RawURLEncoding.EncodeToString(key.Sign(peerDownProof(hello.Get("nonce"), addr)))))
+	require.NoError(t, err)
+	select {
+	case <-tc.procs[2].done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the member did not stop on its peer's signed lmdown")
+	}
+	tc.procs[2].waitLog(t, "SHUTDOWN request from triad peer mallory at evil")
 }
