@@ -107,7 +107,10 @@ func (c *Cluster) startLmgrd(i int, dir, lics, key string) (*exec.Cmd, chan stru
 	cmd := exec.Command("ip", "netns", "exec", c.Net.MemberNS(i), filepath.Join(c.Bin, "lmgrd"),
 		"-z", "-c", lics, "-self", c.Net.Addr(i),
 		"-l", "+"+filepath.Join(dir, "lmgrd.log"), "-client-timeout", "5s",
-		"-cluster-key", key, "-state", filepath.Join(dir, "state"))
+		"-cluster-key", key, "-state", filepath.Join(dir, "state"),
+		// The nemesis administers from the clients' namespace (lmenroll):
+		// a remote host, which the default -remote-admin restricted refuses.
+		"-remote-admin", "full")
 	cmd.Env = append(os.Environ(), "LMTRIAD_VENDORD="+filepath.Join(c.Bin, "vendord"))
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
