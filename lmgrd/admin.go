@@ -25,11 +25,19 @@ type adminSession struct {
 
 	enrolling *enrolUpload // an lmenroll file arriving in parts
 	nonce     string       // this session's challenge for a triad peer's lmdown (peerDownProof)
+	stop      bool         // lmdown: stop lmgrd once the answer is sent
 }
 
 func (s *server) serveAdmin(c net.Conn, hello wire.Message) {
 	defer c.Close()
-	wire.Serve(s.ctx, c, wire.ServeOptions{First: &hello, IdleTimeout: s.opts.GreetingTimeout * 6, ReadTimeout: lineTimeout}, &adminSession{s: s, conn: c, hello: hello})
+	a := &adminSession{s: s, conn: c, hello: hello}
+	wire.Serve(s.ctx, c, wire.ServeOptions{First: &hello, IdleTimeout: s.opts.GreetingTimeout * 6, ReadTimeout: lineTimeout}, a)
+	if a.stop {
+		// Only now that lmdown has its answer: stopping first could close
+		// the connection under it, and the member that asked (a triad
+		// peer) would count this one as not stopped.
+		s.cancel()
+	}
 }
 
 // Handle implements wire.Handler.
@@ -61,7 +69,7 @@ func (a *adminSession) Handle(req wire.Message) (wire.Message, []wire.Message, b
 				return err.Message(), nil, false
 			}
 			s.log.Info("SERVER shutdown requested")
-			s.cancel()
+			a.stop = true
 			return wire.OK("stopped", "1"), nil, true
 		}
 		if err := a.authorise("lmdown", what, s.opts.NoDown, true); err != nil {
@@ -75,7 +83,7 @@ func (a *adminSession) Handle(req wire.Message) (wire.Message, []wire.Message, b
 			stopped += s.downPeers()
 		}
 		s.log.Info("SERVER shutdown requested")
-		s.cancel()
+		a.stop = true
 		return wire.OK("stopped", strconv.Itoa(stopped)), nil, true
 	case "REREAD":
 		if err := a.authorise("lmreread", "REREAD", false, true); err != nil {
