@@ -120,3 +120,56 @@ func TestRevokeGraceEndsWithSIGKILL(t *testing.T) {
 	require.ErrorAs(t, err, &ee)
 	assert.Equal(t, 1, ee.ExitCode())
 }
+
+// A reread that removes the feature a `lmutil checkout -- cmd` holds
+// revokes it too: the command is stopped and lmutil exits with -92.
+func TestRereadRemovingAFeatureRevokesCheckoutCommand(t *testing.T) {
+	port, lic, p := startDemo(t)
+	server := fmt.Sprintf("%d@127.0.0.1", port)
+	marker := filepath.Join(t.TempDir(), "signal")
+	cmd := exec.Command(filepath.Join(binDir, "lmutil"), "checkout", "-c", server, "-revoke-grace", "5s",
+		"solver", "--", "sh", "-c", revokeScript, marker)
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	r := bufio.NewReader(stderr)
+	line, err := r.ReadString('\n')
+	require.NoError(t, err)
+	require.Contains(t, line, "checked out from")
+	rest := make(chan string, 1)
+	go func() {
+		var b strings.Builder
+		_, _ = bufio.NewReader(r).WriteTo(&b)
+		rest <- b.String()
+	}()
+	require.Eventually(t, func() bool { _, err := os.Stat(marker + ".ready"); return err == nil },
+		10*time.Second, 5*time.Millisecond, "the command never started")
+
+	body, err := os.ReadFile(lic)
+	require.NoError(t, err)
+	var kept []string
+	for _, l := range strings.SplitAfter(string(body), "\n") {
+		if !strings.Contains(l, "FEATURE solver ") {
+			kept = append(kept, l)
+		}
+	}
+	require.NoError(t, os.WriteFile(lic, []byte(strings.Join(kept, "")), 0o644))
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	var waitErr error
+	select {
+	case waitErr = <-exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("lmutil checkout still runs 10 s after the feature was removed")
+	}
+	var ee *exec.ExitError
+	require.ErrorAs(t, waitErr, &ee)
+	assert.Equal(t, 1, ee.ExitCode())
+	msg := <-rest
+	assert.Contains(t, msg, fmt.Sprintf("(%d,603:", wire.CodeServerRemoved), msg)
+	got, err := os.ReadFile(marker)
+	require.NoError(t, err, "the command got no SIGTERM")
+	assert.Equal(t, "TERM\n", string(got))
+	p.waitLog(t, "revoked: reread")
+}
