@@ -173,3 +173,42 @@ func TestRereadRemovingAFeatureRevokesCheckoutCommand(t *testing.T) {
 	assert.Equal(t, "TERM\n", string(got))
 	p.waitLog(t, "revoked: reread")
 }
+
+// On a triad the master's vendor daemon revokes: an lmremove (lmutil finds the master)
+// stops the holder's command.
+func TestTriadLmremoveRevokesCheckoutCommand(t *testing.T) {
+	tc := startTriad(t, false)
+	tc.waitMaster(t, "127.0.0.1")
+	checkoutReady(t, triadClient(t, tc, "warmup"), "solver", 1).Checkin()
+	marker := filepath.Join(t.TempDir(), "signal")
+	cmd := exec.Command(filepath.Join(binDir, "lmutil"), "checkout", "-c", tc.path(), "-revoke-grace", "5s",
+		"solver", "--", "sh", "-c", revokeScript, marker)
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	r := bufio.NewReader(stderr)
+	line, err := r.ReadString('\n')
+	require.NoError(t, err)
+	m := regexp.MustCompile(`checked out from \d+@(\S+) \(handle (\d+)\)`).FindStringSubmatch(line)
+	require.NotNil(t, m, line)
+	go func() { _, _ = bufio.NewReader(r).WriteTo(new(strings.Builder)) }()
+	require.Eventually(t, func() bool { _, err := os.Stat(marker + ".ready"); return err == nil },
+		10*time.Second, 5*time.Millisecond, "the command never started")
+
+	start := time.Now()
+	out, code := lmutil(t, nil, "lmremove", "-c", tc.path(), "-h", "solver", m[1], strconv.Itoa(tc.port), m[2])
+	require.Equal(t, 0, code, out)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("lmutil checkout still runs 10 s after the lmremove")
+	}
+	t.Logf("lmutil checkout exited %v after the lmremove started", time.Since(start))
+	got, err := os.ReadFile(marker)
+	require.NoError(t, err, "the command got no SIGTERM")
+	assert.Equal(t, "TERM\n", string(got))
+	tc.procs[0].waitLog(t, "revoked: removed")
+}
