@@ -21,45 +21,77 @@ import (
 // revokeScript records the signal it gets in $0, and that it is ready.
 const revokeScript = `trap 'echo TERM > "$0"; kill $! 2>/dev/null; exit 143' TERM; : > "$0.ready"; sleep 60 & wait`
 
+// revocable is `lmutil checkout -c server solver -- sh revokeScript`,
+// started and holding its license: handle and server as lmutil printed
+// them, the marker file the script writes the signal it got into, and the
+// rest of lmutil's standard error once it exits.
+type revocable struct {
+	cmd            *exec.Cmd
+	server, handle string
+	marker         string
+	rest           chan string
+}
+
+func startRevocable(t *testing.T, server string) *revocable {
+	t.Helper()
+	rv := &revocable{marker: filepath.Join(t.TempDir(), "signal"), rest: make(chan string, 1)}
+	rv.cmd = exec.Command(filepath.Join(binDir, "lmutil"), "checkout", "-c", server, "-revoke-grace", "5s",
+		"solver", "--", "sh", "-c", revokeScript, rv.marker)
+	stderr, err := rv.cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, rv.cmd.Start())
+	t.Cleanup(func() { _ = rv.cmd.Process.Kill() })
+	r := bufio.NewReader(stderr)
+	line, err := r.ReadString('\n')
+	require.NoError(t, err)
+	m := regexp.MustCompile(`checked out from \d+@(\S+) \(handle (\d+)\)`).FindStringSubmatch(line)
+	require.NotNil(t, m, line)
+	rv.server, rv.handle = m[1], m[2]
+	go func() {
+		var b strings.Builder
+		_, _ = r.WriteTo(&b)
+		rv.rest <- b.String()
+	}()
+	require.Eventually(t, func() bool { _, err := os.Stat(rv.marker + ".ready"); return err == nil },
+		10*time.Second, 5*time.Millisecond, "the command never started")
+	return rv
+}
+
+// wait waits (at most 10 s) for lmutil to exit and returns its error.
+func (rv *revocable) wait(t *testing.T) error {
+	t.Helper()
+	exited := make(chan error, 1)
+	go func() { exited <- rv.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("lmutil checkout still runs 10 s after its license was taken away")
+		return nil
+	}
+}
+
+// signalled checks that the command got SIGTERM.
+func (rv *revocable) signalled(t *testing.T) {
+	t.Helper()
+	got, err := os.ReadFile(rv.marker)
+	require.NoError(t, err, "the command got no SIGTERM")
+	assert.Equal(t, "TERM\n", string(got))
+}
+
 // An lmremove of the holder of `lmutil checkout -- cmd` reaches it at once:
 // the command gets SIGTERM, lmutil exits non-zero with the FlexLM error,
 // and the license is not checked out again.
 func TestLmremoveRevokesCheckoutCommand(t *testing.T) {
 	port, _, p := startDemo(t)
 	server := fmt.Sprintf("%d@127.0.0.1", port)
-	marker := filepath.Join(t.TempDir(), "signal")
-	cmd := exec.Command(filepath.Join(binDir, "lmutil"), "checkout", "-c", server, "-revoke-grace", "5s",
-		"solver", "--", "sh", "-c", revokeScript, marker)
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	r := bufio.NewReader(stderr)
-	line, err := r.ReadString('\n')
-	require.NoError(t, err)
-	m := regexp.MustCompile(`checked out from .* \(handle (\d+)\)`).FindStringSubmatch(line)
-	require.NotNil(t, m, line)
-	rest := make(chan string, 1)
-	go func() {
-		var b strings.Builder
-		_, _ = bufio.NewReader(r).WriteTo(&b)
-		rest <- b.String()
-	}()
-	require.Eventually(t, func() bool { _, err := os.Stat(marker + ".ready"); return err == nil },
-		10*time.Second, 5*time.Millisecond, "the command never started")
+	rv := startRevocable(t, server)
 
 	start := time.Now()
-	out, code := lmutil(t, nil, "lmremove", "-c", server, "-h", "solver", "127.0.0.1", strconv.Itoa(port), m[1])
+	out, code := lmutil(t, nil, "lmremove", "-c", server, "-h", "solver", "127.0.0.1", strconv.Itoa(port), rv.handle)
 	require.Equal(t, 0, code, out)
 	removed := time.Since(start)
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	var waitErr error
-	select {
-	case waitErr = <-exited:
-	case <-time.After(10 * time.Second):
-		t.Fatal("lmutil checkout still runs 10 s after the lmremove")
-	}
+	waitErr := rv.wait(t)
 	elapsed := time.Since(start)
 	t.Logf("lmremove took %v; lmutil checkout exited %v after the lmremove started", removed, elapsed)
 	assert.Less(t, elapsed, 2*time.Second, "lmutil checkout must stop within 2 s of the lmremove")
@@ -67,13 +99,11 @@ func TestLmremoveRevokesCheckoutCommand(t *testing.T) {
 	var ee *exec.ExitError
 	require.ErrorAs(t, waitErr, &ee)
 	assert.Equal(t, 1, ee.ExitCode())
-	msg := <-rest
+	msg := <-rv.rest
 	assert.Contains(t, msg, fmt.Sprintf("(%d,601:", wire.CodeCantRead), msg)
 	assert.Contains(t, msg, "license removed by lmremove", msg)
 	assert.Contains(t, msg, "license revoked", msg)
-	got, err := os.ReadFile(marker)
-	require.NoError(t, err, "the command got no SIGTERM")
-	assert.Equal(t, "TERM\n", string(got))
+	rv.signalled(t)
 
 	// The freed seat was not taken again by that client: one OUT only.
 	p.waitLog(t, "revoked: removed")
@@ -125,26 +155,7 @@ func TestRevokeGraceEndsWithSIGKILL(t *testing.T) {
 // revokes it too: the command is stopped and lmutil exits with -92.
 func TestRereadRemovingAFeatureRevokesCheckoutCommand(t *testing.T) {
 	port, lic, p := startDemo(t)
-	server := fmt.Sprintf("%d@127.0.0.1", port)
-	marker := filepath.Join(t.TempDir(), "signal")
-	cmd := exec.Command(filepath.Join(binDir, "lmutil"), "checkout", "-c", server, "-revoke-grace", "5s",
-		"solver", "--", "sh", "-c", revokeScript, marker)
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	r := bufio.NewReader(stderr)
-	line, err := r.ReadString('\n')
-	require.NoError(t, err)
-	require.Contains(t, line, "checked out from")
-	rest := make(chan string, 1)
-	go func() {
-		var b strings.Builder
-		_, _ = bufio.NewReader(r).WriteTo(&b)
-		rest <- b.String()
-	}()
-	require.Eventually(t, func() bool { _, err := os.Stat(marker + ".ready"); return err == nil },
-		10*time.Second, 5*time.Millisecond, "the command never started")
+	rv := startRevocable(t, fmt.Sprintf("%d@127.0.0.1", port))
 
 	body, err := os.ReadFile(lic)
 	require.NoError(t, err)
@@ -155,22 +166,12 @@ func TestRereadRemovingAFeatureRevokesCheckoutCommand(t *testing.T) {
 		}
 	}
 	require.NoError(t, os.WriteFile(lic, []byte(strings.Join(kept, "")), 0o644))
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	var waitErr error
-	select {
-	case waitErr = <-exited:
-	case <-time.After(10 * time.Second):
-		t.Fatal("lmutil checkout still runs 10 s after the feature was removed")
-	}
 	var ee *exec.ExitError
-	require.ErrorAs(t, waitErr, &ee)
+	require.ErrorAs(t, rv.wait(t), &ee)
 	assert.Equal(t, 1, ee.ExitCode())
-	msg := <-rest
+	msg := <-rv.rest
 	assert.Contains(t, msg, fmt.Sprintf("(%d,603:", wire.CodeServerRemoved), msg)
-	got, err := os.ReadFile(marker)
-	require.NoError(t, err, "the command got no SIGTERM")
-	assert.Equal(t, "TERM\n", string(got))
+	rv.signalled(t)
 	p.waitLog(t, "revoked: reread")
 }
 
@@ -180,35 +181,13 @@ func TestTriadLmremoveRevokesCheckoutCommand(t *testing.T) {
 	tc := startTriad(t, false)
 	tc.waitMaster(t, "127.0.0.1")
 	checkoutReady(t, triadClient(t, tc, "warmup"), "solver", 1).Checkin()
-	marker := filepath.Join(t.TempDir(), "signal")
-	cmd := exec.Command(filepath.Join(binDir, "lmutil"), "checkout", "-c", tc.path(), "-revoke-grace", "5s",
-		"solver", "--", "sh", "-c", revokeScript, marker)
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	r := bufio.NewReader(stderr)
-	line, err := r.ReadString('\n')
-	require.NoError(t, err)
-	m := regexp.MustCompile(`checked out from \d+@(\S+) \(handle (\d+)\)`).FindStringSubmatch(line)
-	require.NotNil(t, m, line)
-	go func() { _, _ = bufio.NewReader(r).WriteTo(new(strings.Builder)) }()
-	require.Eventually(t, func() bool { _, err := os.Stat(marker + ".ready"); return err == nil },
-		10*time.Second, 5*time.Millisecond, "the command never started")
+	rv := startRevocable(t, tc.path())
 
 	start := time.Now()
-	out, code := lmutil(t, nil, "lmremove", "-c", tc.path(), "-h", "solver", m[1], strconv.Itoa(tc.port), m[2])
+	out, code := lmutil(t, nil, "lmremove", "-c", tc.path(), "-h", "solver", rv.server, strconv.Itoa(tc.port), rv.handle)
 	require.Equal(t, 0, code, out)
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	select {
-	case <-exited:
-	case <-time.After(10 * time.Second):
-		t.Fatal("lmutil checkout still runs 10 s after the lmremove")
-	}
+	_ = rv.wait(t)
 	t.Logf("lmutil checkout exited %v after the lmremove started", time.Since(start))
-	got, err := os.ReadFile(marker)
-	require.NoError(t, err, "the command got no SIGTERM")
-	assert.Equal(t, "TERM\n", string(got))
+	rv.signalled(t)
 	tc.procs[0].waitLog(t, "revoked: removed")
 }
