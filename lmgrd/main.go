@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -28,6 +29,7 @@ func main() {
 			&cli.BoolFlag{Name: "z", Usage: "run in the foreground"},
 			&cli.BoolFlag{Name: "local", Usage: "lmdown, lmreread and lmremove only from this host"},
 			&cli.StringFlag{Name: "remote-admin", Value: hostid.DefaultRemoteAdmin, Usage: "what admin requests from other hosts get: `none` (feature totals, no actions), restricted (read everything, no actions) or full; requests from this host are always full"},
+			&cli.StringFlag{Name: "vendor-keys", Usage: "verify license signatures with the public key `FILE` or the *.pub files of a DIR (lmutil lmkeygen); lines unsigned, tampered with or of a vendor without a key are not served. Never taken from the license directory"},
 			&cli.StringSliceFlag{Name: "x", Usage: "disable `lmdown` or `lmremove`"},
 			&cli.StringFlag{Name: "self", Usage: "which SERVER line `HOST` this process is"},
 			&cli.StringFlag{Name: "state", Usage: "`DIR` of a triad member's raft log (default /var/lib/lmtriad/HOST-PORT)"},
@@ -53,6 +55,13 @@ func main() {
 				return err
 			}
 			opts.RemoteAdmin = remote
+			if k := c.String("vendor-keys"); k != "" {
+				// Absolute: the vendor daemons are started long after, and
+				// a detached lmgrd need not keep its directory.
+				if opts.VendorKeys, err = filepath.Abs(k); err != nil {
+					return err
+				}
+			}
 			opts.Self = c.String("self")
 			opts.ClusterKeyFile = c.String("cluster-key")
 			opts.StateDir = c.String("state")

@@ -2,12 +2,14 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/lmtriad/lmtriad/clusterkey"
 	"github.com/lmtriad/lmtriad/hostid"
+	"github.com/lmtriad/lmtriad/licsign"
 )
 
 // Options configure lmgrd. NewOptions gives the defaults.
@@ -21,7 +23,12 @@ type Options struct {
 	// RemoteAdmin (-remote-admin) is what admin requests from other hosts
 	// get (NewOptions: restricted); requests from this host are full.
 	RemoteAdmin hostid.Access
-	Self        string // -self: which SERVER line host this process is
+	// VendorKeys is -vendor-keys: a public key file or a directory of *.pub
+	// files the vendor daemons verify license signatures with. Empty: no
+	// signature is checked. Keys are never taken from the license
+	// directory: whoever can write a license file must not choose its keys.
+	VendorKeys string
+	Self       string // -self: which SERVER line host this process is
 
 	// ClusterKeyFile is -cluster-key: the triad's shared secret
 	// (lmutil lmkeygen -cluster); a triad member needs it. ClusterKey,
@@ -98,6 +105,11 @@ func (o *Options) Validate() error {
 		return errors.New("lmgrd: greeting timeout must be positive")
 	case o.MaxClockSkew < 0:
 		return errors.New("lmgrd: -max-clock-skew must not be negative")
+	}
+	if o.VendorKeys != "" {
+		if _, err := licsign.LoadPublicKeys(o.VendorKeys); err != nil {
+			return fmt.Errorf("lmgrd: -vendor-keys: %w", err)
+		}
 	}
 	return nil
 }

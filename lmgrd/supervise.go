@@ -178,6 +178,7 @@ func (s *server) startVendor(v *vendorProc) (*exec.Cmd, error) {
 		NoRemove:              s.opts.NoRemove,
 		NoDown:                s.opts.NoDown,
 		RemoteAdmin:           s.opts.RemoteAdmin.RemoteAdmin(),
+		VendorKeys:            s.opts.VendorKeys,
 		Triad:                 s.isTriad(),
 	}.Argv()
 	cmd := exec.Command(bin, args...)

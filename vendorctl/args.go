@@ -31,6 +31,11 @@ type Args struct {
 	// host get (none, restricted or full; "" is restricted). Requests from
 	// this host are always full (hostid.AdminPolicy).
 	RemoteAdmin string
+	// VendorKeys is lmgrd -vendor-keys: a public key file or a directory of
+	// *.pub files. When set, every FEATURE, INCREMENT, UPGRADE and PACKAGE
+	// line of this vendor must carry a signature one of them verifies; a
+	// line that does not is not served (-8). "" checks no signature.
+	VendorKeys string
 	// Triad: this daemon serves a triad member; it grants only while lmgrd
 	// says it is the master, and every change goes through lmgrd's log.
 	Triad bool
@@ -52,6 +57,7 @@ const (
 	flagNoDown           = "no-down"
 	flagTriad            = "triad"
 	flagRemoteAdmin      = "remote-admin"
+	flagVendorKeys       = "vendor-keys"
 )
 
 // DefaultHeartbeatTimeout: four missed 30 s client heartbeats.
@@ -79,6 +85,9 @@ func (a Args) Argv() []string {
 	if a.RemoteAdmin != "" {
 		argv = append(argv, "-"+flagRemoteAdmin, a.RemoteAdmin)
 	}
+	if a.VendorKeys != "" {
+		argv = append(argv, "-"+flagVendorKeys, a.VendorKeys)
+	}
 	for _, b := range []struct {
 		on   bool
 		name string
@@ -104,6 +113,7 @@ func Flags() []cli.Flag {
 		&cli.IntFlag{Name: flagMaxPerHost, Usage: "client connections one source address may hold (0: half the cap; negative: no share)"},
 		&cli.BoolFlag{Name: flagLocal, Usage: "refuse lmremove and shutdown from other hosts"},
 		&cli.StringFlag{Name: flagRemoteAdmin, Usage: "what admin requests from other hosts get: `none` (feature totals only), restricted (read all; the default) or full"},
+		&cli.StringFlag{Name: flagVendorKeys, Usage: "verify license signatures with the public key `FILE` or the *.pub files of a directory; unsigned or tampered lines are not served"},
 		&cli.BoolFlag{Name: flagNoRemove, Usage: "disable lmremove (lmgrd -x lmremove)"},
 		&cli.BoolFlag{Name: flagNoDown, Usage: "disable shutdown requests (lmgrd -x lmdown)"},
 		&cli.BoolFlag{Name: flagTriad, Usage: "a triad member's daemon: serve only as lmgrd's master, commit every change through lmgrd"},
@@ -126,6 +136,7 @@ func FromCLI(c *cli.Context) Args {
 		NoRemove:              c.Bool(flagNoRemove),
 		NoDown:                c.Bool(flagNoDown),
 		RemoteAdmin:           c.String(flagRemoteAdmin),
+		VendorKeys:            c.String(flagVendorKeys),
 		Triad:                 c.Bool(flagTriad),
 	}
 }

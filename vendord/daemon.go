@@ -102,6 +102,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	d.role.Store(&role{serving: !opts.Triad, code: wire.CodeServBusy})
 
+	d.logSignaturePolicy()
 	pools, err := d.loadPools()
 	if err != nil {
 		d.log.WithError(err).Error("Cannot read license file")
@@ -186,6 +187,9 @@ func bindHost(host string) string {
 func (d *daemon) loadPools() ([]licfile.Pool, error) {
 	files, err := licfile.Load(d.opts.LicensePath)
 	if err != nil {
+		return nil, err
+	}
+	if err := d.verifySignatures(files); err != nil {
 		return nil, err
 	}
 	all, excluded := licfile.Pools(files, d.now())
