@@ -40,23 +40,7 @@ func TestTriadFailoverKeepsEveryHolder(t *testing.T) {
 	}
 	tc.waitMaster(t, "127.0.0.1")
 
-	type held struct {
-		c      *client.Client
-		lic    *client.License
-		handle uint64
-	}
-	holders := make([]held, n)
-	for i := range holders {
-		opts := client.NewOptions()
-		opts.LicensePath = tc.path()
-		opts.User, opts.Host = "user"+strconv.Itoa(i), "ws"
-		opts.HeartbeatInterval = time.Second
-		c, err := client.New(opts)
-		require.NoError(t, err)
-		t.Cleanup(func() { c.Close() })
-		lic := checkoutReady(t, c, "solver", 1)
-		holders[i] = held{c, lic, lic.Handle()}
-	}
+	holders := holdAll(t, tc, n)
 	_, err := triadClient(t, tc, "late").Checkout(ctx(t), "solver", "", 1)
 	require.ErrorIs(t, err, wire.ErrMaxUsers)
 

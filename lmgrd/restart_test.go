@@ -49,17 +49,23 @@ func holdAll(t *testing.T, tc *triadCluster, n int) []holding {
 	t.Helper()
 	holders := make([]holding, n)
 	for i := range holders {
-		opts := client.NewOptions()
-		opts.LicensePath = tc.path()
-		opts.User, opts.Host = "user"+strconv.Itoa(i), "ws"
-		opts.HeartbeatInterval = time.Second
-		c, err := client.New(opts)
-		require.NoError(t, err)
-		t.Cleanup(func() { c.Close() })
-		lic := checkoutReady(t, c, "solver", 1)
-		holders[i] = holding{c, lic, lic.Handle()}
+		holders[i] = holdOne(t, tc, i)
 	}
 	return holders
+}
+
+// holdOne checks out one solver license for user i with a client of its own.
+func holdOne(t *testing.T, tc *triadCluster, i int) holding {
+	t.Helper()
+	opts := client.NewOptions()
+	opts.LicensePath = tc.path()
+	opts.User, opts.Host = "user"+strconv.Itoa(i), "ws"
+	opts.HeartbeatInterval = time.Second
+	c, err := client.New(opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	lic := checkoutReady(t, c, "solver", 1)
+	return holding{c, lic, lic.Handle()}
 }
 
 // killMembers SIGKILLs the lmgrds of members and their vendor daemons at

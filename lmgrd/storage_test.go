@@ -17,7 +17,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.etcd.io/raft/v3/raftpb"
 
-	"github.com/lmtriad/lmtriad/client"
 	"github.com/lmtriad/lmtriad/flexlog"
 	"github.com/lmtriad/lmtriad/quorum"
 )
@@ -327,15 +326,7 @@ func TestTriadFullStateDirectoryStopsAcknowledging(t *testing.T) {
 	primary := tc.procs[0]
 	for i := len(holders); !strings.Contains(primary.log.String(), "no space left on device"); i++ {
 		require.Less(t, i, count, "the primary never said its state directory is full")
-		opts := client.NewOptions()
-		opts.LicensePath = tc.path()
-		opts.User, opts.Host = "user"+strconv.Itoa(i), "ws"
-		opts.HeartbeatInterval = time.Second
-		c, err := client.New(opts)
-		require.NoError(t, err)
-		t.Cleanup(func() { c.Close() })
-		lic := checkoutReady(t, c, "solver", 1)
-		holders = append(holders, holding{c, lic, lic.Handle()})
+		holders = append(holders, holdOne(t, tc, i))
 	}
 	primary.waitLog(t, mnt)
 	t.Logf("the primary's log filled up after %d holders", len(holders))
