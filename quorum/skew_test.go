@@ -42,17 +42,7 @@ func TestClockSkew(t *testing.T) {
 		rd, err := n.Ready()
 		require.NoError(t, err, tc.name)
 		n.Advance()
-		var texts []string
-		for _, e := range rd.Events {
-			if e.Kind == EventClockSkew {
-				texts = append(texts, e.Text)
-			}
-		}
-		if tc.event == "" {
-			assert.Empty(t, texts, tc.name)
-		} else {
-			assert.Equal(t, []string{tc.event}, texts, tc.name)
-		}
+		assertEventText(t, rd, EventClockSkew, tc.event, tc.name)
 		st := n.Status()
 		assert.Equal(t, tc.skew, st.Skew[Secondary], tc.name)
 		assert.Equal(t, tc.over, st.SkewOver[Secondary], tc.name)
@@ -95,22 +85,29 @@ func TestLicenseDigestIsInformation(t *testing.T) {
 		rd, err := n.Ready()
 		require.NoError(t, err)
 		n.Advance()
-		var texts []string
-		for _, e := range rd.Events {
-			if e.Kind == EventLicenseMismatch {
-				texts = append(texts, e.Text)
-			}
-		}
-		if tc.event == "" {
-			assert.Empty(t, texts, tc.name)
-		} else {
-			assert.Equal(t, []string{tc.event}, texts, tc.name)
-		}
+		assertEventText(t, rd, EventLicenseMismatch, tc.event, tc.name)
 		st := n.Status()
 		assert.True(t, st.Live[Secondary], tc.name)
 		assert.False(t, st.Rejected[Secondary], tc.name)
 		assert.Equal(t, tc.peer, st.PeerLicenseDigest[Secondary], tc.name)
 		assert.Equal(t, n.Config().LicenseDigest, st.PeerLicenseDigest[Primary], tc.name)
 		assert.Equal(t, tc.inSync, st.LicensesInSync(), tc.name)
+	}
+}
+
+// assertEventText checks that rd holds exactly one event of kind with text
+// want, or none when want is empty.
+func assertEventText(t *testing.T, rd Ready, kind EventKind, want, name string) {
+	t.Helper()
+	var texts []string
+	for _, e := range rd.Events {
+		if e.Kind == kind {
+			texts = append(texts, e.Text)
+		}
+	}
+	if want == "" {
+		assert.Empty(t, texts, name)
+	} else {
+		assert.Equal(t, []string{want}, texts, name)
 	}
 }
