@@ -25,6 +25,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/lmtriad/lmtriad/adminauth"
 )
 
 // Doc is one enrolled license file.
@@ -76,6 +78,19 @@ type Entry struct {
 	// Notice is logged by every member when applied (a member brought in
 	// line kept its differing copy aside); it changes nothing.
 	Notice string `json:"x,omitempty"`
+	// Passwords sets or removes administrator passwords (lmutil lmpasswd):
+	// they are replicated with the license files, so that each member
+	// checks the same ones.
+	Passwords []PasswordChange `json:"pw,omitempty"`
+	// By names who changed passwords, for every member's log.
+	By string `json:"by,omitempty"`
+}
+
+// PasswordChange sets the credential of a level ("full", "restricted"),
+// or removes it when Cred is nil.
+type PasswordChange struct {
+	Level string                `json:"l"`
+	Cred  *adminauth.Credential `json:"c,omitempty"`
 }
 
 // Limits keep a bad entry from costing every member memory.
@@ -148,8 +163,21 @@ func check(e *Entry) error {
 	if len(e.Files) > MaxFiles {
 		return fmt.Errorf("%w: %d files, at most %d", ErrMalformed, len(e.Files), MaxFiles)
 	}
-	if len(e.Files) == 0 && e.Notice == "" && !e.Init {
+	if len(e.Files) == 0 && e.Notice == "" && !e.Init && len(e.Passwords) == 0 {
 		return fmt.Errorf("%w: an entry with neither files nor a notice", ErrMalformed)
+	}
+	if len(e.Passwords) > 2 {
+		return fmt.Errorf("%w: %d password changes, at most 2", ErrMalformed, len(e.Passwords))
+	}
+	for _, p := range e.Passwords {
+		if !adminauth.ValidLevel(p.Level) {
+			return fmt.Errorf("%w: password level %q", ErrMalformed, p.Level)
+		}
+		if p.Cred != nil {
+			if err := p.Cred.Validate(); err != nil {
+				return fmt.Errorf("%w: %s password: %v", ErrMalformed, p.Level, err)
+			}
+		}
 	}
 	seen := map[string]bool{}
 	for _, f := range e.Files {
@@ -194,6 +222,8 @@ type Set struct {
 	// serves what each member has on disk.
 	Initialized bool           `json:"i,omitempty"`
 	Files       map[string]Doc `json:"f,omitempty"`
+	// Passwords are the administrator passwords' credentials by level.
+	Passwords map[string]adminauth.Credential `json:"pw,omitempty"`
 }
 
 // NewSet is an empty, uninitialized set.
@@ -244,6 +274,16 @@ func (s *Set) Apply(e Entry) (changed []string, conflicts []File, err error) {
 	if len(e.Files) > 0 {
 		s.Initialized = true
 	}
+	for _, p := range e.Passwords {
+		if p.Cred == nil {
+			delete(s.Passwords, p.Level)
+			continue
+		}
+		if s.Passwords == nil {
+			s.Passwords = map[string]adminauth.Credential{}
+		}
+		s.Passwords[p.Level] = *p.Cred
+	}
 	return changed, conflicts, nil
 }
 
@@ -265,6 +305,9 @@ func (s *Set) Clone() *Set {
 	c := &Set{Initialized: s.Initialized, Files: make(map[string]Doc, len(s.Files))}
 	for n, d := range s.Files {
 		c.Files[n] = Doc{Body: slices.Clone(d.Body), HasServers: d.HasServers}
+	}
+	if s.Passwords != nil {
+		c.Passwords = maps.Clone(s.Passwords)
 	}
 	return c
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/lmtriad/lmtriad/adminauth"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -97,5 +99,53 @@ func TestValidName(t *testing.T) {
 	}
 	for _, bad := range []string{"", ".lic", "a.txt", "../a.lic", "d/a.lic", `d\a.lic`, ".a.lic", "a\n.lic"} {
 		assert.Error(t, ValidName(bad), bad)
+	}
+}
+
+func TestPasswordsAreReplicatedWithTheSet(t *testing.T) {
+	full, err := adminauth.NewCredential(adminauth.LevelFull, "pw", adminauth.MinIterations)
+	require.NoError(t, err)
+	restricted, err := adminauth.NewCredential(adminauth.LevelRestricted, "pw2", adminauth.MinIterations)
+	require.NoError(t, err)
+	e := Entry{Proposer: 1, Host: "lic2", By: "joe at node (10.0.0.9)", Passwords: []PasswordChange{{Level: "full", Cred: &full}}}
+	b, err := Encode(e)
+	require.NoError(t, err)
+	got, err := Decode(b)
+	require.NoError(t, err)
+	assert.Equal(t, e, got)
+
+	s := NewSet()
+	ch, _, err := s.Apply(got)
+	require.NoError(t, err)
+	assert.Empty(t, ch, "no license file changed")
+	assert.False(t, s.Initialized, "a password does not stand for the first enrolment")
+	assert.True(t, s.Passwords["full"].Equal(full))
+	digest := s.Digest()
+
+	_, _, err = s.Apply(Entry{Passwords: []PasswordChange{{Level: "restricted", Cred: &restricted}}})
+	require.NoError(t, err)
+	assert.Equal(t, digest, s.Digest(), "the license digest is about license files only")
+	clone := s.Clone()
+	_, _, err = s.Apply(Entry{Passwords: []PasswordChange{{Level: "full"}}})
+	require.NoError(t, err)
+	assert.NotContains(t, s.Passwords, "full", "a change without a credential removes the password")
+	assert.Contains(t, clone.Passwords, "full", "a clone does not share the map")
+
+	snap, err := EncodeSnapshot(nil, s)
+	require.NoError(t, err)
+	_, back, err := DecodeSnapshot(snap)
+	require.NoError(t, err)
+	assert.True(t, back.Passwords["restricted"].Equal(restricted), "passwords survive a snapshot")
+
+	bad := full
+	bad.Iters = 1
+	for name, e := range map[string]Entry{
+		"unknown level":   {Passwords: []PasswordChange{{Level: "root", Cred: &full}}},
+		"weak credential": {Passwords: []PasswordChange{{Level: "full", Cred: &bad}}},
+	} {
+		_, err := Encode(e)
+		assert.ErrorIs(t, err, ErrMalformed, name)
+		_, _, err = NewSet().Apply(e)
+		assert.ErrorIs(t, err, ErrMalformed, name)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+
+	"github.com/lmtriad/lmtriad/adminauth"
 )
 
 // EncodeSnapshot joins the license tables' snapshot (package table) and
@@ -49,6 +51,14 @@ func DecodeSnapshot(data []byte) (tables []byte, set *Set, err error) {
 		}
 		if len(d.Body) > MaxFileSize {
 			return nil, nil, fmt.Errorf("%w: snapshot: %s too large", ErrMalformed, name)
+		}
+	}
+	for level, c := range set.Passwords {
+		if !adminauth.ValidLevel(level) {
+			return nil, nil, fmt.Errorf("%w: snapshot: password level %q", ErrMalformed, level)
+		}
+		if err := c.Validate(); err != nil {
+			return nil, nil, fmt.Errorf("%w: snapshot: %s password: %v", ErrMalformed, level, err)
 		}
 	}
 	return tables, set, nil

@@ -72,40 +72,49 @@ func ParseRemoteAdmin(s string) (Access, error) {
 
 // AdminPolicy is lmgrd's rule for administrators, shared with its vendor
 // daemons: a request from this host (IsLocalPeer) has full access; a
-// remote one gets Remote (-remote-admin), but never more than restricted
-// under LocalOnly (-local: admin commands only from this host).
+// remote one gets Remote (-remote-admin), raised to the level of the
+// administrator password it proved, but never more than restricted under
+// LocalOnly (-local: admin commands only from this host).
+//
+// The password argument of the methods is the level a request proved with
+// a password (package adminauth); AccessAnonymous when it proved none.
 type AdminPolicy struct {
 	Remote    Access
 	LocalOnly bool
 }
 
 // Level is the access of a request from peer.
-func (p AdminPolicy) Level(peer net.Addr) Access {
-	return p.LevelFor(IsLocalPeer(peer))
+func (p AdminPolicy) Level(peer net.Addr, password Access) Access {
+	return p.LevelFor(IsLocalPeer(peer), password)
 }
 
 // LevelFor is the access of a request from this host (local) or another.
-func (p AdminPolicy) LevelFor(local bool) Access {
+func (p AdminPolicy) LevelFor(local bool, password Access) Access {
 	if local {
 		return AccessFull
 	}
-	if p.LocalOnly && p.Remote > AccessRestricted {
+	lv := max(p.Remote, password)
+	if p.LocalOnly && lv > AccessRestricted {
 		return AccessRestricted
 	}
-	return p.Remote
+	return lv
 }
 
 // Authorise decides an admin action (command is lmutil's name for it:
-// lmdown, lmremove, lmreread, lmenroll) from peer: nil if it may go
-// ahead, else the error to answer. disabled is lmgrd -x for that command.
-// The refusals: -x gives -63 with a detail naming -x; -local gives -119
-// to a remote peer; a remote peer below full access (-remote-admin) gets
-// -63.
-func (p AdminPolicy) Authorise(command string, disabled bool, peer net.Addr) *wire.Error {
-	return p.authorise(command, disabled, IsLocalPeer(peer))
+// lmdown, lmremove, lmreread, lmenroll, lmpasswd) from peer: nil if it may
+// go ahead, else the error to answer. disabled is lmgrd -x for that
+// command. The refusals: -x gives -63 with a detail naming -x; -local
+// gives -119 to a remote peer, password or not; a remote peer below full
+// access (-remote-admin, no full password) gets -63 minor 2.
+func (p AdminPolicy) Authorise(command string, disabled bool, peer net.Addr, password Access) *wire.Error {
+	return p.authorise(command, disabled, IsLocalPeer(peer), password)
 }
 
-func (p AdminPolicy) authorise(command string, disabled, local bool) *wire.Error {
+// MinorNeedsFull is the minor code of the -63 that a remote request below
+// full access gets: lmutil then asks for the full password on a terminal.
+const MinorNeedsFull = 2
+
+func (p AdminPolicy) authorise(command string, disabled, local bool, password Access) *wire.Error {
 	if disabled {
 		return wire.NewError(wire.CodeNotLicAdmin, 1).WithDetail(command + " is disabled by lmgrd -x " + command)
 	}
@@ -115,8 +124,9 @@ func (p AdminPolicy) authorise(command string, disabled, local bool) *wire.Error
 	if p.LocalOnly {
 		return wire.NewError(wire.CodeMustBeLocal, 1).WithDetail("lmgrd -local: " + command + " only from the license server's host")
 	}
-	if lv := p.LevelFor(false); lv < AccessFull {
-		return wire.NewError(wire.CodeNotLicAdmin, 2).WithDetail(command + " from another host needs lmgrd -remote-admin full (remote access is " + lv.String() + ")")
+	if lv := p.LevelFor(false, password); lv < AccessFull {
+		return wire.NewError(wire.CodeNotLicAdmin, MinorNeedsFull).WithDetail(command + " from another host needs the full admin password " +
+			"(LM_ADMIN_PASSWORD, -password-file) or lmgrd -remote-admin full (this request has " + lv.String() + " access)")
 	}
 	return nil
 }
@@ -132,6 +142,16 @@ func Who(user, host string, peer net.Addr) string {
 		host = "unknown"
 	}
 	return user + " at " + host + " (" + PeerAddress(peer) + ")"
+}
+
+// WhoWithPassword is Who, noting the administrator password the request
+// proved (none: AccessAnonymous): "joe at node (10.1.2.3) with the full
+// password".
+func WhoWithPassword(user, host string, peer net.Addr, password Access) string {
+	if password == AccessAnonymous {
+		return Who(user, host, peer)
+	}
+	return Who(user, host, peer) + " with the " + password.String() + " password"
 }
 
 // PeerAddress is the IP address of peer without the port ("local" for a

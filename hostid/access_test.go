@@ -41,28 +41,34 @@ func TestAdminLevelAndAuthorisation(t *testing.T) {
 		localOnly bool   // -local
 		local     bool   // the request comes from this host
 		disabled  bool   // -x for the command
+		password  Access // the level of the password the request proved
 		want      Access
 		wantCode  int // of Authorise; 0: allowed
 	}{
-		{"local address, default", "", false, true, false, AccessFull, 0},
-		{"loopback under -remote-admin none", "none", false, true, false, AccessFull, 0},
-		{"local under -local", "", true, true, false, AccessFull, 0},
-		{"remote, default restricted", "", false, false, false, AccessRestricted, wire.CodeNotLicAdmin},
-		{"remote, restricted", "restricted", false, false, false, AccessRestricted, wire.CodeNotLicAdmin},
-		{"remote, none", "none", false, false, false, AccessAnonymous, wire.CodeNotLicAdmin},
-		{"remote, full", "full", false, false, false, AccessFull, 0},
-		{"remote, full but -local", "full", true, false, false, AccessRestricted, wire.CodeMustBeLocal},
-		{"remote, none and -local", "none", true, false, false, AccessAnonymous, wire.CodeMustBeLocal},
-		{"-x refuses even local", "", false, true, true, AccessFull, wire.CodeNotLicAdmin},
-		{"-x refuses remote full", "full", false, false, true, AccessFull, wire.CodeNotLicAdmin},
+		{"local address, default", "", false, true, false, AccessAnonymous, AccessFull, 0},
+		{"loopback under -remote-admin none", "none", false, true, false, AccessAnonymous, AccessFull, 0},
+		{"local under -local", "", true, true, false, AccessAnonymous, AccessFull, 0},
+		{"remote, default restricted", "", false, false, false, AccessAnonymous, AccessRestricted, wire.CodeNotLicAdmin},
+		{"remote, restricted", "restricted", false, false, false, AccessAnonymous, AccessRestricted, wire.CodeNotLicAdmin},
+		{"remote, none", "none", false, false, false, AccessAnonymous, AccessAnonymous, wire.CodeNotLicAdmin},
+		{"remote, full", "full", false, false, false, AccessAnonymous, AccessFull, 0},
+		{"remote, full but -local", "full", true, false, false, AccessAnonymous, AccessRestricted, wire.CodeMustBeLocal},
+		{"remote, none and -local", "none", true, false, false, AccessAnonymous, AccessAnonymous, wire.CodeMustBeLocal},
+		{"-x refuses even local", "", false, true, true, AccessAnonymous, AccessFull, wire.CodeNotLicAdmin},
+		{"-x refuses remote full", "full", false, false, true, AccessAnonymous, AccessFull, wire.CodeNotLicAdmin},
+		{"remote with the full password", "", false, false, false, AccessFull, AccessFull, 0},
+		{"remote, none, with the full password", "none", false, false, false, AccessFull, AccessFull, 0},
+		{"remote, none, with the restricted password", "none", false, false, false, AccessRestricted, AccessRestricted, wire.CodeNotLicAdmin},
+		{"remote with the full password under -local", "", true, false, false, AccessFull, AccessRestricted, wire.CodeMustBeLocal},
+		{"-x refuses the full password", "", false, false, true, AccessFull, AccessFull, wire.CodeNotLicAdmin},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			remote, err := ParseRemoteAdmin(tt.remote)
 			assert.NoError(t, err)
 			p := AdminPolicy{Remote: remote, LocalOnly: tt.localOnly}
-			assert.Equal(t, tt.want, p.LevelFor(tt.local))
-			werr := p.authorise("lmdown", tt.disabled, tt.local)
+			assert.Equal(t, tt.want, p.LevelFor(tt.local, tt.password))
+			werr := p.authorise("lmdown", tt.disabled, tt.local, tt.password)
 			if tt.wantCode == 0 {
 				assert.Nil(t, werr)
 				return
@@ -81,9 +87,9 @@ func TestAdminLevelAndAuthorisation(t *testing.T) {
 
 func TestAuthoriseFromAddresses(t *testing.T) {
 	p := AdminPolicy{Remote: AccessRestricted}
-	assert.Nil(t, p.Authorise("lmreread", false, &net.TCPAddr{IP: net.ParseIP("127.0.0.1")}))
-	assert.Nil(t, p.Authorise("lmreread", false, &net.UnixAddr{Name: "@x", Net: "unix"}))
-	assert.NotNil(t, p.Authorise("lmreread", false, &net.TCPAddr{IP: net.ParseIP("192.0.2.7")}))
+	assert.Nil(t, p.Authorise("lmreread", false, &net.TCPAddr{IP: net.ParseIP("127.0.0.1")}, AccessAnonymous))
+	assert.Nil(t, p.Authorise("lmreread", false, &net.UnixAddr{Name: "@x", Net: "unix"}, AccessAnonymous))
+	assert.NotNil(t, p.Authorise("lmreread", false, &net.TCPAddr{IP: net.ParseIP("192.0.2.7")}, AccessAnonymous))
 	assert.Equal(t, "joe at node (10.1.2.3)", Who("joe", "node", &net.TCPAddr{IP: net.ParseIP("10.1.2.3"), Port: 7}))
 	assert.Equal(t, "unknown at unknown (192.0.2.7)", Who("", "", &net.TCPAddr{IP: net.ParseIP("192.0.2.7")}))
 }

@@ -23,14 +23,15 @@ type adminSession struct {
 	conn  net.Conn
 	hello wire.Message
 
-	enrolling *enrolUpload // an lmenroll file arriving in parts
-	nonce     string       // this session's challenge for a triad peer's lmdown (peerDownProof)
-	stop      bool         // lmdown: stop lmgrd once the answer is sent
+	password  hostid.Access // the level of the administrator password proved (AccessAnonymous: none)
+	enrolling *enrolUpload  // an lmenroll file arriving in parts
+	nonce     string        // this session's challenge for a triad peer's lmdown (peerDownProof)
+	stop      bool          // lmdown: stop lmgrd once the answer is sent
 }
 
-func (s *server) serveAdmin(c net.Conn, hello wire.Message) {
+func (s *server) serveAdmin(c net.Conn, hello wire.Message, password hostid.Access) {
 	defer c.Close()
-	a := &adminSession{s: s, conn: c, hello: hello}
+	a := &adminSession{s: s, conn: c, hello: hello, password: password}
 	wire.Serve(s.ctx, c, wire.ServeOptions{First: &hello, IdleTimeout: s.opts.GreetingTimeout * 6, ReadTimeout: lineTimeout}, a)
 	if a.stop {
 		// Only now that lmdown has its answer: stopping first could close
@@ -108,6 +109,8 @@ func (a *adminSession) Handle(req wire.Message) (wire.Message, []wire.Message, b
 			return err.Message(), nil, false
 		}
 		return a.enrol(req), nil, false
+	case "PASSWD":
+		return a.setPassword(req), nil, false
 	}
 	return wire.NewError(wire.CodeBadComm, 20).Message(), nil, false
 }
@@ -122,8 +125,8 @@ func (s *server) policy() hostid.AdminPolicy {
 // (what names it: "SHUTDOWN", "REREAD") or the refusal, FlexLM-style with
 // the user, host and address of the requester.
 func (a *adminSession) authorise(command, what string, disabled, logAction bool) *wire.Error {
-	who := hostid.Who(a.hello.Get("user"), a.hello.Get("host"), a.conn.RemoteAddr())
-	if err := a.s.policy().Authorise(command, disabled, a.conn.RemoteAddr()); err != nil {
+	who := a.who()
+	if err := a.s.policy().Authorise(command, disabled, a.conn.RemoteAddr(), a.password); err != nil {
 		a.s.log.Warnf("%s refused for %s: %v", command, who, err)
 		return err
 	}
@@ -131,6 +134,12 @@ func (a *adminSession) authorise(command, what string, disabled, logAction bool)
 		a.s.log.Infof("%s request from %s", what, who)
 	}
 	return nil
+}
+
+// who names the requester for the log: user, host, address, and the
+// password it proved.
+func (a *adminSession) who() string {
+	return hostid.WhoWithPassword(a.hello.Get("user"), a.hello.Get("host"), a.conn.RemoteAddr(), a.password)
 }
 
 // peerDownProof is what a member signs to pass an lmdown on to the member

@@ -540,6 +540,7 @@ func (t *triad) applyEnrol(data []byte) {
 	if entry.Notice != "" {
 		t.s.log.Warn("Triad: " + entry.Notice)
 	}
+	t.applyPasswords(entry)
 	for _, f := range conflicts {
 		t.s.log.Warnf("Triad: %s's change of %s not enrolled: it was made from a copy the triad has since changed "+
 			"(%s was cut off, or another change came first); %s keeps its copy aside", entry.Host, f.Name, entry.Host, entry.Host)

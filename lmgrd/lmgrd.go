@@ -15,6 +15,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/lmtriad/lmtriad/adminauth"
 	"github.com/lmtriad/lmtriad/clusterkey"
 	"github.com/lmtriad/lmtriad/flexlog"
 	"github.com/lmtriad/lmtriad/hostid"
@@ -41,6 +42,10 @@ type server struct {
 
 	rejections flexlog.Throttle // the warnings of connections refused at their greeting
 
+	passwords passwordStore       // the administrator passwords' credentials
+	guesses   *adminauth.Throttle // failed password attempts, per source address
+	guessLog  flexlog.Throttle    // the warnings of attempts refused while held off
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -57,7 +62,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer closeLog()
 
-	s := &server{opts: opts, log: log, vendors: map[string]*vendorProc{}}
+	s := &server{opts: opts, log: log, vendors: map[string]*vendorProc{}, guesses: adminauth.NewThrottle()}
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	defer s.cancel()
 
@@ -105,6 +110,8 @@ func Run(ctx context.Context, opts Options) error {
 		s.wg.Add(2)
 		go func() { defer s.wg.Done(); s.tri.run(s.ctx) }()
 		go func() { defer s.wg.Done(); s.tri.enroller.run(s.ctx) }()
+	} else {
+		s.loadLonePasswords()
 	}
 
 	s.wg.Add(1)

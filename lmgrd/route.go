@@ -14,6 +14,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/lmtriad/lmtriad/flexlog"
+	"github.com/lmtriad/lmtriad/hostid"
 	"github.com/lmtriad/lmtriad/wire"
 )
 
@@ -129,6 +130,13 @@ func (s *server) route(c net.Conn) {
 		s.reject(c, we)
 		return
 	}
+	password := hostid.AccessAnonymous // the level of the password proved, if any
+	if hello.Get("role") == "admin" && hello.Has("auth") {
+		var ok bool
+		if line, hello, password, ok = s.authenticate(c, hello); !ok {
+			return
+		}
+	}
 	vendor := hello.Get("vendor")
 	if vendor == "" && hello.Get("feature") != "" {
 		s.mu.Lock()
@@ -149,7 +157,7 @@ func (s *server) route(c net.Conn) {
 	}
 	if vendor == "" {
 		_ = c.SetDeadline(time.Time{})
-		s.serveAdmin(c, hello)
+		s.serveAdmin(c, hello, password)
 		return
 	}
 	s.mu.Lock()
@@ -165,7 +173,12 @@ func (s *server) route(c net.Conn) {
 		s.reject(c, wire.NewError(wire.CodeBadComm, 15))
 		return
 	}
-	if err := v.client(line, sc); err != nil {
+	if password != hostid.AccessAnonymous {
+		err = v.admin(line, password, sc)
+	} else {
+		err = v.client(line, sc)
+	}
+	if err != nil {
 		var we *wire.Error
 		switch {
 		case errors.As(err, &we):

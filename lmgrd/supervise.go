@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lmtriad/lmtriad/handoff"
+	"github.com/lmtriad/lmtriad/hostid"
 	"github.com/lmtriad/lmtriad/licfile"
 	"github.com/lmtriad/lmtriad/vendorctl"
 	"github.com/lmtriad/lmtriad/wire"
@@ -58,6 +59,16 @@ func (v *vendorProc) client(greeting string, conn syscallConn) error {
 		return err
 	}
 	return ctl.SendClient(greeting, conn)
+}
+
+// admin hands an administrator's connection that proved the password of
+// level to the daemon.
+func (v *vendorProc) admin(greeting string, level hostid.Access, conn syscallConn) error {
+	ctl, err := v.channel()
+	if err != nil {
+		return err
+	}
+	return ctl.SendAdmin(greeting, level.RemoteAdmin(), conn)
 }
 
 func (v *vendorProc) reread() error {

@@ -150,6 +150,18 @@ func newTriad(s *server, files []*licfile.File, key *clusterkey.Key, clock func(
 // in a directory per SERVER host and port so that members sharing a
 // machine never share a log.
 func stateDir(dir, host string, port int) (string, error) {
+	dir, err := stateDirPath(dir, host, port)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("state directory: %w", err)
+	}
+	return dir, nil
+}
+
+// stateDirPath is stateDir without creating it.
+func stateDirPath(dir, host string, port int) (string, error) {
 	if dir == "" {
 		base := "/var/lib/lmtriad"
 		if os.Geteuid() != 0 {
@@ -164,9 +176,6 @@ func stateDir(dir, host string, port int) (string, error) {
 			base = filepath.Join(state, "lmtriad")
 		}
 		dir = filepath.Join(base, host+"-"+strconv.Itoa(port))
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", fmt.Errorf("state directory: %w", err)
 	}
 	return dir, nil
 }
@@ -357,6 +366,7 @@ func (t *triad) restore(data []byte) {
 		return
 	}
 	t.tables, t.enrolled, t.enrolDirty = tables, enrolled, true
+	t.s.passwords.set(enrolled.Passwords)
 	t.s.log.Info("Triad: caught up from the master's snapshot of the license tables and enrolled license files")
 }
 

@@ -44,7 +44,9 @@ func lmdownCommand(env *environment) *cli.Command {
 		Name:      "lmdown",
 		Usage:     "shut down the license servers (all members of a triad)",
 		UsageText: "lmdown [-c port@host] [-q] [-force] [-vendor NAME] [-self]",
+		Before:    withAdminLogin(env),
 		Flags: []cli.Flag{
+			passwordFileFlag(),
 			&cli.StringFlag{Name: "c", Usage: "license `PATH`"},
 			&cli.BoolFlag{Name: "q", Usage: "do not ask for confirmation"},
 			&cli.BoolFlag{Name: "force", Usage: "shut down even when licenses are held"},
@@ -111,7 +113,9 @@ func lmrereadCommand(env *environment) *cli.Command {
 		Name:      "lmreread",
 		Usage:     "make the license servers reread their license files",
 		UsageText: "lmreread [-c port@host] [-vendor NAME]",
+		Before:    withAdminLogin(env),
 		Flags: []cli.Flag{
+			passwordFileFlag(),
 			&cli.StringFlag{Name: "c", Usage: "license `PATH`"},
 			&cli.StringFlag{Name: "vendor", Usage: "reread only this vendor daemon"},
 		},
@@ -147,7 +151,9 @@ func lmremoveCommand(env *environment) *cli.Command {
 		Name:      "lmremove",
 		Usage:     "free one user's license",
 		UsageText: "lmremove [-c port@host] feature user user_host display\n   lmremove [-c port@host] -h feature server_host port handle",
+		Before:    withAdminLogin(env),
 		Flags: []cli.Flag{
+			passwordFileFlag(),
 			&cli.StringFlag{Name: "c", Usage: "license `PATH`"},
 			// FlexLM spells it -h; runEnv renames it, as cli keeps -h for help.
 			&cli.BoolFlag{Name: "handle", Usage: "(-h) remove by handle: feature server_host port handle"},

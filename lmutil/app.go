@@ -32,6 +32,7 @@ func newApp(stdout, stderr io.Writer, env *environment) *cli.App {
 			checkoutCommand(env),
 			lmkeygenCommand(),
 			lmcryptCommand(),
+			lmpasswdCommand(env),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -29,7 +28,9 @@ func lmenrollCommand(env *environment) *cli.Command {
 		Name:      "lmenroll",
 		Usage:     "enrol license files in a triad: every member writes and serves them",
 		UsageText: "lmenroll [-c port@host] FILE...",
+		Before:    withAdminLogin(env),
 		Flags: []cli.Flag{
+			passwordFileFlag(),
 			&cli.StringFlag{Name: "c", Usage: "license `PATH` naming the triad (port@host,port@host,port@host)"},
 		},
 		Action: func(c *cli.Context) error {
@@ -84,9 +85,7 @@ func enrolFile(ctx context.Context, servers []licfile.HostPort, name string, dat
 }
 
 func enrolAt(ctx context.Context, hp licfile.HostPort, name string, data []byte) error {
-	hello := adminHello()
-	var d net.Dialer
-	c, _, err := wire.Dial(ctx, &d, addr(hp), hello, adminTimeout)
+	c, _, err := adminDial(ctx, hp, adminHello())
 	if err != nil {
 		return err
 	}

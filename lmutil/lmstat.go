@@ -25,7 +25,9 @@ func lmstatCommand(env *environment) *cli.Command {
 		Name:      "lmstat",
 		Usage:     "report the status of license servers and who holds which licenses",
 		UsageText: "lmstat [-a] [-c port@host|file] [-f [feature]] [-S [vendor]] [-i [feature]] [-s] [-v]",
+		Before:    withAdminLogin(env),
 		Flags: []cli.Flag{
+			passwordFileFlag(),
 			&cli.BoolFlag{Name: "a", Usage: "display everything"},
 			&cli.StringFlag{Name: "c", Usage: "license `PATH`: port@host, triad, file or directory"},
 			&cli.StringFlag{Name: "f", Usage: "users of `FEATURE` (all features when bare)"},

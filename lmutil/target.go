@@ -97,12 +97,19 @@ func adminHello() wire.Message {
 }
 
 func adminExchange(ctx context.Context, hp licfile.HostPort, key, value string, req wire.Message) (wire.Message, []wire.Message, error) {
+	resp, records, err := adminExchangeOnce(ctx, hp, key, value, req)
+	if needsPassword(err) && loginFrom(ctx).ask(hp) {
+		return adminExchangeOnce(ctx, hp, key, value, req)
+	}
+	return resp, records, err
+}
+
+func adminExchangeOnce(ctx context.Context, hp licfile.HostPort, key, value string, req wire.Message) (wire.Message, []wire.Message, error) {
 	hello := adminHello()
 	if value != "" {
 		hello.Set(key, value)
 	}
-	var d net.Dialer
-	c, _, err := wire.Dial(ctx, &d, addr(hp), hello, adminTimeout)
+	c, _, err := adminDial(ctx, hp, hello)
 	if err != nil {
 		return wire.Message{}, nil, err
 	}

@@ -6,6 +6,7 @@
 // lmgrd → vendord:
 //
 //	Client     a client's connection (the socket travels with it) and the greeting lmgrd read from it
+//	Admin      an administrator's connection that proved a password to lmgrd: the greeting and the level proved
 //	Role       serve or not: the lease deadline, or the error and master clients get
 //	Table      the license table to serve from (a triad member becoming master)
 //	Committed  the triad committed this daemon's changes up to Seq
@@ -56,6 +57,7 @@ const (
 	KindReread
 	KindShutdown
 	KindPropose
+	KindAdmin
 )
 
 func (k Kind) String() string {
@@ -76,6 +78,8 @@ func (k Kind) String() string {
 		return "Shutdown"
 	case KindPropose:
 		return "Propose"
+	case KindAdmin:
+		return "Admin"
 	}
 	return fmt.Sprintf("Kind(%d)", byte(k))
 }
@@ -128,9 +132,13 @@ type Propose struct {
 // Message is one decoded message; exactly one field is set, as Kind says.
 type Message struct {
 	Kind Kind
-	// Greeting and Conn for KindClient.
-	Greeting  string
-	Conn      net.Conn
+	// Greeting and Conn for KindClient and KindAdmin.
+	Greeting string
+	Conn     net.Conn
+	// Password for KindAdmin: the level ("full", "restricted") of the
+	// administrator password the connection proved to lmgrd. A client
+	// cannot claim it: only lmgrd sends it, on this channel.
+	Password  string
 	Role      Role
 	Table     Table
 	Committed Committed
@@ -161,6 +169,21 @@ var ErrPeerClosed = handoff.ErrPeerClosed
 // SendClient hands a client's connection to the daemon with its greeting.
 func (c *Channel) SendClient(greeting string, conn syscall.Conn) error {
 	return c.send(KindClient, []byte(greeting), conn)
+}
+
+// SendAdmin hands an administrator's connection to the daemon with its
+// greeting and the level of the password it proved to lmgrd.
+func (c *Channel) SendAdmin(greeting, password string, conn syscall.Conn) error {
+	b, err := json.Marshal(adminBody{Greeting: greeting, Password: password})
+	if err != nil {
+		return fmt.Errorf("vendorctl: %v: %w", KindAdmin, err)
+	}
+	return c.send(KindAdmin, b, conn)
+}
+
+type adminBody struct {
+	Greeting string `json:"greeting"`
+	Password string `json:"password"`
 }
 
 func (c *Channel) SendRole(r Role) error { return c.sendJSON(KindRole, r) }
@@ -287,6 +310,17 @@ func decode(k Kind, body []byte, conn net.Conn) (Message, error) {
 			return m, fmt.Errorf("%w: client greeting without its connection", ErrMalformed)
 		}
 		m.Greeting, m.Conn = string(body), conn
+		return m, nil
+	case KindAdmin:
+		if conn == nil {
+			return m, fmt.Errorf("%w: admin greeting without its connection", ErrMalformed)
+		}
+		var a adminBody
+		if err := json.Unmarshal(body, &a); err != nil {
+			conn.Close()
+			return m, fmt.Errorf("%w: %v: %v", ErrMalformed, k, err)
+		}
+		m.Greeting, m.Password, m.Conn = a.Greeting, a.Password, conn
 		return m, nil
 	case KindRole:
 		err = json.Unmarshal(body, &m.Role)

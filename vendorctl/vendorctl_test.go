@@ -88,6 +88,26 @@ func TestClientCarriesItsSocket(t *testing.T) {
 	assert.Equal(t, "x", string(buf))
 }
 
+func TestAdminConnectionCarriesThePasswordLevel(t *testing.T) {
+	lmgrd, vendord := pair(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	defer c.Close()
+	s, err := ln.Accept()
+	require.NoError(t, err)
+	require.NoError(t, lmgrd.SendAdmin("HELLO proto=1 role=admin vendor=demo", "full", s.(*net.TCPConn)))
+	s.Close()
+	m, err := vendord.Recv()
+	require.NoError(t, err)
+	require.Equal(t, KindAdmin, m.Kind)
+	defer m.Conn.Close()
+	assert.Equal(t, "HELLO proto=1 role=admin vendor=demo", m.Greeting)
+	assert.Equal(t, "full", m.Password)
+}
+
 func TestBadPacketsAreErrorsOfOneMessage(t *testing.T) {
 	lmgrd, vendord := pair(t)
 	raw := lmgrd.ch

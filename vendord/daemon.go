@@ -15,6 +15,7 @@ import (
 
 	"github.com/lmtriad/lmtriad/flexlog"
 	"github.com/lmtriad/lmtriad/handoff"
+	"github.com/lmtriad/lmtriad/hostid"
 	"github.com/lmtriad/lmtriad/licfile"
 	"github.com/lmtriad/lmtriad/pool"
 	"github.com/lmtriad/lmtriad/vendorctl"
@@ -248,7 +249,17 @@ func (d *daemon) command(ctx context.Context, m vendorctl.Message) {
 			m.Conn.Close()
 			return
 		}
-		d.serve(ctx, m.Conn, &first)
+		d.serve(ctx, m.Conn, &first, hostid.AccessAnonymous)
+	case vendorctl.KindAdmin:
+		// An administrator who proved a password to lmgrd: the greeting
+		// must be an admin's, the level one lmgrd knows.
+		first, err := wire.ParseMessage(m.Greeting)
+		level, lerr := hostid.ParseRemoteAdmin(m.Password)
+		if err != nil || lerr != nil || m.Password == "" || first.Get("role") != "admin" {
+			m.Conn.Close()
+			return
+		}
+		d.serve(ctx, m.Conn, &first, level)
 	case vendorctl.KindRole:
 		d.setRole(m.Role)
 	case vendorctl.KindTable:
@@ -323,7 +334,7 @@ func (d *daemon) accept(ctx context.Context, ln net.Listener) {
 			continue
 		}
 		pause = 0
-		d.serve(ctx, c, nil)
+		d.serve(ctx, c, nil, hostid.AccessAnonymous)
 	}
 }
 
@@ -340,7 +351,7 @@ const (
 // the limit is answered -106 and closed here, before the caller takes the
 // next one, so that connections on their way in never pile up past the
 // descriptors kept for them (see limits.go).
-func (d *daemon) serve(ctx context.Context, c net.Conn, first *wire.Message) {
+func (d *daemon) serve(ctx context.Context, c net.Conn, first *wire.Message, password hostid.Access) {
 	// On the direct port the role is not known before the greeting:
 	// count the connection against the larger, administrators' cap, and
 	// let admit hold a client to the client limit at its greeting.
@@ -355,7 +366,7 @@ func (d *daemon) serve(ctx context.Context, c net.Conn, first *wire.Message) {
 		d.release(host)
 		return
 	}
-	s := &session{d: d, id: d.nextSession.Add(1), conn: c}
+	s := &session{d: d, id: d.nextSession.Add(1), conn: c, password: password}
 	d.addSession(s)
 	d.wg.Add(1)
 	go func() {

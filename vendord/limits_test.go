@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lmtriad/lmtriad/flexlog"
+	"github.com/lmtriad/lmtriad/hostid"
 	"github.com/lmtriad/lmtriad/wire"
 )
 
@@ -187,7 +188,7 @@ func TestServeRefusesBeforeReturning(t *testing.T) {
 
 	hello, err := wire.ParseMessage("HELLO proto=1 vendor=demo user=late")
 	require.NoError(t, err)
-	d.serve(t.Context(), server, &hello)
+	d.serve(t.Context(), server, &hello, hostid.AccessAnonymous)
 	_, err = server.Write([]byte("x"))
 	assert.ErrorIs(t, err, net.ErrClosed, "closed when serve returns")
 	assert.Equal(t, int64(1), d.clients.Load(), "not counted")

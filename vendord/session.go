@@ -25,7 +25,10 @@ type session struct {
 	wmu     sync.Mutex // held by Serve while it writes a reply, and by revoke
 	greeted bool
 	revokes bool // the client said at HELLO it takes REVOKED lines (notify=revoked)
-	client  pool.Client
+	// password is the level of the administrator password this connection
+	// proved to lmgrd (AccessAnonymous: none).
+	password hostid.Access
+	client   pool.Client
 }
 
 // Handle answers one request; it implements wire.Handler.
@@ -47,7 +50,7 @@ func (s *session) Handle(req wire.Message) (wire.Message, []wire.Message, bool) 
 		return wire.OK("held", strconv.Itoa(held)), nil, false
 	case "STATUS":
 		resp, records := s.d.status(req.Get("feature"))
-		if s.d.policy().Level(s.conn.RemoteAddr()) < hostid.AccessRestricted {
+		if s.d.policy().Level(s.conn.RemoteAddr(), s.password) < hostid.AccessRestricted {
 			resp, records = anonymousStatus(resp, records)
 		}
 		return resp, records, false
@@ -288,8 +291,8 @@ func (d *daemon) policy() hostid.AdminPolicy {
 // action (command is lmutil's name for it) and logs the request or its
 // refusal with the user, host and address of the requester.
 func (s *session) authorise(command string, disabled bool) *wire.Error {
-	who := hostid.Who(s.client.User, s.client.Host, s.conn.RemoteAddr())
-	if err := s.d.policy().Authorise(command, disabled, s.conn.RemoteAddr()); err != nil {
+	who := hostid.WhoWithPassword(s.client.User, s.client.Host, s.conn.RemoteAddr(), s.password)
+	if err := s.d.policy().Authorise(command, disabled, s.conn.RemoteAddr(), s.password); err != nil {
 		s.d.log.Warnf("%s refused for %s: %v", command, who, err)
 		return err
 	}
