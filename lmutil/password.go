@@ -41,6 +41,7 @@ type adminLogin struct {
 	mu       sync.Mutex
 	password string
 	client   *adminauth.Client
+	level    string // the level the password proved first: tried first next time
 	// prompt asks for a password on the terminal; nil when there is none.
 	prompt func(question string) (string, error)
 }
@@ -85,6 +86,20 @@ func (l *adminLogin) current() *adminauth.Client {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.client
+}
+
+func (l *adminLogin) proved() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.level
+}
+
+func (l *adminLogin) remember(level string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.level == "" {
+		l.level = level
+	}
 }
 
 // ask prompts for the password once, on a terminal, after a server at hp
@@ -149,14 +164,20 @@ func readPasswordFile(path string) (string, error) {
 // run's administrator password when there is one.
 func adminDial(ctx context.Context, hp licfile.HostPort, hello wire.Message) (*wire.Conn, wire.Message, error) {
 	var d net.Dialer
-	cl := loginFrom(ctx).current()
+	l := loginFrom(ctx)
+	cl := l.current()
 	if cl == nil {
 		return wire.Dial(ctx, &d, addr(hp), hello, adminTimeout)
 	}
+	levels := []string{adminauth.LevelFull, adminauth.LevelRestricted}
+	if l.proved() == adminauth.LevelRestricted {
+		levels = []string{adminauth.LevelRestricted, adminauth.LevelFull}
+	}
 	var lastErr error
-	for _, level := range []string{adminauth.LevelFull, adminauth.LevelRestricted} {
+	for _, level := range levels {
 		c, reply, err := dialProving(ctx, hp, hello, cl, level)
 		if err == nil {
+			l.remember(level)
 			return c, reply, nil
 		}
 		var we *wire.Error
