@@ -124,6 +124,30 @@ func TestSilentClientTimesOut(t *testing.T) {
 	p.waitLog(t, `IN: "solver" mute@h`)
 }
 
+// A holder that goes silent with its connection open (a stopped process,
+// a hung program) is told, over that connection, that its license was
+// freed by the timeout, before the connection is cut.
+func TestSilentHolderIsToldItsLicenseTimedOut(t *testing.T) {
+	port, _, p := startDemo(t)
+	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	require.NoError(t, err)
+	defer conn.Close()
+	wc := wire.NewConn(conn)
+	_, _, err = wc.Call(ctx(t), wire.New("HELLO", "proto", "1", "vendor", "demo", "user", "mute", "host", "h", "notify", "revoked"))
+	require.NoError(t, err)
+	resp, _, err := wc.Call(ctx(t), wire.New("CHECKOUT", "feature", "solver"))
+	require.NoError(t, err)
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(15*time.Second)))
+	m, err := wc.Receive()
+	require.NoError(t, err, "no word of the timeout before the connection was cut")
+	assert.Equal(t, wire.VerbRevoked, m.Verb)
+	assert.Equal(t, resp.Get("handle"), m.Get("handle"))
+	assert.Equal(t, "timeout", m.Get("reason"))
+	assert.Equal(t, "-16", m.Get("code"))
+	assert.Equal(t, "602", m.Get("minor"))
+	p.waitLog(t, "Telling mute@h its solver license (handle "+resp.Get("handle")+") was revoked: timeout")
+}
+
 func TestGarbageLineGetsErrorAndHarmsNobody(t *testing.T) {
 	port, _, _ := startDemo(t)
 	c := newClient(t, port)

@@ -375,7 +375,10 @@ func (d *daemon) serve(ctx context.Context, c net.Conn, first *wire.Message, pas
 		defer d.untrack(c)
 		err := wire.Serve(ctx, c, wire.ServeOptions{
 			First:           first,
-			IdleTimeout:     d.opts.HeartbeatTimeout,
+			// A silent holder is freed by the expiry loop first, which
+			// tells it (REVOKED reason=timeout) over this connection; only
+			// then is the idle connection cut.
+			IdleTimeout:     d.opts.HeartbeatTimeout + 2*d.opts.ExpireEvery,
 			GreetingTimeout: greetingTimeout,
 			ReadTimeout:     lineTimeout,
 			WriteLock:       &s.wmu,
