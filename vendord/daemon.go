@@ -374,7 +374,7 @@ func (d *daemon) serve(ctx context.Context, c net.Conn, first *wire.Message, pas
 		defer d.release(host)
 		defer d.untrack(c)
 		err := wire.Serve(ctx, c, wire.ServeOptions{
-			First:           first,
+			First: first,
 			// A silent holder is freed by the expiry loop first, which
 			// tells it (REVOKED reason=timeout) over this connection; only
 			// then is the idle connection cut.
