@@ -19,11 +19,17 @@ type poolLine struct {
 // as of now (flexlm.md §1.5, §1.6):
 //
 //   - a line that expired before now's date, or whose START is after it, is
-//     left out;
+//     left out of the serving pools, and goes instead into a pool of its
+//     own kind, keyed apart ("... expired", "... not started"): such a
+//     pool keeps its dates, so a checkout it is the best answer for gets
+//     FlexLM's -10 (expired) or -31 (start date in the future) instead of
+//     -5 (no such feature), and lmstat can list it with the reason;
 //   - a line with SUPERSEDE and ISSUED retires the earlier lines of the names
 //     it lists (its own name for a bare SUPERSEDE) that were issued before
 //     it; a line without ISSUED counts as issued before any date;
-//   - only the first FEATURE line of a name (per vendor) counts;
+//   - only the first FEATURE line of a name (per vendor and HOSTID) counts:
+//     FEATURE lines of one name node-locked to different hosts are
+//     separate pools;
 //   - an UPGRADE takes up to its count from the closest earlier FEATURE or
 //     INCREMENT line of that name with from <= version < to, and those
 //     licenses move to a pool at the UPGRADE's version;
@@ -56,14 +62,17 @@ func Pools(files []*File, now time.Time) (pools []Pool, excluded []*Error) {
 		msg := l.f.Kind.String() + " " + l.f.Name + ": " + fmt.Sprintf(format, args...)
 		excluded = append(excluded, &Error{Pos: l.f.Pos, Msg: msg})
 	}
+	dormant := map[int]string{} // lines out of their dates: index -> pool key suffix
 
 	for i := range lines {
 		l := &lines[i]
 		switch {
 		case !l.f.Expiry.IsZero() && l.f.Expiry.Compare(today) < 0:
 			exclude(l, "expired on %s", l.f.Expiry)
+			dormant[i] = " expired"
 		case !l.f.Start.IsZero() && l.f.Start.Compare(today) > 0:
 			exclude(l, "not started: START=%s is after %s", l.f.Start, today)
+			dormant[i] = " not started"
 		}
 	}
 
@@ -85,13 +94,13 @@ func Pools(files []*File, now time.Time) (pools []Pool, excluded []*Error) {
 		}
 	}
 
-	first := map[[2]string]Pos{}
+	first := map[[3]string]Pos{}
 	for i := range lines {
 		l := &lines[i]
 		if !l.active || l.f.Kind != KindFeature {
 			continue
 		}
-		k := [2]string{l.f.Vendor, l.f.Name}
+		k := [3]string{l.f.Vendor, l.f.Name, strings.ToLower(strings.Join(strings.Fields(l.f.HostID), " "))}
 		if pos, dup := first[k]; dup {
 			exclude(l, "ignored: the FEATURE line at %s comes first", pos)
 			continue
@@ -108,10 +117,11 @@ func Pools(files []*File, now time.Time) (pools []Pool, excluded []*Error) {
 	index := map[string]int{} // pool key -> index into pools
 	for i := range lines {
 		l := &lines[i]
-		if !l.active {
+		suffix, out := dormant[i]
+		if !l.active && !out {
 			continue
 		}
-		key := poolKey(l.f)
+		key := poolKey(l.f) + suffix
 		pi, ok := index[key]
 		if !ok {
 			pi = len(pools)
@@ -126,8 +136,14 @@ func Pools(files []*File, now time.Time) (pools []Pool, excluded []*Error) {
 			p.Expiry, p.ExpiryText = e, l.f.ExpiryText
 		}
 	}
-	// pools is in order of first line already; a stable sort by name keeps it.
-	sort.SliceStable(pools, func(i, j int) bool { return pools[i].Name < pools[j].Name })
+	// pools is in order of first line already; a stable sort by name keeps
+	// it, with the pools out of their dates after the serving ones.
+	sort.SliceStable(pools, func(i, j int) bool {
+		if pools[i].Name != pools[j].Name {
+			return pools[i].Name < pools[j].Name
+		}
+		return pools[i].OutOfDate(today) == "" && pools[j].OutOfDate(today) != ""
+	})
 	return pools, excluded
 }
 
@@ -198,6 +214,18 @@ func poolKey(f *Feature) string {
 		b.WriteString(" " + k + "=" + strconv.Quote(v))
 	}
 	return b.String()
+}
+
+// OutOfDate says why a pool serves nothing on day: "expired", "not
+// started", or "" when it is within its dates.
+func (p Pool) OutOfDate(day Date) string {
+	switch {
+	case !p.Expiry.IsZero() && p.Expiry.Compare(day) < 0:
+		return "expired"
+	case !p.Start.IsZero() && p.Start.Compare(day) > 0:
+		return "not started"
+	}
+	return ""
 }
 
 func newPool(key string, f *Feature) Pool {

@@ -30,6 +30,9 @@ func summary(p Pool) string {
 	if p.Uncounted {
 		s += " uncounted"
 	}
+	if why := p.OutOfDate(DateOf(poolNow)); why != "" {
+		s += " " + why
+	}
 	return s
 }
 
@@ -89,13 +92,19 @@ func TestPools(t *testing.T) {
 				"INCREMENT f v 1.0 15-jun-2026 3" + sign + "\n" +
 				"INCREMENT f v 1.0 permanent 2 START=16-jun-2026" + sign + "\n" +
 				"INCREMENT f v 1.0 permanent 1 START=15-jun-2026" + sign,
-		}, []string{"v/f v1.0 4 [a.lic:2 a.lic:4]"}, []string{
+		}, []string{"v/f v1.0 4 [a.lic:2 a.lic:4]", "v/f v1.0 5 [a.lic:1] expired", "v/f v1.0 2 [a.lic:3] not started"}, []string{
 			"a.lic:1: INCREMENT f: expired on 14-jun-2026",
 			"a.lic:3: INCREMENT f: not started: START=16-jun-2026 is after 15-jun-2026",
 		}},
 		{"expired FEATURE gives way to the next", []string{
 			"FEATURE f v 1.0 1-jan-2020 5" + sign + "\nFEATURE f v 1.0 permanent 3" + sign,
-		}, []string{"v/f v1.0 3 [a.lic:2]"}, []string{"a.lic:1: FEATURE f: expired on 1-jan-2020"}},
+		}, []string{"v/f v1.0 3 [a.lic:2]", "v/f v1.0 5 [a.lic:1] expired"}, []string{"a.lic:1: FEATURE f: expired on 1-jan-2020"}},
+		{"FEATURE lines node-locked to different hosts are separate pools", []string{
+			"FEATURE f v 1.0 permanent 1 HOSTID=aaaa" + sign + "\nFEATURE f v 1.0 permanent 2 HOSTID=BBBB" + sign +
+				"\nFEATURE f v 1.0 permanent 4 HOSTID=AAAA" + sign,
+		}, []string{"v/f v1.0 1 [a.lic:1]", "v/f v1.0 2 [a.lic:2]"}, []string{
+			"a.lic:3: FEATURE f: ignored: the FEATURE line at a.lic:1 comes first",
+		}},
 		{"upgrade (LAG example)", []string{
 			"INCREMENT f1 sampled 1.000 31-dec-2030 5" + sign + "\nUPGRADE f1 sampled 1.000 2.000 31-dec-2030 2" + sign,
 		}, []string{"sampled/f1 v1.000 3 [a.lic:1]", "sampled/f1 v2.000 2 [a.lic:2]"}, nil},
