@@ -68,5 +68,6 @@
 // types.go holds the data types; lex.go reads physical lines within the
 // limits and joins continuations; parse.go turns logical lines into Lines;
 // print.go writes the canonical text; match.go matches feature and type
-// specs; query.go answers the pool's questions.
+// specs; query.go answers the pool's questions; ref.go builds a FeatureRef
+// from a licfile.Feature.
 package options

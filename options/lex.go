@@ -197,6 +197,16 @@ func tokenize(s string) ([]string, error) {
 		if i == len(s) || s[i] == '#' {
 			return toks, nil
 		}
+		// Fast path: a field without quotes is a slice of s, no copy.
+		j := i
+		for j < len(s) && !isSpace(s[j]) && s[j] != '"' {
+			j++
+		}
+		if j == len(s) || isSpace(s[j]) {
+			toks = append(toks, s[i:j])
+			i = j
+			continue
+		}
 		var (
 			b       strings.Builder
 			inQuote bool

@@ -243,3 +243,51 @@ func TestStringers(t *testing.T) {
 	assert.Equal(t, "Severity(0)", Severity(0).String())
 	assert.Equal(t, `f:VENDOR_STRING="a b"`, FeatureSpec{"f", "VENDOR_STRING", "a b"}.String())
 }
+
+// endless is a reader that never ends: "GROUP g a a a a ...".
+type endless struct{ started bool }
+
+func (e *endless) Read(b []byte) (int, error) {
+	n := 0
+	if !e.started {
+		n = copy(b, "GROUP g ")
+		e.started = true
+	}
+	for n < len(b) {
+		b[n] = "a "[n%2]
+		n++
+	}
+	return n, nil
+}
+
+func TestParseEndlessInput(t *testing.T) {
+	o, err := Parse("t.opt", &endless{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"error t.opt: file larger than 4194304 bytes: the rest is ignored"}, problems(o))
+	assert.Empty(t, o.Lines)
+
+	// Many lines stop at MaxFileBytes.
+	line := "GROUP g a b c " + strings.Repeat("d", 85) + "\n" // 100 bytes
+	o, err = Parse("t.opt", strings.NewReader(strings.Repeat(line, MaxFileBytes/100+10)))
+	require.NoError(t, err)
+	require.NotEmpty(t, o.Problems)
+	assert.Equal(t, fmt.Sprintf("error t.opt: file larger than %d bytes: the rest is ignored", MaxFileBytes), problems(o)[len(o.Problems)-1])
+	assert.Len(t, o.Group("g"), 4)
+}
+
+func TestParseBigGroup(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("GROUP big")
+	for i := range 100000 {
+		fmt.Fprintf(&b, " u%d", i)
+		if i%10 == 9 {
+			b.WriteString(" \\\n")
+		}
+	}
+	b.WriteString("\nINCLUDE f1 GROUP big\n")
+	o := parseString(t, b.String())
+	require.NoError(t, o.Errors())
+	code, _ := o.Allowed(ref("f1"), Requester{User: "u99999"})
+	assert.Equal(t, 0, code)
+	assert.Equal(t, 10002, o.Lines[1].Pos.Line) // after 10,000 continued lines and a blank one
+}

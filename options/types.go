@@ -8,10 +8,12 @@ import (
 // Limits on hostile input. A longer physical or logical line is an Error for
 // that line; past MaxFileBytes or MaxLines the rest of the file is ignored
 // with one Error; past MaxProblems further problems are counted in one last
-// Problem instead of being listed.
+// Problem instead of being listed. A logical line holds a GROUP of some
+// 100,000 users; real options files are a few kilobytes. Memory stays
+// within a small multiple of MaxFileBytes.
 const (
-	MaxLineBytes = 64 << 10
-	MaxFileBytes = 8 << 20
+	MaxLineBytes = 1 << 20
+	MaxFileBytes = 4 << 20
 	MaxLines     = 50000
 	MaxProblems  = 1000
 )
