@@ -201,12 +201,19 @@ func (p *parser) line(ll logical) {
 			ok = false
 		}
 	case KeywordTimeout, KeywordLinger, KeywordMaxOverdraft, KeywordBorrowLowwater, KeywordMaxBorrowHours:
-		ok = p.spec(args[0], &l.Feature) && p.number(args[1], "value", 0, &l.Value)
+		noun := "count"
+		switch kw {
+		case KeywordTimeout, KeywordLinger:
+			noun = "seconds"
+		case KeywordMaxBorrowHours:
+			noun = "hours"
+		}
+		ok = p.spec(args[0], &l.Feature) && p.number(args[1], noun, 0, &l.Value)
 		if ok && kw == KeywordTimeout && l.Value < MinTimeout {
 			p.warnf("%d seconds is below the minimum of %d: %d applies", l.Value, MinTimeout, MinTimeout)
 		}
 	case KeywordTimeoutAll:
-		ok = p.number(args[0], "value", 0, &l.Value)
+		ok = p.number(args[0], "seconds", 0, &l.Value)
 		if ok && l.Value < MinTimeout {
 			p.warnf("%d seconds is below the minimum of %d: %d applies", l.Value, MinTimeout, MinTimeout)
 		}

@@ -65,7 +65,8 @@ func (o *Options) Allowed(f FeatureRef, r Requester) (code int, why string) {
 }
 
 // BorrowAllowed is Allowed for borrowing, with EXCLUDE_BORROW and
-// INCLUDE_BORROW (there are no ALL forms) and the same codes.
+// INCLUDE_BORROW (there are no ALL forms) and the same codes. It does not
+// ask Allowed: a borrow is a checkout too and needs both.
 func (o *Options) BorrowAllowed(f FeatureRef, r Requester) (code int, why string) {
 	return o.allowed(f, r, KeywordExcludeBorrow, KeywordUnknown, KeywordIncludeBorrow, KeywordUnknown)
 }
