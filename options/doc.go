@@ -9,13 +9,22 @@
 // Parse turns the file into Options: every good line as a Line, in file
 // order, plus every Problem found. A bad line (a bad number, a missing
 // argument, an unknown type, an unterminated quote) is an Error for that line
-// only and is left out; the rest of the file applies, as FlexLM itself does
-// when it logs a bad options line and goes on. Unknown keywords (FlexLM's
+// only and is left out; the rest of the file applies, so a site's file is
+// rejected line by line with reasons. Unknown keywords (FlexLM's
 // AUTOMATIC_REREAD, FQDN_MATCHING, ACTIVATION_*, misspellings) are Warnings
 // and are kept as KeywordUnknown lines so that String prints them back. Each
 // Problem names the file and the first physical line of its logical line.
 // Hostile input costs bounded memory: see MaxLineBytes, MaxFileBytes,
 // MaxLines and MaxProblems.
+//
+// Lexical rules, where the FlexLM documents are silent, follow package
+// licfile: a backslash (blanks after it tolerated) continues a line and the
+// pieces are joined with one space; '#' lines are comments, also inside a
+// continuation, which goes on after them; a blank line ends a logical line;
+// an unquoted field starting with '#' starts a trailing comment; double
+// quotes group blanks into one field anywhere in it, so both
+// f1:VENDOR_STRING="a b" and "f1:VENDOR_STRING=a b" work; keywords, types,
+// ON/OFF and NOLOG kinds ignore case.
 //
 // Options.String is the canonical text of what was parsed: one line per
 // Line, quoted where needed; parsing it again yields the same Lines.
