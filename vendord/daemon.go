@@ -17,6 +17,7 @@ import (
 	"github.com/lmtriad/lmtriad/handoff"
 	"github.com/lmtriad/lmtriad/hostid"
 	"github.com/lmtriad/lmtriad/licfile"
+	"github.com/lmtriad/lmtriad/options"
 	"github.com/lmtriad/lmtriad/pool"
 	"github.com/lmtriad/lmtriad/vendorctl"
 	"github.com/lmtriad/lmtriad/wire"
@@ -57,10 +58,12 @@ type daemon struct {
 	role        atomic.Pointer[role]
 	nextSession atomic.Uint64
 
-	maxClients int              // client connections allowed; admins get AdminReserve more
-	clients    atomic.Int64     // client and admin connections open now (see reserve)
-	refusals   flexlog.Throttle // the warnings of -106 answers
-	hosts      hostShares       // connections open per source address
+	maxClients      int                             // client connections allowed; admins get AdminReserve more
+	siteOptions     atomic.Pointer[options.Options] // the options file in force (nil: none)
+	siteOptionsPath string                          // its path, for the log (loadPolicy's own)
+	clients         atomic.Int64                    // client and admin connections open now (see reserve)
+	refusals        flexlog.Throttle                // the warnings of -106 answers
+	hosts           hostShares                      // connections open per source address
 
 	connsMu sync.Mutex
 	conns   map[net.Conn]bool // true: a client's (closed when this server steps down)
@@ -104,11 +107,12 @@ func Run(ctx context.Context, opts Options) error {
 	d.role.Store(&role{serving: !opts.Triad, code: wire.CodeServBusy})
 
 	d.logSignaturePolicy()
-	pools, err := d.loadPools()
+	pools, policy, err := d.loadPools()
 	if err != nil {
 		d.log.WithError(err).Error("Cannot read license file")
 		return err
 	}
+	d.siteOptions.Store(policy)
 	if len(pools) == 0 {
 		d.log.Error("No features to serve, exiting")
 		return errNoFeatures
@@ -185,14 +189,15 @@ func bindHost(host string) string {
 	return ""
 }
 
-func (d *daemon) loadPools() ([]licfile.Pool, error) {
+func (d *daemon) loadPools() ([]licfile.Pool, *options.Options, error) {
 	files, err := licfile.Load(d.opts.LicensePath)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := d.verifySignatures(files); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	policy := d.loadPolicy(files)
 	all, excluded := licfile.Pools(files, d.now())
 	for _, e := range excluded {
 		d.log.Warnf("Ignored: %v", e)
@@ -203,7 +208,7 @@ func (d *daemon) loadPools() ([]licfile.Pool, error) {
 			mine = append(mine, p)
 		}
 	}
-	return mine, nil
+	return mine, policy, nil
 }
 
 func (d *daemon) logServing(pools []licfile.Pool) {
@@ -283,7 +288,7 @@ func (d *daemon) command(ctx context.Context, m vendorctl.Message) {
 }
 
 func (d *daemon) reread() {
-	pools, err := d.loadPools()
+	pools, policy, err := d.loadPools()
 	if err != nil {
 		d.log.WithError(err).Error("Reread failed, still serving the licenses read before")
 		return
@@ -291,6 +296,7 @@ func (d *daemon) reread() {
 	var deltas []pool.Delta
 	d.mu.Lock()
 	d.pools = pools
+	d.siteOptions.Store(policy)
 	if d.mayChange() { // a standby gets the master's Reload delta instead
 		deltas = d.pool.Reload(pools, d.now())
 		d.queue(deltas)
@@ -466,7 +472,9 @@ func (d *daemon) expireLoop(ctx context.Context) {
 }
 
 // logDeltas writes FlexLM's OUT and IN lines for the changes of the pool.
+// NOLOG IN / NOLOG OUT of the options file leave them out.
 func (d *daemon) logDeltas(deltas []pool.Delta) {
+	site := d.siteOptions.Load()
 	for _, dl := range deltas {
 		h := dl.Holder
 		f := logrus.Fields{
@@ -477,8 +485,14 @@ func (d *daemon) logDeltas(deltas []pool.Delta) {
 		}
 		switch dl.Kind {
 		case pool.Grant:
+			if site.NoLog(options.LogOut) {
+				continue
+			}
 			f[flexlog.FieldEvent] = flexlog.EventOut
 		case pool.Release:
+			if site.NoLog(options.LogIn) {
+				continue
+			}
 			f[flexlog.FieldEvent] = flexlog.EventIn
 			if r := releaseNote(dl.Reason); r != "" {
 				f[flexlog.FieldReason] = r

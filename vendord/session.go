@@ -13,6 +13,7 @@ import (
 
 	"github.com/lmtriad/lmtriad/flexlog"
 	"github.com/lmtriad/lmtriad/hostid"
+	"github.com/lmtriad/lmtriad/options"
 	"github.com/lmtriad/lmtriad/pool"
 	"github.com/lmtriad/lmtriad/wire"
 )
@@ -162,6 +163,9 @@ func (s *session) checkout(req wire.Message) wire.Message {
 		event := flexlog.EventDenied
 		if code == wire.CodeNoFeature {
 			event = flexlog.EventUnsupported
+		}
+		if event == flexlog.EventDenied && d.siteOptions.Load().NoLog(options.LogDenied) {
+			return werr.Message()
 		}
 		d.log.WithFields(logrus.Fields{
 			flexlog.FieldEvent: event, flexlog.FieldFeature: creq.Feature,

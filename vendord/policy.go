@@ -1,0 +1,77 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+
+	"github.com/lmtriad/lmtriad/licfile"
+	"github.com/lmtriad/lmtriad/options"
+)
+
+// The vendor daemon's options file (flexlm.md §6): OPTIONS= on this
+// vendor's VENDOR line, a path relative to that license file's directory
+// unless absolute; without it, <vendor>.opt beside the license file, if
+// there is one. It is read at start and on every reread. A line with an
+// error is skipped and logged with its file:line, the rest applies
+// (FlexLM's behaviour); a file that cannot be read leaves no policy (no
+// INCLUDE, EXCLUDE, RESERVE or MAX applies) and is logged.
+
+// optionsPath finds this vendor's options file among the license files;
+// "" when there is none.
+func (d *daemon) optionsPath(files []*licfile.File) string {
+	var beside string
+	for _, f := range files {
+		for _, v := range f.Vendors {
+			if v.Name != d.opts.Vendor {
+				continue
+			}
+			if v.Options != "" {
+				if filepath.IsAbs(v.Options) {
+					return v.Options
+				}
+				return filepath.Join(filepath.Dir(f.Name), v.Options)
+			}
+			if beside == "" {
+				p := filepath.Join(filepath.Dir(f.Name), d.opts.Vendor+".opt")
+				if _, err := os.Stat(p); err == nil {
+					beside = p
+				}
+			}
+		}
+	}
+	return beside
+}
+
+// loadPolicy reads this vendor's options file; nil when there is none or
+// it cannot be read.
+func (d *daemon) loadPolicy(files []*licfile.File) *options.Options {
+	path := d.optionsPath(files)
+	if path == "" {
+		if d.siteOptionsPath != "" {
+			d.log.Info("No options file any more: no INCLUDE, EXCLUDE, RESERVE or MAX applies")
+		}
+		d.siteOptionsPath = ""
+		return nil
+	}
+	opts, err := options.ParseFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			d.log.Warnf("Cannot open options file %q: no such file; no options apply", path)
+		} else {
+			d.log.Warnf("Cannot read options file %q: %v; no options apply", path, err)
+		}
+		d.siteOptionsPath = ""
+		return nil
+	}
+	d.siteOptionsPath = path
+	d.log.Infof("Using options file: %q", path)
+	for _, p := range opts.Problems {
+		if p.Severity == options.Error {
+			d.log.Errorf("%v (line ignored)", p)
+		} else {
+			d.log.Warnf("%v", p)
+		}
+	}
+	return opts
+}
