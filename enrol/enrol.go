@@ -199,14 +199,15 @@ func check(e *Entry) error {
 }
 
 // ValidName accepts the names an enrolled file may have: a plain *.lic
-// file name, with no directory and nothing hidden, so that applying an
-// entry writes only inside a member's license directory.
+// (license) or *.opt (vendor daemon options) file name, with no directory
+// and nothing hidden, so that applying an entry writes only inside a
+// member's license directory.
 func ValidName(name string) error {
 	switch {
 	case name == "" || len(name) > maxName:
 		return fmt.Errorf("license file name %q: empty or longer than %d bytes", name, maxName)
-	case !strings.HasSuffix(name, ".lic") || name == ".lic":
-		return fmt.Errorf("license file name %q: does not end in .lic", name)
+	case !IsLicense(name) && !IsOptions(name) || name == ".lic" || name == ".opt":
+		return fmt.Errorf("license file name %q: does not end in .lic (a license file) or .opt (an options file)", name)
 	case strings.HasPrefix(name, "."):
 		return fmt.Errorf("license file name %q: starts with a dot", name)
 	case strings.ContainsAny(name, "/\\\x00") || strings.ContainsFunc(name, func(r rune) bool { return r < ' ' || r == 0x7f }):
@@ -214,6 +215,13 @@ func ValidName(name string) error {
 	}
 	return nil
 }
+
+// IsLicense reports whether an enrolled name is a license file's.
+func IsLicense(name string) bool { return strings.HasSuffix(name, ".lic") }
+
+// IsOptions reports whether an enrolled name is a vendor daemon options
+// file's (<vendor>.opt, or the OPTIONS= of a VENDOR line).
+func IsOptions(name string) bool { return strings.HasSuffix(name, ".opt") }
 
 // Set is the enrolled license files: the state every member builds by
 // applying the same entries in the same order. Not safe for concurrent use.

@@ -17,6 +17,7 @@ import (
 	"github.com/lmtriad/lmtriad/enrol"
 	"github.com/lmtriad/lmtriad/flexlog"
 	"github.com/lmtriad/lmtriad/licfile"
+	"github.com/lmtriad/lmtriad/options"
 	"github.com/lmtriad/lmtriad/quorum"
 )
 
@@ -278,13 +279,19 @@ func (e *enroller) readLocal(set *enrol.Set) (map[string]enrol.Doc, error) {
 	} else {
 		paths = append(paths, e.only)
 		for _, name := range set.Names() {
-			if p := filepath.Join(e.dir, name); p != e.only {
+			if p := filepath.Join(e.dir, name); p != e.only && enrol.IsLicense(name) {
 				if _, err := os.Stat(p); err == nil {
 					paths = append(paths, p)
 				}
 			}
 		}
 	}
+	// The options files of the directory are enrolled with the licenses.
+	opts, err := filepath.Glob(filepath.Join(e.dir, "*.opt"))
+	if err != nil {
+		return nil, err
+	}
+	paths = append(paths, opts...)
 	local := make(map[string]enrol.Doc, len(paths))
 	for _, p := range paths {
 		name := filepath.Base(p)
@@ -297,6 +304,10 @@ func (e *enroller) readLocal(set *enrol.Set) (map[string]enrol.Doc, error) {
 		}
 		if err != nil {
 			return nil, err
+		}
+		if enrol.IsOptions(name) {
+			local[name] = enrol.Doc{Body: data} // no SERVER lines in an options file
+			continue
 		}
 		servers, rest := licfile.SplitServerLines(data)
 		local[name] = enrol.Doc{Body: rest, HasServers: len(servers) > 0}
@@ -434,6 +445,15 @@ func (e *enroller) check(f enrol.File) error {
 
 // checkData is check for a file's content; path names it in errors.
 func (e *enroller) checkData(path string, data []byte) error {
+	if enrol.IsOptions(path) {
+		// An options file is enrolled only without errors: a line the
+		// vendor daemons would skip is a typo to fix first.
+		parsed, err := options.Parse(path, bytes.NewReader(data))
+		if err != nil {
+			return err
+		}
+		return parsed.Errors()
+	}
 	parsed, err := licfile.Parse(path, data)
 	if err != nil {
 		return err
@@ -450,6 +470,10 @@ func reason(err error) string {
 	var list licfile.ErrorList
 	if errors.As(err, &list) {
 		return fmt.Sprintf("%d error(s) above; fix them and save the file again", len(list))
+	}
+	var problems options.ProblemList
+	if errors.As(err, &problems) {
+		return fmt.Sprintf("%d error(s) above; fix them and save the file again", len(problems))
 	}
 	return err.Error()
 }

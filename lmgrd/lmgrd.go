@@ -20,6 +20,7 @@ import (
 	"github.com/lmtriad/lmtriad/flexlog"
 	"github.com/lmtriad/lmtriad/hostid"
 	"github.com/lmtriad/lmtriad/licfile"
+	"github.com/lmtriad/lmtriad/options"
 	"github.com/lmtriad/lmtriad/wire"
 )
 
@@ -165,6 +166,13 @@ func logLoadError(log logrus.FieldLogger, err error) {
 	if errors.As(err, &list) {
 		for _, e := range list {
 			log.Error(e.Error())
+		}
+		return
+	}
+	var problems options.ProblemList
+	if errors.As(err, &problems) {
+		for _, p := range problems {
+			log.Error(p.Error())
 		}
 		return
 	}

@@ -47,9 +47,15 @@ func (s *server) startWatcher() error {
 			return fmt.Errorf("watch %s: %w", filepath.Dir(abs), err)
 		}
 	}
+	fileDirs := map[string]bool{} // directories of -c files: the options files beside them count
+	for f := range files {
+		fileDirs[filepath.Dir(f)] = true
+	}
 	relevant := func(name string) bool {
 		abs, _ := filepath.Abs(name)
-		return files[abs] || (dirs[filepath.Dir(abs)] && strings.HasSuffix(abs, ".lic"))
+		dir := filepath.Dir(abs)
+		return files[abs] || (dirs[dir] && strings.HasSuffix(abs, ".lic")) ||
+			((dirs[dir] || fileDirs[dir]) && strings.HasSuffix(abs, ".opt"))
 	}
 	s.wg.Add(1)
 	go func() {
