@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lmtriad/lmtriad/clusterkey"
+	"github.com/lmtriad/lmtriad/licsign"
 	"github.com/lmtriad/lmtriad/wire"
 )
 
@@ -58,12 +59,41 @@ func (c *Cluster) LogPath(i int) string { return filepath.Join(c.memberDir(i), "
 // KeyPath is the triad's cluster key, shared by the three members.
 func (c *Cluster) KeyPath() string { return filepath.Join(c.Dir, "cluster.key") }
 
+// VendorKeysDir holds the demo vendor's key pair (lmutil lmkeygen demo
+// DIR): every member's -vendor-keys, and the key Sign signs with.
+func (c *Cluster) VendorKeysDir() string { return filepath.Join(c.Dir, "vendor-keys") }
+
+// Sign returns text, a license file's text, with its lines of vendor demo
+// signed with the cluster's vendor key (as lmutil lmcrypt does). Signing is
+// deterministic: the same text always signs the same.
+func (c *Cluster) Sign(text string) (string, error) {
+	k, err := licsign.LoadPrivateKey(filepath.Join(c.VendorKeysDir(), "demo.key"))
+	if err != nil {
+		return "", err
+	}
+	signed, _, err := licsign.SignText("license", []byte(text), k)
+	return string(signed), err
+}
+
 // WriteLicenses writes each member's license directory its copy of the
-// license file chaos.lic: three SERVER lines with the members' addresses,
-// hostid ANY, one port; and the triad's cluster key.
+// license file chaos.lic, signed: three SERVER lines with the members'
+// addresses, hostid ANY, one port; the triad's cluster key; and the demo
+// vendor's key pair.
 func (c *Cluster) WriteLicenses() error {
 	if _, err := os.Stat(c.KeyPath()); os.IsNotExist(err) {
 		if err := clusterkey.Generate(c.KeyPath()); err != nil {
+			return err
+		}
+	}
+	if _, err := os.Stat(c.VendorKeysDir()); os.IsNotExist(err) {
+		k, err := licsign.GenerateKey("demo")
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(c.VendorKeysDir(), 0o755); err != nil {
+			return err
+		}
+		if _, _, err := licsign.WriteKeyPair(c.VendorKeysDir(), k); err != nil {
 			return err
 		}
 	}
@@ -72,11 +102,15 @@ func (c *Cluster) WriteLicenses() error {
 		fmt.Fprintf(&b, "SERVER %s ANY %d\n", c.Net.Addr(i), Port)
 	}
 	fmt.Fprintf(&b, "VENDOR demo\nFEATURE %s demo 1.0 permanent %d SIGN=0\n", Feature, c.Licenses)
+	text, err := c.Sign(b.String())
+	if err != nil {
+		return err
+	}
 	for i := range 3 {
 		if err := os.MkdirAll(c.LicenseDir(i), 0o755); err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(c.LicenseDir(i), "chaos.lic"), []byte(b.String()), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(c.LicenseDir(i), "chaos.lic"), []byte(text), 0o644); err != nil {
 			return err
 		}
 	}
@@ -108,6 +142,7 @@ func (c *Cluster) startLmgrd(i int, dir, lics, key string) (*exec.Cmd, chan stru
 		"-z", "-c", lics, "-self", c.Net.Addr(i),
 		"-l", "+"+filepath.Join(dir, "lmgrd.log"), "-client-timeout", "5s",
 		"-cluster-key", key, "-state", filepath.Join(dir, "state"),
+		"-vendor-keys", c.VendorKeysDir(),
 		// The nemesis administers from the clients' namespace (lmenroll):
 		// a remote host, which the default -remote-admin restricted refuses.
 		"-remote-admin", "full")

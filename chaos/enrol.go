@@ -257,6 +257,11 @@ func (n *Nemesis) enrolPartition(ctx context.Context, hold time.Duration, rnd *r
 		}
 		text = n.enrolWant[ep.File] + fmt.Sprintf("# chaos: changed during a partition (episode %d)\n", k) + line
 	}
+	if signed, err := n.Cluster.Sign(text); err != nil {
+		ep.Problems = append(ep.Problems, fmt.Sprintf("signing %s: %v", ep.File, err))
+	} else {
+		text = signed
+	}
 
 	// The partition: the cut-off member's link down, or blackhole routes
 	// between it and both peers (clients still reach it).
@@ -371,7 +376,13 @@ func (n *Nemesis) enrolPartition(ctx context.Context, hold time.Duration, rnd *r
 		old, _ := os.ReadFile(path)
 		_, body := licfile.SplitServerLines(old)
 		edit := string(body) + fmt.Sprintf("# chaos: edited by hand on %s while it was cut off (episode %d)\nFEATURE %s demo 1.0 permanent 9 SIGN=0\n", ep.Addr, k, ep.Feature)
-		if err := writeFileAtomic(path, []byte(edit)); err != nil {
+		// Signed, as by an administrator with the vendor's new license: the
+		// edit must lose to the triad's copy, not to its signature.
+		var err error
+		if edit, err = n.Cluster.Sign(edit); err == nil {
+			err = writeFileAtomic(path, []byte(edit))
+		}
+		if err != nil {
 			ep.Problems = append(ep.Problems, fmt.Sprintf("editing %s on %s by hand: %v", ep.File, ep.Addr, err))
 		} else {
 			ep.HandEdit = edit

@@ -27,7 +27,7 @@ func enrolTriad(t *testing.T) (*triadCluster, [3]string) {
 	for i := range dirs {
 		dirs[i] = filepath.Join(t.TempDir(), "licenses-"+triadHosts[i])
 		require.NoError(t, os.MkdirAll(dirs[i], 0o755))
-		require.NoError(t, os.WriteFile(filepath.Join(dirs[i], "triad.lic"), []byte(tc.serverLines()+
+		require.NoError(t, writeSigned(filepath.Join(dirs[i], "triad.lic"), []byte(tc.serverLines()+
 			"VENDOR demo\nFEATURE solver demo 1.0 permanent 3 SIGN=0\n"), 0o644))
 		tc.lics[i] = dirs[i]
 	}
@@ -45,19 +45,20 @@ func (tc *triadCluster) serverLines() string {
 	return fmt.Sprintf("SERVER 127.0.0.1 ANY %d\nSERVER 127.0.0.2 ANY %d\nSERVER 127.0.0.3 ANY %d\n", tc.port, tc.port, tc.port)
 }
 
-// waitFile waits until path holds want (or, with want "", is gone).
+// waitFile waits until path holds want as writeSigned writes it (or, with
+// want "", is gone).
 func waitFile(t *testing.T, path, want string) {
 	t.Helper()
-	var got string
+	want = signedText(want)
 	ok := assert.Eventually(t, func() bool {
 		b, err := os.ReadFile(path)
 		if want == "" {
 			return os.IsNotExist(err)
 		}
-		got = string(b)
-		return err == nil && got == want
+		return err == nil && string(b) == want
 	}, 10*time.Second, 20*time.Millisecond)
 	if !ok {
+		got, _ := os.ReadFile(path)
 		t.Fatalf("%s never held the enrolled content; it holds:\n%s", path, got)
 	}
 }
@@ -96,7 +97,7 @@ func TestEnrolFileDroppedOnStandbyIsServedByAllThree(t *testing.T) {
 
 	extra := "VENDOR demo\nFEATURE viewer demo 1.0 permanent 2 SIGN=0\n"
 	dropped := time.Now()
-	require.NoError(t, os.WriteFile(filepath.Join(dirs[1], "extra.lic"), []byte(extra), 0o644))
+	require.NoError(t, writeSigned(filepath.Join(dirs[1], "extra.lic"), []byte(extra), 0o644))
 	took := waitCheckout(t, c, "viewer", true)
 	t.Logf("a file dropped on the secondary was served by the master %v after it was written", time.Since(dropped).Round(time.Millisecond))
 	assert.Less(t, took, 2*time.Second, "served within 2 s")
@@ -127,12 +128,12 @@ func TestEnrolBrokenFileChangesNothingAnywhere(t *testing.T) {
 	_ = checkoutReady(t, c, "solver", 1).Checkin()
 
 	bad := "VENDOR demo\nFEATURE viewer demo 1.0 permanent 2 SIGN=0\nFEATURE broken demo 1.0 notadate 2 SIGN=0\n"
-	require.NoError(t, os.WriteFile(filepath.Join(dirs[1], "bad.lic"), []byte(bad), 0o644))
+	require.NoError(t, writeSigned(filepath.Join(dirs[1], "bad.lic"), []byte(bad), 0o644))
 	tc.procs[1].waitLog(t, "bad.lic:3:")
 	tc.procs[1].waitLog(t, "bad.lic not enrolled")
 	// A wrong SERVER line is refused with the reason.
 	other := strings.Replace(tc.serverLines(), "127.0.0.3", "127.0.0.9", 1) + "VENDOR demo\nFEATURE other demo 1.0 permanent 2 SIGN=0\n"
-	require.NoError(t, os.WriteFile(filepath.Join(dirs[1], "other.lic"), []byte(other), 0o644))
+	require.NoError(t, writeSigned(filepath.Join(dirs[1], "other.lic"), []byte(other), 0o644))
 	tc.procs[1].waitLog(t, "differ from the triad's")
 
 	// Nothing reached the others, and the triad serves what it did.
@@ -152,7 +153,7 @@ func TestEnrolMemberDownWhileAFileChangedCatchesUp(t *testing.T) {
 	tc, dirs := enrolTriad(t)
 	tc.kill(t, 2)
 	extra := "VENDOR demo\nFEATURE viewer demo 1.0 permanent 2 SIGN=0\n"
-	require.NoError(t, os.WriteFile(filepath.Join(dirs[0], "extra.lic"), []byte(extra), 0o644))
+	require.NoError(t, writeSigned(filepath.Join(dirs[0], "extra.lic"), []byte(extra), 0o644))
 	waitFile(t, filepath.Join(dirs[1], "extra.lic"), extra)
 
 	// Edited by hand on the stopped tertiary: brought in line when it
@@ -160,7 +161,7 @@ func TestEnrolMemberDownWhileAFileChangedCatchesUp(t *testing.T) {
 	own := filepath.Join(dirs[2], "triad.lic")
 	enrolled, err := os.ReadFile(own)
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(own, append(enrolled, "FEATURE solver demo 1.0 permanent 300 SIGN=0\n"...), 0o644))
+	require.NoError(t, writeSigned(own, append(enrolled, "FEATURE solver demo 1.0 permanent 300 SIGN=0\n"...), 0o644))
 	tc.start(t, 2)
 	waitFile(t, filepath.Join(dirs[2], "extra.lic"), extra)
 	waitFile(t, own, string(enrolled))
@@ -178,10 +179,10 @@ func TestEnrolMemberDownWhileAFileChangedCatchesUp(t *testing.T) {
 func TestEnrolTwoMembersEditedAtOnceConverge(t *testing.T) {
 	tc, dirs := enrolTriad(t)
 	body := func(n int) string {
-		return fmt.Sprintf("VENDOR demo\nFEATURE viewer demo 1.0 permanent %d SIGN=0\n", n)
+		return signedText(fmt.Sprintf("VENDOR demo\nFEATURE viewer demo 1.0 permanent %d SIGN=0\n", n))
 	}
-	require.NoError(t, os.WriteFile(filepath.Join(dirs[0], "extra.lic"), []byte(body(4)), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(dirs[1], "extra.lic"), []byte(body(5)), 0o644))
+	require.NoError(t, writeSigned(filepath.Join(dirs[0], "extra.lic"), []byte(body(4)), 0o644))
+	require.NoError(t, writeSigned(filepath.Join(dirs[1], "extra.lic"), []byte(body(5)), 0o644))
 	var final string
 	require.Eventually(t, func() bool {
 		var got [3]string
@@ -207,7 +208,7 @@ func TestLmenrollFromAnAdminsMachineReachesAllThree(t *testing.T) {
 	_ = checkoutReady(t, c, "solver", 1).Checkin()
 	src := filepath.Join(t.TempDir(), "viewer.lic")
 	body := "VENDOR demo\nFEATURE viewer demo 1.0 permanent 2 SIGN=0\n"
-	require.NoError(t, os.WriteFile(src, []byte(body), 0o644))
+	require.NoError(t, writeSigned(src, []byte(body), 0o644))
 	// Through the tertiary, which forwards to the master.
 	out, code := lmutil(t, nil, "lmenroll", "-c", fmt.Sprintf("%d@127.0.0.3", tc.port), src)
 	require.Equal(t, 0, code, out)
@@ -219,7 +220,7 @@ func TestLmenrollFromAnAdminsMachineReachesAllThree(t *testing.T) {
 	tc.procs[2].waitLog(t, "lmenroll of viewer.lic by ")
 
 	bad := filepath.Join(t.TempDir(), "bad.lic")
-	require.NoError(t, os.WriteFile(bad, []byte("VENDOR demo\nFEATURE broken demo 1.0 notadate 2 SIGN=0\n"), 0o644))
+	require.NoError(t, writeSigned(bad, []byte("VENDOR demo\nFEATURE broken demo 1.0 notadate 2 SIGN=0\n"), 0o644))
 	out, code = lmutil(t, nil, "lmenroll", "-c", tc.path(), bad)
 	assert.Equal(t, 1, code)
 	assert.Contains(t, out, "bad.lic:2:")
@@ -236,7 +237,7 @@ func TestLmenrollFromAnAdminsMachineReachesAllThree(t *testing.T) {
 func TestEnrolEditOnACutOffMemberDoesNotOverwriteTheMajority(t *testing.T) {
 	tc, dirs := enrolTriad(t)
 	base := "VENDOR demo\nFEATURE viewer demo 1.0 permanent 2 SIGN=0\n"
-	require.NoError(t, os.WriteFile(filepath.Join(dirs[0], "extra.lic"), []byte(base), 0o644))
+	require.NoError(t, writeSigned(filepath.Join(dirs[0], "extra.lic"), []byte(base), 0o644))
 	for i := range dirs {
 		waitFile(t, filepath.Join(dirs[i], "extra.lic"), base)
 	}
@@ -249,10 +250,10 @@ func TestEnrolEditOnACutOffMemberDoesNotOverwriteTheMajority(t *testing.T) {
 		}
 	})
 	majority := strings.Replace(base, "permanent 2", "permanent 4", 1)
-	require.NoError(t, os.WriteFile(filepath.Join(dirs[1], "extra.lic"), []byte(majority), 0o644))
+	require.NoError(t, writeSigned(filepath.Join(dirs[1], "extra.lic"), []byte(majority), 0o644))
 	waitFile(t, filepath.Join(dirs[0], "extra.lic"), majority)
 	hand := strings.Replace(base, "permanent 2", "permanent 90", 1)
-	require.NoError(t, os.WriteFile(filepath.Join(dirs[2], "extra.lic"), []byte(hand), 0o644))
+	require.NoError(t, writeSigned(filepath.Join(dirs[2], "extra.lic"), []byte(hand), 0o644))
 	require.NoError(t, tc.procs[2].cmd.Process.Signal(syscall.SIGCONT))
 	stopped = false
 
@@ -265,5 +266,5 @@ func TestEnrolEditOnACutOffMemberDoesNotOverwriteTheMajority(t *testing.T) {
 	require.Len(t, kept, 1)
 	got, err := os.ReadFile(kept[0])
 	require.NoError(t, err)
-	assert.Equal(t, hand, string(got))
+	assert.Equal(t, signedText(hand), string(got))
 }

@@ -33,7 +33,7 @@ func TestTriadFailoverKeepsEveryHolder(t *testing.T) {
 	body := fmt.Sprintf("SERVER 127.0.0.1 ANY %d\nSERVER 127.0.0.2 ANY %d\nSERVER 127.0.0.3 ANY %d\nVENDOR demo\n"+
 		"FEATURE solver demo 1.0 permanent %d SIGN=0\n", port, port, port, n)
 	lic := filepath.Join(t.TempDir(), "triad.lic")
-	require.NoError(t, os.WriteFile(lic, []byte(body), 0o644))
+	require.NoError(t, writeSigned(lic, []byte(body), 0o644))
 	tc := &triadCluster{port: port, lic: lic}
 	for i := range triadHosts {
 		tc.start(t, i)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +22,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/lmtriad/lmtriad/licsign"
 )
 
 var binDir string
@@ -28,6 +31,15 @@ var binDir string
 // clusterKeyFile is the cluster key the tests' triads share (-cluster-key,
 // given through LMTRIAD_CLUSTER_KEY; an explicit -cluster-key wins).
 var clusterKeyFile string
+
+// The vendor key of the tests: demoKey signs every license file they write
+// (writeSigned, writeLicense), and demoKeys, the directory of its public
+// half, is every lmgrd's -vendor-keys (startLmgrd), so that the tests run
+// on signed licenses as a real site does.
+var (
+	demoKey  *licsign.PrivateKey
+	demoKeys string
+)
 
 func TestMain(m *testing.M) {
 	os.Exit(runTests(m))
@@ -49,6 +61,10 @@ func runTests(m *testing.M) int {
 			return 1
 		}
 		binDir = dir
+		if err := makeDemoKey(filepath.Join(dir, "keys")); err != nil {
+			fmt.Fprintf(os.Stderr, "making the demo vendor key: %v\n", err)
+			return 1
+		}
 		// The triad's cluster key for every lmgrd the tests start.
 		clusterKeyFile = filepath.Join(dir, "cluster.key")
 		gen := exec.Command(filepath.Join(dir, "lmutil"), "lmkeygen", "-cluster", clusterKeyFile)
@@ -58,6 +74,49 @@ func runTests(m *testing.M) int {
 		}
 	}
 	return m.Run()
+}
+
+// makeDemoKey makes the tests' demo vendor key and writes its public half
+// into dir (demoKeys).
+func makeDemoKey(dir string) error {
+	k, err := licsign.GenerateKey("demo")
+	if err != nil {
+		return err
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return err
+	}
+	if _, _, err := licsign.WriteKeyPair(dir, k); err != nil {
+		return err
+	}
+	// Only the public key is where lmgrd reads keys.
+	if err := os.Remove(filepath.Join(dir, "demo.key")); err != nil {
+		return err
+	}
+	demoKey, demoKeys = k, dir
+	return nil
+}
+
+// writeSigned is os.WriteFile for license files: the lines of vendor demo
+// are signed with demoKey first (as lmutil lmcrypt does). A text that does
+// not parse is written as it is: the tests of broken files need it so.
+// Tests that edit a license file write it again through writeSigned.
+func writeSigned(path string, data []byte, perm os.FileMode) error {
+	return os.WriteFile(path, []byte(signedText(string(data))), perm)
+}
+
+// signedText is text with the lines of vendor demo signed with demoKey, as
+// writeSigned writes it (signatures are deterministic: the same text signs
+// the same); a text that does not parse is returned as it is.
+func signedText(text string) string {
+	if demoKey == nil {
+		return text
+	}
+	signed, _, err := licsign.SignText("license", []byte(text), demoKey)
+	if err != nil {
+		return text
+	}
+	return string(signed)
 }
 
 func needBinaries(t *testing.T) {
@@ -134,14 +193,27 @@ type proc struct {
 	err  error
 }
 
+// startLmgrd starts lmgrd with args, and -vendor-keys demoKeys unless args
+// give -vendor-keys or -unsigned.
 func startLmgrd(t *testing.T, args ...string) *proc {
 	t.Helper()
 	return startLmgrdVia(t, nil, "3s", args...)
 }
 
 // startLmgrdVia starts lmgrd through wrapper (a command that execs it, so
-// the pid is lmgrd's; nil for none) with -client-timeout clientTimeout.
+// the pid is lmgrd's; nil for none) with -client-timeout clientTimeout,
+// and -vendor-keys demoKeys unless args give -vendor-keys or -unsigned.
 func startLmgrdVia(t *testing.T, wrapper []string, clientTimeout string, args ...string) *proc {
+	t.Helper()
+	if !slices.Contains(args, "-vendor-keys") && !slices.Contains(args, "-unsigned") {
+		args = append(args, "-vendor-keys", demoKeys)
+	}
+	return startLmgrdArgs(t, wrapper, clientTimeout, args...)
+}
+
+// startLmgrdArgs starts lmgrd with exactly args (and -z, -client-timeout
+// and -state): no -vendor-keys is added.
+func startLmgrdArgs(t *testing.T, wrapper []string, clientTimeout string, args ...string) *proc {
 	t.Helper()
 	needBinaries(t)
 	p := &proc{log: &syncBuffer{}, done: make(chan struct{})}
@@ -238,8 +310,19 @@ func lmutil(t *testing.T, env []string, args ...string) (string, int) {
 	return string(out), code
 }
 
-// writeLicense writes a license file for one server on 127.0.0.1:port.
+// writeLicense writes a license file for one server on 127.0.0.1:port,
+// signed (writeSigned).
 func writeLicense(t *testing.T, dir, name string, port int, features string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	body := fmt.Sprintf("SERVER 127.0.0.1 ANY %d\nVENDOR demo\n%s", port, features)
+	require.NoError(t, writeSigned(path, []byte(body), 0o644))
+	return path
+}
+
+// writeUnsignedLicense is writeLicense without signing: for the tests of
+// unsigned licenses.
+func writeUnsignedLicense(t *testing.T, dir, name string, port int, features string) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
 	body := fmt.Sprintf("SERVER 127.0.0.1 ANY %d\nVENDOR demo\n%s", port, features)

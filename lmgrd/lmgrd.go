@@ -72,6 +72,9 @@ func Run(ctx context.Context, opts Options) error {
 	log.Infof("FlexNet Licensing (%s build %s %s) started on %s (%s) (%d/%d/%d)",
 		wire.Version, wire.Build, wire.Platform, hostname, runtime.GOOS, now.Month(), now.Day(), now.Year())
 	log.Infof("License file(s): %s", opts.LicensePath)
+	for _, v := range opts.Unsigned {
+		log.Warnf("License signatures of vendor %s are NOT checked (lmgrd -unsigned %s)", v, v)
+	}
 
 	files, err := licfile.Load(opts.LicensePath)
 	if err != nil {

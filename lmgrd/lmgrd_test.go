@@ -198,13 +198,13 @@ func TestLicenseDroppedIntoWatchedDirectory(t *testing.T) {
 	require.ErrorIs(t, err, wire.ErrNoFeature)
 
 	// A broken file changes nothing and is reported with file:line.
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "broken.lic"), []byte("FEATURE viewer demo 1.0 31-foo-2020 1 SIGN=0\n"), 0o644))
+	require.NoError(t, writeSigned(filepath.Join(dir, "broken.lic"), []byte("FEATURE viewer demo 1.0 31-foo-2020 1 SIGN=0\n"), 0o644))
 	p.waitLog(t, "broken.lic:1:")
 	p.waitLog(t, "Reread refused")
 	require.NoError(t, os.Remove(filepath.Join(dir, "broken.lic")))
 
 	body := "SERVER 127.0.0.1 ANY " + strconv.Itoa(port) + "\nVENDOR demo\nFEATURE viewer demo 1.0 permanent 1 SIGN=0\n"
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "b.lic"), []byte(body), 0o644))
+	require.NoError(t, writeSigned(filepath.Join(dir, "b.lic"), []byte(body), 0o644))
 	p.waitLog(t, "feature: viewer")
 	_, err = c.Checkout(ctx(t), "viewer", "", 1)
 	require.NoError(t, err)
@@ -231,7 +231,7 @@ func TestHostIDMismatchRefused(t *testing.T) {
 	needBinaries(t)
 	port := freePort(t, "127.0.0.1")
 	path := filepath.Join(t.TempDir(), "other.lic")
-	require.NoError(t, os.WriteFile(path, []byte(fmt.Sprintf("SERVER 127.0.0.1 0badc0ffee00 %d\nVENDOR demo\n%s", port, demoFeatures)), 0o644))
+	require.NoError(t, writeSigned(path, []byte(fmt.Sprintf("SERVER 127.0.0.1 0badc0ffee00 %d\nVENDOR demo\n%s", port, demoFeatures)), 0o644))
 	out, err := exec.Command(filepath.Join(binDir, "lmgrd"), "-z", "-c", path).CombinedOutput()
 	require.Error(t, err)
 	assert.Contains(t, string(out), "hostid 0badc0ffee00 does not match this machine")
@@ -323,7 +323,7 @@ func TestWithoutZLmgrdDetaches(t *testing.T) {
 	dir := t.TempDir()
 	lic := writeLicense(t, dir, "demo.lic", port, demoFeatures)
 	logPath := filepath.Join(dir, "lmgrd.log")
-	out, err := exec.Command(filepath.Join(binDir, "lmgrd"), "-c", lic, "-l", logPath).CombinedOutput()
+	out, err := exec.Command(filepath.Join(binDir, "lmgrd"), "-c", lic, "-l", logPath, "-vendor-keys", demoKeys).CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	assert.Contains(t, string(out), "lmgrd started in the background")
 	server := fmt.Sprintf("%d@127.0.0.1", port)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -29,7 +30,8 @@ func main() {
 			&cli.BoolFlag{Name: "z", Usage: "run in the foreground"},
 			&cli.BoolFlag{Name: "local", Usage: "lmdown, lmreread and lmremove only from this host"},
 			&cli.StringFlag{Name: "remote-admin", Value: hostid.DefaultRemoteAdmin, Usage: "what admin requests from other hosts get: `none` (feature totals, no actions), restricted (read everything, no actions) or full; requests from this host are always full"},
-			&cli.StringFlag{Name: "vendor-keys", Usage: "verify license signatures with the public key `FILE` or the *.pub files of a DIR (lmutil lmkeygen); lines unsigned, tampered with or of a vendor without a key are not served. Never taken from the license directory"},
+			&cli.StringFlag{Name: "vendor-keys", Usage: "verify license signatures with the public key `FILE` or the *.pub files of a DIR (lmutil lmkeygen); lines unsigned, tampered with or of a vendor without a key (here or built in) are not served. Never taken from the license directory"},
+			&cli.StringSliceFlag{Name: "unsigned", Usage: "serve the licenses of `VENDOR` without checking signatures (repeat it, or a comma list)"},
 			&cli.StringSliceFlag{Name: "x", Usage: "disable `lmdown` or `lmremove`"},
 			&cli.StringFlag{Name: "self", Usage: "which SERVER line `HOST` this process is"},
 			&cli.StringFlag{Name: "state", Usage: "`DIR` of a triad member's raft log (default /var/lib/lmtriad/HOST-PORT)"},
@@ -61,6 +63,9 @@ func main() {
 				if opts.VendorKeys, err = filepath.Abs(k); err != nil {
 					return err
 				}
+			}
+			for _, v := range c.StringSlice("unsigned") {
+				opts.Unsigned = append(opts.Unsigned, strings.Split(v, ",")...)
 			}
 			opts.Self = c.String("self")
 			opts.ClusterKeyFile = c.String("cluster-key")

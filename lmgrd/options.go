@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -24,11 +26,15 @@ type Options struct {
 	// get (NewOptions: restricted); requests from this host are full.
 	RemoteAdmin hostid.Access
 	// VendorKeys is -vendor-keys: a public key file or a directory of *.pub
-	// files the vendor daemons verify license signatures with. Empty: no
-	// signature is checked. Keys are never taken from the license
-	// directory: whoever can write a license file must not choose its keys.
+	// files the vendor daemons verify license signatures with, beside the
+	// keys built into them. A vendor with no key serves nothing unless it is
+	// in Unsigned. Keys are never taken from the license directory:
+	// whoever can write a license file must not choose its keys.
 	VendorKeys string
-	Self       string // -self: which SERVER line host this process is
+	// Unsigned is -unsigned: the vendors whose license signatures are not
+	// checked (their daemons get vendorctl.Args.Unsigned).
+	Unsigned []string
+	Self     string // -self: which SERVER line host this process is
 
 	// ClusterKeyFile is -cluster-key: the triad's shared secret
 	// (lmutil lmkeygen -cluster); a triad member needs it. ClusterKey,
@@ -111,5 +117,18 @@ func (o *Options) Validate() error {
 			return fmt.Errorf("lmgrd: -vendor-keys: %w", err)
 		}
 	}
+	if _, err := licsign.Builtin(); err != nil {
+		return fmt.Errorf("lmgrd: %w", err)
+	}
+	for _, v := range o.Unsigned {
+		if v == "" || strings.ContainsAny(v, " \t,") {
+			return fmt.Errorf("lmgrd: -unsigned %q: want a vendor name", v)
+		}
+	}
 	return nil
+}
+
+// unsigned reports whether -unsigned names vendor.
+func (o *Options) unsigned(vendor string) bool {
+	return slices.Contains(o.Unsigned, vendor)
 }

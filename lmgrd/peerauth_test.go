@@ -85,6 +85,6 @@ func writeTriadLicense(t *testing.T, port int) string {
 	lic := filepath.Join(t.TempDir(), "triad.lic")
 	body := fmt.Sprintf("SERVER 127.0.0.1 ANY %d\nSERVER 127.0.0.2 ANY %d\nSERVER 127.0.0.3 ANY %d\nVENDOR demo\n"+
 		"FEATURE solver demo 1.0 permanent 3 SIGN=0\n", port, port, port)
-	require.NoError(t, os.WriteFile(lic, []byte(body), 0o644))
+	require.NoError(t, writeSigned(lic, []byte(body), 0o644))
 	return lic
 }

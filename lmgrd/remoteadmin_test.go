@@ -144,7 +144,7 @@ func TestRemoteAdministrationLevels(t *testing.T) {
 	start := func(port int, args ...string) (*proc, string) {
 		lic := filepath.Join(dir, fmt.Sprintf("demo%d.lic", port))
 		body := fmt.Sprintf("SERVER %s ANY %d\nVENDOR demo\n%s", n.Server, port, demoFeatures)
-		require.NoError(t, os.WriteFile(lic, []byte(body), 0o644))
+		require.NoError(t, writeSigned(lic, []byte(body), 0o644))
 		p := startLmgrdVia(t, wrapper, "3s", append([]string{"-c", lic}, args...)...)
 		p.waitLog(t, "Serving features for the following vendor: demo")
 		return p, fmt.Sprintf("%d@%s", port, n.Server)

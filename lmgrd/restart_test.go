@@ -34,7 +34,7 @@ func startCountedTriad(t *testing.T, count int) *triadCluster {
 	body := fmt.Sprintf("SERVER 127.0.0.1 ANY %d\nSERVER 127.0.0.2 ANY %d\nSERVER 127.0.0.3 ANY %d\nVENDOR demo\n"+
 		"FEATURE solver demo 1.0 permanent %d SIGN=0\n", port, port, port, count)
 	lic := filepath.Join(t.TempDir(), "triad.lic")
-	require.NoError(t, os.WriteFile(lic, []byte(body), 0o644))
+	require.NoError(t, writeSigned(lic, []byte(body), 0o644))
 	tc := &triadCluster{port: port, lic: lic}
 	for i := range triadHosts {
 		tc.start(t, i)
@@ -154,7 +154,7 @@ func TestSecondLmgrdOnOneStateDirectoryRefused(t *testing.T) {
 	// Another triad (its own port) pointed at member 0's state directory.
 	port := freePort(t, triadHosts[:]...)
 	other := filepath.Join(t.TempDir(), "other.lic")
-	require.NoError(t, os.WriteFile(other, []byte(fmt.Sprintf("SERVER 127.0.0.1 ANY %d\nSERVER 127.0.0.2 ANY %d\nSERVER 127.0.0.3 ANY %d\n"+
+	require.NoError(t, writeSigned(other, []byte(fmt.Sprintf("SERVER 127.0.0.1 ANY %d\nSERVER 127.0.0.2 ANY %d\nSERVER 127.0.0.3 ANY %d\n"+
 		"VENDOR demo\nFEATURE solver demo 1.0 permanent 3 SIGN=0\n", port, port, port)), 0o644))
 	second := startLmgrd(t, "-c", other, "-self", "127.0.0.1", "-state", dir)
 	select {

@@ -157,15 +157,9 @@ func TestRereadRemovingAFeatureRevokesCheckoutCommand(t *testing.T) {
 	port, lic, p := startDemo(t)
 	rv := startRevocable(t, fmt.Sprintf("%d@127.0.0.1", port))
 
-	body, err := os.ReadFile(lic)
-	require.NoError(t, err)
-	var kept []string
-	for _, l := range strings.SplitAfter(string(body), "\n") {
-		if !strings.Contains(l, "FEATURE solver ") {
-			kept = append(kept, l)
-		}
-	}
-	require.NoError(t, os.WriteFile(lic, []byte(strings.Join(kept, "")), 0o644))
+	// The license again without its FEATURE solver line (demoFeatures' first).
+	_, rest, _ := strings.Cut(demoFeatures, "\n")
+	writeLicense(t, filepath.Dir(lic), filepath.Base(lic), port, rest)
 	var ee *exec.ExitError
 	require.ErrorAs(t, rv.wait(t), &ee)
 	assert.Equal(t, 1, ee.ExitCode())

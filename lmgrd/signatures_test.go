@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lmtriad/lmtriad/licsign"
 	"github.com/lmtriad/lmtriad/wire"
 )
 
@@ -77,16 +79,98 @@ func TestVendorKeysRefuseUnsignedLinesAtStart(t *testing.T) {
 	port := freePort(t, "127.0.0.1")
 	// Neither SIGN=0 nor a malformed ed1: signature is served; with
 	// nothing left to serve the vendor daemon stops.
-	lic := writeLicense(t, t.TempDir(), "unsigned.lic", port,
+	lic := writeUnsignedLicense(t, t.TempDir(), "unsigned.lic", port,
 		"FEATURE solver demo 1.0 permanent 5 SIGN=0\nFEATURE mesher demo 1.0 permanent 5 SIGN=\"ed1:xyz\"\n")
 	p := startLmgrd(t, "-c", lic, "-vendor-keys", filepath.Join(keyDir, "demo.pub"))
 	p.waitLog(t, lic+":3: FEATURE solver: not served: Invalid (inconsistent) license key. (-8)")
 	p.waitLog(t, lic+":4: FEATURE mesher: not served: Invalid (inconsistent) license key. (-8)")
 }
 
-func TestWithoutVendorKeysSignaturesAreNotChecked(t *testing.T) {
-	_, _, p := startDemo(t) // SIGN=0 lines
-	p.waitLog(t, "License signatures are not checked (no -vendor-keys)")
+// unsignedDemo writes a license of vendor demo that is not signed: a
+// counted line and an uncounted node-locked one.
+func unsignedDemo(t *testing.T) (lic string, port int) {
+	t.Helper()
+	port = freePort(t, "127.0.0.1")
+	lic = writeUnsignedLicense(t, t.TempDir(), "demo.lic", port,
+		"FEATURE solver demo 1.0 permanent 5 SIGN=0\nFEATURE viewer demo 1.0 permanent uncounted HOSTID=ANY SIGN=0\n")
+	return lic, port
+}
+
+// Default-deny: a vendor with no key, and no -unsigned, serves nothing,
+// counted or uncounted.
+func TestNoKeyForVendorServesNothing(t *testing.T) {
+	lic, port := unsignedDemo(t)
+	p := startLmgrdArgs(t, nil, "3s", "-c", lic) // no -vendor-keys, no -unsigned
+	noKey := "no public key for vendor demo: sign the licenses (lmutil lmcrypt) and give lmgrd -vendor-keys, or allow unsigned licenses with lmgrd -unsigned demo"
+	p.waitLog(t, lic+":3: FEATURE solver: not served: Invalid (inconsistent) license key. (-8): "+noKey)
+	p.waitLog(t, lic+":4: FEATURE viewer: not served: Invalid (inconsistent) license key. (-8): "+noKey)
+	p.waitLog(t, "demo daemon found no features")
+	for _, f := range []string{"solver", "viewer"} {
+		_, err := newClient(t, port).Checkout(ctx(t), f, "1.0", 1)
+		var we *wire.Error
+		require.ErrorAs(t, err, &we, f)
+		// The daemon found no features and exited: FlexLM's -97.
+		assert.Equal(t, wire.CodeVendorDown, we.Code, "%s: %v", f, err)
+	}
+	assert.NotContains(t, p.log.String(), "Serving features for the following vendor: demo")
+}
+
+// -unsigned VENDOR (repeated, or a comma list) serves that vendor's
+// unsigned lines, says so at start (lmgrd and the vendor daemon) and in
+// lmstat.
+func TestUnsignedVendorIsServedAndShown(t *testing.T) {
+	lic, port := unsignedDemo(t)
+	p := startLmgrd(t, "-c", lic, "-unsigned", "other", "-unsigned", "third,demo")
+	warn := "License signatures of vendor demo are NOT checked (lmgrd -unsigned demo)"
+	p.waitLog(t, "(lmgrd) "+warn)
+	p.waitLog(t, "(demo) "+warn)
+	p.waitLog(t, "Serving features for the following vendor: demo feature: viewer")
+	for _, f := range []string{"solver", "viewer"} {
+		l, err := newClient(t, port).Checkout(ctx(t), f, "1.0", 1)
+		require.NoError(t, err, f)
+		require.NoError(t, l.Checkin())
+	}
+	assert.NotContains(t, p.log.String(), "(-8)")
+	out, code := lmutil(t, nil, "lmstat", "-a", "-c", fmt.Sprintf("%d@127.0.0.1", port))
+	require.Equal(t, 0, code, out)
+	assert.Regexp(t, regexp.MustCompile(`(?m)^\s+demo: UP v\S+\n    demo: unsigned licenses accepted \(lmgrd -unsigned demo\)\n`), out)
+}
+
+// A vendor daemon built with its vendor's key (-ldflags -X
+// licsign.BuiltinKeys=...) verifies that vendor's licenses without
+// -vendor-keys, and refuses a line signed with another key.
+func TestBuiltinVendorKeyFromLdflags(t *testing.T) {
+	needBinaries(t)
+	k, err := licsign.GenerateKey("demo")
+	require.NoError(t, err)
+	pub, err := k.Public().MarshalText()
+	require.NoError(t, err)
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", bin,
+		"-ldflags", "-X 'github.com/lmtriad/lmtriad/licsign.BuiltinKeys="+strings.TrimSpace(string(pub))+"'", "./vendord")
+	build.Dir = ".."
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	// solver signed with the built-in key; mesher with another demo key,
+	// not built in, so not served.
+	solver, n, err := licsign.SignText("solver", []byte("FEATURE solver demo 1.0 permanent 5 SIGN=0\n"), k)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	mesher, n, err := licsign.SignText("mesher", []byte("FEATURE mesher demo 1.0 permanent 5 SIGN=0\n"), demoKey)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	port := freePort(t, "127.0.0.1")
+	lic := writeUnsignedLicense(t, t.TempDir(), "demo.lic", port, string(solver)+"# mesher\n"+string(mesher))
+	mesherLine := 3 + strings.Count(string(solver), "\n") + 1
+
+	p := startLmgrdArgs(t, nil, "3s", "-c", lic, "-vendord", filepath.Join(bin, "vendord"))
+	p.waitLog(t, "License signatures are checked with the keys built into this daemon")
+	p.waitLog(t, fmt.Sprintf("%s:%d: FEATURE mesher: not served: Invalid (inconsistent) license key. (-8): signature does not match the line", lic, mesherLine))
+	p.waitLog(t, "Serving features for the following vendor: demo feature: solver")
+	l, err := newClient(t, port).Checkout(ctx(t), "solver", "1.0", 1)
+	require.NoError(t, err)
+	require.NoError(t, l.Checkin())
 }
 
 func TestVendorKeysThatCannotBeReadStopLmgrd(t *testing.T) {

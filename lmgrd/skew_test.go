@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,7 +20,7 @@ func TestTriadMemberWithSkewedClockIsKeptOut(t *testing.T) {
 	port := freePort(t, triadHosts[:]...)
 	tc := &triadCluster{port: port}
 	tc.lic = filepath.Join(t.TempDir(), "triad.lic")
-	require.NoError(t, os.WriteFile(tc.lic, []byte(tc.serverLines()+"VENDOR demo\nFEATURE solver demo 1.0 permanent 3 SIGN=0\n"), 0o644))
+	require.NoError(t, writeSigned(tc.lic, []byte(tc.serverLines()+"VENDOR demo\nFEATURE solver demo 1.0 permanent 3 SIGN=0\n"), 0o644))
 	tc.extra[2] = []string{"-clock-offset", "2h"}
 	for i := range triadHosts {
 		tc.start(t, i)

@@ -309,7 +309,7 @@ func TestTriadFullStateDirectoryStopsAcknowledging(t *testing.T) {
 	const count = 300
 	port := freePort(t, triadHosts[:]...)
 	lic := filepath.Join(t.TempDir(), "triad.lic")
-	require.NoError(t, os.WriteFile(lic, []byte(fmt.Sprintf("SERVER 127.0.0.1 ANY %d\nSERVER 127.0.0.2 ANY %d\nSERVER 127.0.0.3 ANY %d\n"+
+	require.NoError(t, writeSigned(lic, []byte(fmt.Sprintf("SERVER 127.0.0.1 ANY %d\nSERVER 127.0.0.2 ANY %d\nSERVER 127.0.0.3 ANY %d\n"+
 		"VENDOR demo\nFEATURE solver demo 1.0 permanent %d SIGN=0\n", port, port, port, count)), 0o644))
 	tc := &triadCluster{port: port, lic: lic}
 	// The primary's state directory is on the small tmpfs.

@@ -190,6 +190,7 @@ func (s *server) startVendor(v *vendorProc) (*exec.Cmd, error) {
 		NoDown:                s.opts.NoDown,
 		RemoteAdmin:           s.opts.RemoteAdmin.RemoteAdmin(),
 		VendorKeys:            s.opts.VendorKeys,
+		Unsigned:              s.opts.unsigned(v.line.Name),
 		Triad:                 s.isTriad(),
 	}.Argv()
 	cmd := exec.Command(bin, args...)

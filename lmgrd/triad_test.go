@@ -42,7 +42,7 @@ func startTriad(t *testing.T, primaryIsMaster bool) *triadCluster {
 	body := fmt.Sprintf("SERVER 127.0.0.1 ANY %d%s\nSERVER 127.0.0.2 ANY %d\nSERVER 127.0.0.3 ANY %d\nVENDOR demo\n"+
 		"FEATURE solver demo 1.0 permanent 3 SIGN=0\n", port, pim, port, port)
 	lic := filepath.Join(t.TempDir(), "triad.lic")
-	require.NoError(t, os.WriteFile(lic, []byte(body), 0o644))
+	require.NoError(t, writeSigned(lic, []byte(body), 0o644))
 	tc := &triadCluster{port: port, lic: lic}
 	for i := range triadHosts {
 		tc.start(t, i)
@@ -246,7 +246,7 @@ func TestTriadRejectsPeerWithDifferentServerLines(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, order string) string {
 		p := filepath.Join(dir, name)
-		require.NoError(t, os.WriteFile(p, []byte(order+"VENDOR demo\nFEATURE solver demo 1.0 permanent 3 SIGN=0\n"), 0o644))
+		require.NoError(t, writeSigned(p, []byte(order+"VENDOR demo\nFEATURE solver demo 1.0 permanent 3 SIGN=0\n"), 0o644))
 		return p
 	}
 	line := func(h string) string { return fmt.Sprintf("SERVER %s ANY %d\n", h, port) }
@@ -289,7 +289,7 @@ func TestTriadMemberServingDifferentLicensesIsBroughtInLine(t *testing.T) {
 		dir = filepath.Join(t.TempDir(), dir)
 		require.NoError(t, os.MkdirAll(dir, 0o755))
 		p := filepath.Join(dir, "triad.lic")
-		require.NoError(t, os.WriteFile(p, []byte(servers+features), 0o644))
+		require.NoError(t, writeSigned(p, []byte(servers+features), 0o644))
 		return p
 	}
 	a := startLmgrd(t, "-c", write("a", "FEATURE solver demo 1.0 permanent 3 SIGN=0\n"), "-self", "127.0.0.1")
@@ -300,13 +300,13 @@ func TestTriadMemberServingDifferentLicensesIsBroughtInLine(t *testing.T) {
 	b.waitLog(t, "Rereading license file(s): done")
 	got, err := os.ReadFile(bLic)
 	require.NoError(t, err)
-	assert.Contains(t, string(got), "permanent 3 SIGN=0")
+	assert.Contains(t, string(got), "permanent 3 ")
 	kept, err := filepath.Glob(bLic + ".local-*")
 	require.NoError(t, err)
 	require.Len(t, kept, 1)
 	old, err := os.ReadFile(kept[0])
 	require.NoError(t, err)
-	assert.Contains(t, string(old), "permanent 30 SIGN=0")
+	assert.Contains(t, string(old), "permanent 30 ")
 }
 
 func TestTriadMemberRestartedAfterLicenseChangeRejoins(t *testing.T) {
@@ -317,7 +317,7 @@ func TestTriadMemberRestartedAfterLicenseChangeRejoins(t *testing.T) {
 	tc.waitMaster(t, "127.0.0.1")
 	body, err := os.ReadFile(tc.lic)
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(tc.lic, append(body, []byte("FEATURE viewer demo 1.0 permanent 2 SIGN=0\n")...), 0o644))
+	require.NoError(t, writeSigned(tc.lic, append(body, []byte("FEATURE viewer demo 1.0 permanent 2 SIGN=0\n")...), 0o644))
 	for _, p := range tc.procs {
 		p.waitLog(t, "Rereading license file(s): done")
 	}

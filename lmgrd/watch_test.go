@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"strconv"
 	"testing"
 
@@ -20,7 +19,7 @@ func TestWatchSplitsTheSearchPathAsTheLoaderDoes(t *testing.T) {
 	p.waitLog(t, "Serving features for the following vendor: demo feature: mesher")
 
 	body := "SERVER 127.0.0.1 ANY " + strconv.Itoa(port) + "\nVENDOR demo\nFEATURE mesher demo 1.0 permanent 1 SIGN=0\nFEATURE viewer demo 1.0 permanent 1 SIGN=0\n"
-	require.NoError(t, os.WriteFile(b, []byte(body), 0o644))
+	require.NoError(t, writeSigned(b, []byte(body), 0o644))
 	p.waitLog(t, "feature: viewer")
 	_, err := newClient(t, port).Checkout(ctx(t), "viewer", "", 1)
 	require.NoError(t, err)

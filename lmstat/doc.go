@@ -70,6 +70,19 @@
 //   - phpLicenseWatcher keys on `^Users of`, `license server UP ... vX$`,
 //     `vendor daemon is down` and `, start Ddd M/D H:MM`.
 //
+// # Unsigned licenses
+//
+// A vendor daemon that serves licenses without checking their signatures
+// (lmgrd -unsigned VENDOR) gets a line under its status line:
+//
+//	Vendor daemon status (on h1):
+//
+//	      demo: UP v0.1
+//	    demo: unsigned licenses accepted (lmgrd -unsigned demo)
+//
+// It has no UP or DOWN and no version, so the vendor regexes above skip it,
+// and it comes after `^Vendor`, where check_flexlm counts no server.
+//
 // compat_test.go runs ported copies of those regexes over every golden file
 // and over the real FlexLM samples and checks that the numbers they extract
 // are the model's numbers and that no added line is picked up.

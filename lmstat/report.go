@@ -57,6 +57,11 @@ type Vendor struct {
 	// Err replaces the status of a daemon that is not Up. Empty prints
 	// DefaultVendorDownErr.
 	Err string
+	// Unsigned: the daemon serves licenses without checking their
+	// signatures (lmgrd -unsigned NAME). An Up daemon then gets a line
+	// "    NAME: unsigned licenses accepted (lmgrd -unsigned NAME)" under its
+	// status line: our addition to FlexLM's layout (see the package doc).
+	Unsigned bool
 }
 
 // DefaultVendorDownErr is printed for a vendor daemon that is down and has no Err.

@@ -225,6 +225,13 @@ func (p *printer) vendors(r *Report, only string) {
 			p.str(withV(v.Version))
 		}
 		p.nl()
+		if v.Up && v.Unsigned {
+			p.str("    ")
+			p.str(v.Name)
+			p.str(": unsigned licenses accepted (lmgrd -unsigned ")
+			p.str(v.Name)
+			p.line(")")
+		}
 	}
 	p.nl()
 }

@@ -146,6 +146,8 @@ func goldenCases() []goldenCase {
 		{Name: "averylongvendor", Up: true, Version: "v0.1"},
 	}
 	vendorDown.Features = nil
+	unsigned := busyReport()
+	unsigned.Vendors[1].Unsigned = true // lmgrd -unsigned caddaemon
 	unreachable := Report{
 		Program:    "lmstat",
 		Now:        now,
@@ -159,6 +161,7 @@ func goldenCases() []goldenCase {
 		{name: "single_no_user_info", report: busyReport(), opts: Options{All: true, NoUserInfo: true}},
 		{name: "single_plain", report: busyReport()},
 		{name: "vendor_down", report: vendorDown},
+		{name: "vendor_unsigned", report: unsigned, opts: Options{All: true}},
 		{name: "triad_master_secondary", report: triadReport(false), opts: Options{All: true}},
 		{name: "triad_one_down", report: triadReport(true), opts: Options{All: true}},
 		{name: "triad_servers", report: triadReport(true), opts: Options{Servers: true}},

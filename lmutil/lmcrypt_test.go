@@ -220,3 +220,9 @@ func replaceLogical(text, prefix, repl string) string {
 	}
 	return b.String()
 }
+
+// continues reports whether a physical line goes on on the next one, as
+// licfile reads it: its last non-blank byte is a backslash.
+func continues(line string) bool {
+	return strings.HasSuffix(strings.TrimRight(line, " \t\r\n\v\f"), `\`)
+}

@@ -141,10 +141,11 @@ func gatherStatus(ctx context.Context, t target, feature string, now time.Time) 
 			if feature != "" {
 				req.Set("feature", feature)
 			}
-			_, recs, err := adminCall(ctx, t.servers[master], v.Name, req)
+			resp, recs, err := adminCall(ctx, t.servers[master], v.Name, req)
 			if err != nil {
 				v.Up, v.Err = false, err.Error()
 			} else {
+				v.Unsigned = resp.Get("unsigned") == "1" // lmgrd -unsigned
 				r.Features = append(r.Features, featuresOf(v.Name, recs)...)
 			}
 		}

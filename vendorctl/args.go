@@ -32,10 +32,14 @@ type Args struct {
 	// this host are always full (hostid.AdminPolicy).
 	RemoteAdmin string
 	// VendorKeys is lmgrd -vendor-keys: a public key file or a directory of
-	// *.pub files. When set, every FEATURE, INCREMENT, UPGRADE and PACKAGE
-	// line of this vendor must carry a signature one of them verifies; a
-	// line that does not is not served (-8). "" checks no signature.
+	// *.pub files, used with the keys built into the daemon (licsign.Builtin).
+	// Every FEATURE, INCREMENT, UPGRADE and PACKAGE line of this vendor must
+	// carry a signature one of them verifies; a line that does not, or any
+	// line when no key is of this vendor, is not served (-8).
 	VendorKeys string
+	// Unsigned is lmgrd -unsigned VENDOR naming this daemon's vendor: its
+	// license signatures are not checked and every line is served.
+	Unsigned bool
 	// Triad: this daemon serves a triad member; it grants only while lmgrd
 	// says it is the master, and every change goes through lmgrd's log.
 	Triad bool
@@ -58,6 +62,7 @@ const (
 	flagTriad            = "triad"
 	flagRemoteAdmin      = "remote-admin"
 	flagVendorKeys       = "vendor-keys"
+	flagUnsigned         = "unsigned"
 )
 
 // DefaultHeartbeatTimeout: four missed 30 s client heartbeats.
@@ -91,7 +96,7 @@ func (a Args) Argv() []string {
 	for _, b := range []struct {
 		on   bool
 		name string
-	}{{a.LocalOnly, flagLocal}, {a.NoRemove, flagNoRemove}, {a.NoDown, flagNoDown}, {a.Triad, flagTriad}} {
+	}{{a.LocalOnly, flagLocal}, {a.NoRemove, flagNoRemove}, {a.NoDown, flagNoDown}, {a.Triad, flagTriad}, {a.Unsigned, flagUnsigned}} {
 		if b.on {
 			argv = append(argv, "-"+b.name)
 		}
@@ -113,7 +118,8 @@ func Flags() []cli.Flag {
 		&cli.IntFlag{Name: flagMaxPerHost, Usage: "client connections one source address may hold (0: half the cap; negative: no share)"},
 		&cli.BoolFlag{Name: flagLocal, Usage: "refuse lmremove and shutdown from other hosts"},
 		&cli.StringFlag{Name: flagRemoteAdmin, Usage: "what admin requests from other hosts get: `none` (feature totals only), restricted (read all; the default) or full"},
-		&cli.StringFlag{Name: flagVendorKeys, Usage: "verify license signatures with the public key `FILE` or the *.pub files of a directory; unsigned or tampered lines are not served"},
+		&cli.StringFlag{Name: flagVendorKeys, Usage: "verify license signatures with the public key `FILE` or the *.pub files of a directory; with the keys built in; lines unsigned, tampered with or of a vendor without a key are not served"},
+		&cli.BoolFlag{Name: flagUnsigned, Usage: "serve this vendor's lines without checking signatures (lmgrd -unsigned VENDOR)"},
 		&cli.BoolFlag{Name: flagNoRemove, Usage: "disable lmremove (lmgrd -x lmremove)"},
 		&cli.BoolFlag{Name: flagNoDown, Usage: "disable shutdown requests (lmgrd -x lmdown)"},
 		&cli.BoolFlag{Name: flagTriad, Usage: "a triad member's daemon: serve only as lmgrd's master, commit every change through lmgrd"},
@@ -137,6 +143,7 @@ func FromCLI(c *cli.Context) Args {
 		NoDown:                c.Bool(flagNoDown),
 		RemoteAdmin:           c.String(flagRemoteAdmin),
 		VendorKeys:            c.String(flagVendorKeys),
+		Unsigned:              c.Bool(flagUnsigned),
 		Triad:                 c.Bool(flagTriad),
 	}
 }

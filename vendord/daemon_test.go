@@ -19,11 +19,35 @@ import (
 
 	"github.com/lmtriad/lmtriad/flexlog"
 	"github.com/lmtriad/lmtriad/handoff"
+	"github.com/lmtriad/lmtriad/licsign"
 	"github.com/lmtriad/lmtriad/vendorctl"
 	"github.com/lmtriad/lmtriad/wire"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// testKey is the demo vendor key of this test binary, made once: startDaemon
+// signs its license with it (signedLicense) and gives the daemon its public
+// half as -vendor-keys, as lmgrd does.
+var testKey = sync.OnceValues(func() (*licsign.PrivateKey, error) { return licsign.GenerateKey("demo") })
+
+// signedLicense writes text to dir/v.lic with the lines of vendor demo
+// signed with testKey, and returns its path and that of a directory with
+// the public key.
+func signedLicense(t *testing.T, dir, text string) (lic, keys string) {
+	t.Helper()
+	k, err := testKey()
+	require.NoError(t, err)
+	signed, _, err := licsign.SignText("v.lic", []byte(text), k)
+	require.NoError(t, err)
+	lic, keys = filepath.Join(dir, "v.lic"), filepath.Join(dir, "keys")
+	require.NoError(t, os.WriteFile(lic, signed, 0o644))
+	require.NoError(t, os.Mkdir(keys, 0o755))
+	pub, err := k.Public().MarshalText()
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(keys, "demo.pub"), pub, 0o644))
+	return lic, keys
+}
 
 // fakeClock is the daemon's injected wall and monotonic clocks; tests move
 // them forward together (Advance) or step the wall clock alone (Step).
@@ -85,8 +109,7 @@ func startDaemon(t *testing.T, features string, tweak func(*Options)) *harness {
 	require.NoError(t, err)
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	lic := filepath.Join(t.TempDir(), "v.lic")
-	require.NoError(t, os.WriteFile(lic, []byte("SERVER 127.0.0.1 ANY 27000\nVENDOR demo\n"+features), 0o644))
+	lic, keys := signedLicense(t, t.TempDir(), "SERVER 127.0.0.1 ANY 27000\nVENDOR demo\n"+features)
 
 	h := &harness{port: port, clock: &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}, log: &lockedBuffer{}, done: make(chan error, 1)}
 	parent, child, err := handoff.Pair()
@@ -94,6 +117,7 @@ func startDaemon(t *testing.T, features string, tweak func(*Options)) *harness {
 	h.ctl, h.rawParent, h.licensePath = vendorctl.New(parent), parent, lic
 	opts := NewOptions()
 	opts.Vendor, opts.LicensePath, opts.DirectPort = "demo", lic, port
+	opts.VendorKeys = keys
 	opts.ServerHost, opts.ServerPort = "127.0.0.1", 27000
 	opts.Handoff = child
 	opts.Logger = flexlog.New(h.log, "demo")

@@ -2,12 +2,14 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/lmtriad/lmtriad/handoff"
+	"github.com/lmtriad/lmtriad/licsign"
 	"github.com/lmtriad/lmtriad/vendorctl"
 )
 
@@ -63,6 +65,11 @@ func (o *Options) Validate() error {
 		return errors.New("vendord: connection limits must not be negative")
 	case o.ExpireEvery <= 0:
 		return errors.New("vendord: expire interval must be positive")
+	}
+	// A built-in key that does not parse (a bad -X licsign.BuiltinKeys)
+	// stops the daemon at start, not at its first license check.
+	if _, err := licsign.Builtin(); err != nil {
+		return fmt.Errorf("vendord: %w", err)
 	}
 	return nil
 }

@@ -8,35 +8,91 @@ import (
 	"github.com/lmtriad/lmtriad/wire"
 )
 
-// Signature checks (lmgrd -vendor-keys, docs/security.md "License
-// signatures"). They are opt-in: without keys every line is served as
-// before. With keys, each FEATURE, INCREMENT, UPGRADE and PACKAGE line of
-// this daemon's vendor must carry an ed1: signature one of the keys
-// verifies; a line that does not (tampered with, SIGN=0, no signature, no
-// key for the vendor) is dropped before the pools are built and logged as
-// -8 with its file:line. The other lines keep serving.
+// Signature checks (docs/security.md "License signatures"). They are the
+// default: each FEATURE, INCREMENT, UPGRADE and PACKAGE line of this
+// daemon's vendor must carry an ed1: signature that a key of the vendor
+// verifies, a key built into this binary (licsign.Builtin) or one of
+// lmgrd -vendor-keys. A line that does not (tampered with, SIGN=0, no
+// signature) is dropped before the pools are built and logged as -8 with
+// its file:line; the other lines keep serving. With no key of the vendor at
+// all, every line of it is dropped so: nothing is served, counted or
+// uncounted, since an uncounted node-locked line is as much a license the
+// vendor sold. Only lmgrd -unsigned VENDOR (Args.Unsigned) turns the check
+// off, for that vendor.
 //
 // The keys are read again on every reread, from -vendor-keys only: never
 // from the license directory, which whoever edits licenses can write.
 
-// logSignaturePolicy says once, at start, whether signatures are checked.
+// noKeyText explains a line refused for want of any key of vendor.
+func noKeyText(vendor string) string {
+	return fmt.Sprintf("no public key for vendor %s: sign the licenses (lmutil lmcrypt) and give lmgrd -vendor-keys, or allow unsigned licenses with lmgrd -unsigned %s", vendor, vendor)
+}
+
+// unsignedText is the warning of a daemon started with -unsigned.
+func unsignedText(vendor string) string {
+	return fmt.Sprintf("License signatures of vendor %s are NOT checked (lmgrd -unsigned %s)", vendor, vendor)
+}
+
+// logSignaturePolicy says once, at start, how signatures are checked.
 func (d *daemon) logSignaturePolicy() {
-	if d.opts.VendorKeys == "" {
-		d.log.Warn("License signatures are not checked (no -vendor-keys)")
+	v := d.opts.Vendor
+	if d.opts.Unsigned {
+		d.log.Warn(unsignedText(v))
 		return
 	}
-	d.log.Infof("License signatures are checked with the keys of %s", d.opts.VendorKeys)
+	keys, builtin, err := d.vendorKeys()
+	switch {
+	case err != nil:
+		return // loadPools says why and stops the daemon
+	case len(keys) == 0:
+		d.log.Errorf("License signatures of vendor %s cannot be checked: %s", v, noKeyText(v))
+	case builtin > 0 && d.opts.VendorKeys != "":
+		d.log.Infof("License signatures are checked with the keys built into this daemon and those of %s", d.opts.VendorKeys)
+	case builtin > 0:
+		d.log.Info("License signatures are checked with the keys built into this daemon")
+	default:
+		d.log.Infof("License signatures are checked with the keys of %s", d.opts.VendorKeys)
+	}
+}
+
+// vendorKeys returns the public keys of this daemon's vendor: those built
+// in (builtin of them) and those of -vendor-keys.
+func (d *daemon) vendorKeys() (keys []*licsign.PublicKey, builtin int, err error) {
+	all, err := licsign.Builtin()
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, k := range all {
+		if k.Vendor == d.opts.Vendor {
+			keys = append(keys, k)
+		}
+	}
+	builtin = len(keys)
+	if d.opts.VendorKeys == "" {
+		return keys, builtin, nil
+	}
+	given, err := licsign.LoadPublicKeys(d.opts.VendorKeys)
+	if err != nil {
+		return nil, 0, fmt.Errorf("-vendor-keys: %w", err)
+	}
+	for _, k := range given {
+		if k.Vendor == d.opts.Vendor {
+			keys = append(keys, k)
+		}
+	}
+	return keys, builtin, nil
 }
 
 // verifySignatures removes from files the lines of this vendor whose
-// signature the keys do not verify. It does nothing without -vendor-keys.
+// signature no key of the vendor verifies: every line of the vendor when
+// it has no key. It does nothing with -unsigned.
 func (d *daemon) verifySignatures(files []*licfile.File) error {
-	if d.opts.VendorKeys == "" {
+	if d.opts.Unsigned {
 		return nil
 	}
-	keys, err := licsign.LoadPublicKeys(d.opts.VendorKeys)
+	keys, _, err := d.vendorKeys()
 	if err != nil {
-		return fmt.Errorf("-vendor-keys: %w", err)
+		return err
 	}
 	for _, f := range files {
 		bad := map[licfile.Pos]bool{}
@@ -44,7 +100,11 @@ func (d *daemon) verifySignatures(files []*licfile.File) error {
 			if l.Vendor != d.opts.Vendor {
 				continue
 			}
-			if err := licsign.Verify(l, keys); err != nil {
+			err := licsign.Verify(l, keys)
+			if len(keys) == 0 {
+				err = fmt.Errorf("%s", noKeyText(d.opts.Vendor))
+			}
+			if err != nil {
 				bad[l.Pos] = true
 				d.log.Errorf("%s: %s %s: not served: %s (%d): %v", l.Pos, l.Keyword, l.Name,
 					wire.ErrBadCode.Text, wire.CodeBadCode, err)

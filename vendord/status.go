@@ -42,6 +42,9 @@ func (d *daemon) status(feature string) (wire.Message, []wire.Message) {
 		}
 	}
 	resp := wire.OK("vendor", d.opts.Vendor, "version", wire.Version, "records", strconv.Itoa(len(records)))
+	if d.opts.Unsigned {
+		resp.Set("unsigned", "1") // lmgrd -unsigned: lmstat says so under the daemon's status
+	}
 	return resp, records
 }
 
