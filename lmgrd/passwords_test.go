@@ -57,7 +57,7 @@ func TestRemoteAdministratorPasswords(t *testing.T) {
 	server := fmt.Sprintf("%d@%s", port, n.Server)
 	lic := filepath.Join(dir, "demo.lic")
 	body := fmt.Sprintf("SERVER %s ANY %d\nVENDOR demo\n%s", n.Server, port, demoFeatures)
-	require.NoError(t, os.WriteFile(lic, []byte(body), 0o644))
+	require.NoError(t, writeSigned(lic, []byte(body), 0o644))
 	state := filepath.Join(dir, "state")
 	start := func() *proc {
 		p := startLmgrdVia(t, []string{"ip", "netns", "exec", n.serverNS}, "3s", "-c", lic, "-state", state, "-remote-admin", "none")
