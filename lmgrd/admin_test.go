@@ -32,7 +32,7 @@ func TestAdminRequestsRestrictedByLocalRemoteAdminAndX(t *testing.T) {
 		wantLog  string
 	}{
 		{"remote refused by the default restricted", NewOptions(), remote, false, wire.CodeNotLicAdmin,
-			"lmdown refused for joe at node (192.0.2.7): You are not a license administrator. (-63,2:lmdown from another host needs lmgrd -remote-admin full"},
+			"lmdown refused for joe at node (192.0.2.7): You are not a license administrator. (-63,2:lmdown from another host needs the full admin password (LM_ADMIN_PASSWORD, -password-file) or lmgrd -remote-admin full"},
 		{"remote admitted by -remote-admin full", Options{RemoteAdmin: hostid.AccessFull}, remote, false, 0,
 			"SHUTDOWN request from joe at node (192.0.2.7)"},
 		{"-local refuses a remote peer", Options{LocalOnly: true, RemoteAdmin: hostid.AccessFull}, remote, false, wire.CodeMustBeLocal,
