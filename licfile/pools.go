@@ -27,6 +27,8 @@ type poolLine struct {
 //   - a line with SUPERSEDE and ISSUED retires the earlier lines of the names
 //     it lists (its own name for a bare SUPERSEDE) that were issued before
 //     it; a line without ISSUED counts as issued before any date;
+//   - a line with the same ed1: signature as an earlier one is a copy and
+//     is left out;
 //   - only the first FEATURE line of a name (per vendor and HOSTID) counts:
 //     FEATURE lines of one name node-locked to different hosts are
 //     separate pools;
@@ -92,6 +94,22 @@ func Pools(files []*File, now time.Time) (pools []Pool, excluded []*Error) {
 				}
 			}
 		}
+	}
+
+	// A signed line copied (the same SIGN= on another line) counts once: a
+	// signature binds a line's content, so a copy must not add licenses.
+	// Lines meant to add up differ in a signed field (SN=, ISSUED=...).
+	signed := map[string]Pos{}
+	for i := range lines {
+		l := &lines[i]
+		if !l.active || !strings.HasPrefix(l.f.Sign, "ed1:") {
+			continue
+		}
+		if pos, dup := signed[l.f.Sign]; dup {
+			exclude(l, "ignored: a copy of the signed line at %s", pos)
+			continue
+		}
+		signed[l.f.Sign] = l.f.Pos
 	}
 
 	first := map[[3]string]Pos{}

@@ -99,6 +99,13 @@ func TestPools(t *testing.T) {
 		{"expired FEATURE gives way to the next", []string{
 			"FEATURE f v 1.0 1-jan-2020 5" + sign + "\nFEATURE f v 1.0 permanent 3" + sign,
 		}, []string{"v/f v1.0 3 [a.lic:2]", "v/f v1.0 5 [a.lic:1] expired"}, []string{"a.lic:1: FEATURE f: expired on 1-jan-2020"}},
+		{"a copied signed line counts once", []string{
+			"INCREMENT f v 1.0 permanent 5 SIGN=ed1:AAAA\nINCREMENT f v 1.0 permanent 5 SIGN=ed1:AAAA",
+			"INCREMENT f v 1.0 permanent 5 SIGN=ed1:AAAA\nINCREMENT f v 1.0 permanent 5 SN=2 SIGN=ed1:BBBB",
+		}, []string{"v/f v1.0 10 [a.lic:1 b.lic:2]"}, []string{
+			"a.lic:2: INCREMENT f: ignored: a copy of the signed line at a.lic:1",
+			"b.lic:1: INCREMENT f: ignored: a copy of the signed line at a.lic:1",
+		}},
 		{"FEATURE lines node-locked to different hosts are separate pools", []string{
 			"FEATURE f v 1.0 permanent 1 HOSTID=aaaa" + sign + "\nFEATURE f v 1.0 permanent 2 HOSTID=BBBB" + sign +
 				"\nFEATURE f v 1.0 permanent 4 HOSTID=AAAA" + sign,

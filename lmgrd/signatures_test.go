@@ -185,3 +185,22 @@ func TestVendorKeysThatCannotBeReadStopLmgrd(t *testing.T) {
 	}
 	assert.Contains(t, p.log.String(), "-vendor-keys")
 }
+
+// A signed INCREMENT line copied into a second license file does not add
+// its count again.
+func TestCopiedSignedLineCountsOnce(t *testing.T) {
+	dir := t.TempDir()
+	port := freePort(t, "127.0.0.1")
+	lic := writeLicense(t, dir, "a.lic", port, "INCREMENT solver demo 1.0 permanent 1 SIGN=0\n")
+	data, err := os.ReadFile(lic)
+	require.NoError(t, err)
+	require.Contains(t, string(data), "SIGN=ed1:", "the harness signs the line")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "b.lic"), data, 0o644)) // a copy of the whole file
+	p := startLmgrd(t, "-c", dir)
+	p.waitLog(t, "ignored: a copy of the signed line at "+lic+":3")
+	p.waitLog(t, "Serving features for the following vendor: demo feature: solver")
+	_, err = newClient(t, port).Checkout(ctx(t), "solver", "1.0", 1)
+	require.NoError(t, err)
+	_, err = newClient(t, port).Checkout(ctx(t), "solver", "1.0", 1)
+	assert.ErrorIs(t, err, wire.ErrMaxUsers, "the copy gave a second license")
+}
