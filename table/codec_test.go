@@ -439,10 +439,12 @@ func TestRoundTripPolicyFields(t *testing.T) {
 	with := func(mod func(h *pool.Holder)) pool.Holder { h := base; mod(&h); return h }
 	until := t0.Add(90 * time.Second).In(time.FixedZone("", 3600))
 	holders := map[string]pool.Holder{
-		"ip only":           with(func(h *pool.Holder) { h.IP = "10.1.2.3" }),
-		"project only":      with(func(h *pool.Holder) { h.Project = "apollo" }),
-		"linger only":       with(func(h *pool.Holder) { h.LingerUntil, h.Linger = until, 90 * time.Second }),
-		"secret and all":    with(func(h *pool.Holder) { h.Secret, h.IP, h.Project, h.LingerUntil, h.Linger = "s", "::ffff:10.0.0.1", "p", until, time.Minute }),
+		"ip only":      with(func(h *pool.Holder) { h.IP = "10.1.2.3" }),
+		"project only": with(func(h *pool.Holder) { h.Project = "apollo" }),
+		"linger only":  with(func(h *pool.Holder) { h.LingerUntil, h.Linger = until, 90*time.Second }),
+		"secret and all": with(func(h *pool.Holder) {
+			h.Secret, h.IP, h.Project, h.LingerUntil, h.Linger = "s", "::ffff:10.0.0.1", "p", until, time.Minute
+		}),
 		"secret only":       with(func(h *pool.Holder) { h.Secret = "s" }),
 		"negative duration": with(func(h *pool.Holder) { h.Linger = -1 }),
 	}
