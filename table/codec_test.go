@@ -260,6 +260,10 @@ func TestEveryFieldCovered(t *testing.T) {
 	d.Kind, d.Reason = pool.Release, pool.Timeout
 	require.False(t, reflect.ValueOf(d.Holder).IsZero())
 	roundTrip(t, Entry{Proposer: 1, Vendor: "v", Gen: 1, Deltas: []pool.Delta{d}})
+	d.Kind, d.Reason = pool.Linger, pool.SessionClosed
+	roundTrip(t, Entry{Proposer: 1, Vendor: "v", Gen: 1, Deltas: []pool.Delta{d}})
+	d.Kind, d.Reason = pool.Release, pool.LingerEnd
+	roundTrip(t, Entry{Proposer: 1, Vendor: "v", Gen: 1, Deltas: []pool.Delta{d}})
 
 	var s pool.Snapshot
 	fill(t, reflect.ValueOf(&s).Elem(), &n)
