@@ -699,6 +699,7 @@ func (s *State) Checkout(req CheckoutRequest, now time.Time) (Holder, []Delta, e
 					h.Secret = req.NewSecret // an old holder is protected from now on
 				}
 				d := s.rebind(h, c.Session, now)
+				s.active(h.sess)
 				return h.export(), []Delta{d}, nil
 			}
 			// The number belongs to someone else: a fresh handle.
