@@ -30,10 +30,17 @@ func (s *State) Apply(d Delta) error {
 		if h == nil {
 			return fmt.Errorf("%w: rebind of unknown handle %d", ErrDiverged, d.Holder.Handle)
 		}
-		if h.Secret == "" {
-			h.Secret = d.Holder.Secret // an old holder given a secret at its reattach
+		if h.lingering() {
+			// Taken back by a new client (takeBack).
+			s.unlinger(h)
+			h.LastSeen = zeroTime
+			h.PID, h.Secret = d.Holder.PID, d.Holder.Secret
+		} else {
+			if h.Secret == "" {
+				h.Secret = d.Holder.Secret // an old holder given a secret at its reattach
+			}
+			s.detach(h)
 		}
-		s.detach(h)
 		ss := s.session(d.Holder.Session)
 		s.attach(h, ss)
 		s.touch(ss, d.Time)
@@ -42,10 +49,16 @@ func (s *State) Apply(d Delta) error {
 		if h == nil {
 			return fmt.Errorf("%w: release of unknown handle %d", ErrDiverged, d.Holder.Handle)
 		}
-		if d.Reason == Checkin {
+		if d.Reason == Checkin && h.sess != nil {
 			s.touch(h.sess, d.Time)
 		}
 		s.drop(h)
+	case Linger:
+		h := s.holders[d.Holder.Handle]
+		if h == nil || h.lingering() || d.Holder.LingerUntil.IsZero() {
+			return fmt.Errorf("%w: linger of unknown, lingering or unbounded handle %d", ErrDiverged, d.Holder.Handle)
+		}
+		s.applyLinger(h, d)
 	case Reload:
 		err = s.applyReload(d)
 	default:
@@ -73,7 +86,7 @@ func (s *State) applyGrant(d Delta) error {
 }
 
 func (s *State) applyReload(d Delta) error {
-	np := newPoolSet(d.Pools, s.loc)
+	np := newPoolSet(d.Pools, s.loc, s.ps.pol)
 	moved := make(map[uint64]string, len(d.Moves))
 	for _, m := range d.Moves {
 		moved[m.Handle] = m.PoolKey
@@ -97,6 +110,9 @@ func (s *State) applyReload(d Delta) error {
 }
 
 // Snapshot is a State's replicated content, for a replica catching up.
+// Lingering holders are among Holders (LingerUntil set, Session 0). The
+// options file is not: Restore takes it in Options.Policy. Idle sessions
+// (SetIdle) are not either.
 type Snapshot struct {
 	Seq        uint64
 	NextHandle uint64
@@ -138,6 +154,15 @@ func Restore(snap Snapshot, opts Options) (*State, error) {
 			return nil, fmt.Errorf("%w: snapshot holder %d in unknown pool %q", ErrDiverged, hv.Handle, hv.PoolKey)
 		}
 		h := &holder{Holder: hv}
+		if h.lingering() {
+			// Out of any session, keeping its LastSeen.
+			h.Session = 0
+			p.link(h)
+			s.holders[h.Handle] = h
+			s.nextHandle = max(s.nextHandle, h.Handle+1)
+			s.enlinger(h)
+			continue
+		}
 		h.LastSeen = zeroTime
 		s.insert(h, p, hv.Session, hv.LastSeen)
 	}

@@ -23,6 +23,11 @@ const (
 	// kept under another pool moved as Delta.Moves says. The Release deltas of
 	// the holders it dropped come just before it.
 	Reload
+	// Linger records that holder Delta.Holder.Handle left its session
+	// (Delta.Reason: Checkin or SessionClosed) but keeps its licenses until
+	// Delta.Holder.LingerUntil (its feature's LINGER, Delta.Holder.Linger).
+	// A Release with reason LingerEnd, or a Rebind taking it back, follows.
+	Linger
 )
 
 func (k DeltaKind) String() string {
@@ -35,6 +40,8 @@ func (k DeltaKind) String() string {
 		return "Release"
 	case Reload:
 		return "Reload"
+	case Linger:
+		return "Linger"
 	}
 	return "DeltaKind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -55,6 +62,8 @@ const (
 	Removed
 	// Reread: the license no longer exists (or no longer has room) after lmreread.
 	Reread
+	// LingerEnd: a checked-in license's LINGER ran out. Nobody is told.
+	LingerEnd
 )
 
 func (r ReleaseReason) String() string {
@@ -71,6 +80,8 @@ func (r ReleaseReason) String() string {
 		return "removed"
 	case Reread:
 		return "reread"
+	case LingerEnd:
+		return "linger end"
 	}
 	return "ReleaseReason(" + strconv.Itoa(int(r)) + ")"
 }
@@ -90,8 +101,8 @@ type Delta struct {
 	Seq    uint64
 	Kind   DeltaKind
 	Time   time.Time      // the now of the operation; sessions' LastSeen follow it
-	Holder Holder         // Grant, Rebind, Release
-	Reason ReleaseReason  // Release
+	Holder Holder         // Grant, Rebind, Release, Linger
+	Reason ReleaseReason  // Release; Linger (Checkin or SessionClosed)
 	Pools  []licfile.Pool // Reload: the new pools, in file order
 	Moves  []Move         // Reload: kept holders now under a different pool
 }

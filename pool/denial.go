@@ -4,15 +4,20 @@ import "strconv"
 
 // FlexLM error numbers (flexlm.md §7) that the pool produces.
 const (
-	CodeMaxUsers        = -4  // LM_MAXUSERS
-	CodeNoFeature       = -5  // LM_NOFEATURE
-	CodeNotThisHost     = -9  // LM_NOTTHISHOST
-	CodeExpired         = -10 // LM_LONGGONE
-	CodeOldVersion      = -21 // LM_OLDVER
-	CodeTooMany         = -26 // LM_TOOMANY
-	CodeTooEarly        = -31 // LM_TOOEARLY
-	CodeNeverCheckedOut = -41 // LM_NEVERCHECKOUT
-	CodeServerRemoved   = -92 // LM_SERVER_REMOVED
+	CodeMaxUsers        = -4   // LM_MAXUSERS
+	CodeNoFeature       = -5   // LM_NOFEATURE
+	CodeNotThisHost     = -9   // LM_NOTTHISHOST
+	CodeExpired         = -10  // LM_LONGGONE
+	CodeOldVersion      = -21  // LM_OLDVER
+	CodeTooMany         = -26  // LM_TOOMANY
+	CodeTooEarly        = -31  // LM_TOOEARLY
+	CodeFeatExclude     = -38  // LM_FEATEXCLUDE
+	CodeFeatNotInclude  = -39  // LM_FEATNOTINCLUDE
+	CodeNeverCheckedOut = -41  // LM_NEVERCHECKOUT
+	CodeMaxLimit        = -87  // LM_MAXLIMIT
+	CodeServerRemoved   = -92  // LM_SERVER_REMOVED
+	CodeRemoveLinger    = -100 // LM_REMOVE_LINGER
+	CodeReserved        = -101 // LM_RESVFOROTHERS
 )
 
 var denialText = map[int]string{
@@ -24,6 +29,11 @@ var denialText = map[int]string{
 	CodeTooMany:         "Request for more licenses than this feature supports.",
 	CodeTooEarly:        "Feature start date is in the future.",
 	CodeNeverCheckedOut: "Feature was never checked out.",
+	CodeFeatExclude:     "User/host on EXCLUDE list for feature.",
+	CodeFeatNotInclude:  "User/host not on INCLUDE list for feature.",
+	CodeMaxLimit:        "Checkout exceeds MAX specified in options file.",
+	CodeRemoveLinger:    "Cannot remove a linger license.",
+	CodeReserved:        "All licenses are reserved for others.",
 	CodeServerRemoved:   "Feature removed during lmreread, or wrong SERVER line hostid.",
 }
 

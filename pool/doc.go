@@ -19,24 +19,32 @@
 // considers the pools of that name in order of lowest version first, then
 // license-file order, and grants from the first that passes, in turn: the
 // version, the expiry (a pool expiring 31-dec-2030 serves through that whole
-// day), START (from the first instant of that day), the node lock, the size
-// and the free capacity. Dates are calendar days in Options.Location (UTC by
-// default). A single checkout is served by a single pool; it never spans
-// pools. When no pool passes, the denial is that of the furthest check any
-// pool reached:
+// day), START (from the first instant of that day), the node lock, the
+// options file's INCLUDE/EXCLUDE lists, the size, MAX, RESERVE and the free
+// capacity. Dates are calendar days in Options.Location (UTC by default). A
+// single checkout is served by a single pool; it never spans pools. When no
+// pool passes, the denial is that of the furthest check any pool reached:
 //
-//	-5  no pool of that name                  No such feature exists.
-//	-21 every pool's version is below V       License file does not support this version.
-//	-10 every remaining pool has expired      Feature has expired.
-//	-31 every remaining pool starts later     Feature start date is in the future.
-//	-9  no remaining pool's HOSTID matches    Invalid host.
-//	-26 Count exceeds every remaining pool's  Request for more licenses than this feature supports.
-//	    Count+OVERDRAFT (so could never fit)
-//	-4  every remaining pool is full          Licensed number of users already reached.
+//	-5   no pool of that name                 No such feature exists.
+//	-21  every pool's version is below V      License file does not support this version.
+//	-10  every remaining pool has expired     Feature has expired.
+//	-31  every remaining pool starts later    Feature start date is in the future.
+//	-9   no remaining pool's HOSTID matches   Invalid host.
+//	-38  on an EXCLUDE/EXCLUDEALL list        User/host on EXCLUDE list for feature.
+//	-39  INCLUDE lists apply, not on them     User/host not on INCLUDE list for feature.
+//	     (-38 or -39: that of the first pool, in checkout order, refused so)
+//	-26  Count exceeds every remaining pool's Request for more licenses than this feature supports.
+//	     capacity (so could never fit)
+//	-87  a MAX line naming the client would   Checkout exceeds MAX specified in options file.
+//	     be exceeded
+//	-101 it fits, but not with the licenses   All licenses are reserved for others.
+//	     reserved for others
+//	-4   every remaining pool is full         Licensed number of users already reached.
 //
-// A pool's capacity is Count + OVERDRAFT. An uncounted pool has no capacity
-// limit but still checks version, dates and node lock, and still records a
-// holder so that lmstat lists it.
+// A pool's capacity is Count + OVERDRAFT, the OVERDRAFT capped by the
+// options file's MAX_OVERDRAFT. An uncounted pool has no capacity limit (and
+// no reservations) but still checks version, dates, node lock, lists and MAX,
+// and still records a holder so that lmstat lists it.
 //
 // Node locks (HOSTID, possibly a space-separated list, any entry matching):
 // none, ANY and DEMO match everybody; HOSTNAME=x matches Client.Host
@@ -56,6 +64,74 @@
 // its members: a duplicate checkout of Count ≤ that consumes nothing extra
 // and is granted even when the pool is full. The group's licenses are freed
 // when its last member goes.
+//
+// # The options file
+//
+// Options.Policy (SetPolicy on an lmreread) is the vendor daemon's options
+// file (package options). Each pool is matched as PoolRef gives it: its
+// name, VERSION, VENDOR_STRING and HOSTID, so that "f1:VERSION=2.0" selects
+// one pool of f1 (SN= and ASSET_INFO= select none: pools do not keep them).
+// The client is matched by its Client.Requester: user, host, display, IP
+// (INTERNET patterns) and Project (LM_PROJECT); GROUP and HOST_GROUP and
+// GROUPCASEINSENSITIVE are the options package's.
+//
+// MAX: each MAX line caps the licenses held by everyone its entity names
+// (the whole GROUP, HOST_GROUP or INTERNET pattern together), counted over
+// every pool its feature spec selects; the smallest line naming the client
+// binds. A holder counts its Count. In a DUP_GROUP pool a group counts as
+// the pool counts it (its largest Count) and is charged to its member with
+// the lowest handle, which keeps master and replicas in agreement; a
+// duplicate checkout consuming nothing is never refused by MAX. The counts
+// are kept up to date on every grant and release and recounted by SetPolicy
+// and Restore.
+//
+// RESERVE: each RESERVE line selecting a pool sets its Count aside in that
+// pool (a line selecting two pools reserves in each). Reservations take the
+// capacity in file order; one larger than what the earlier ones left is
+// clamped to it (so together they never exceed the capacity). Which license
+// serves which reservation is not replicated but follows from the holders:
+// a holder (a DUP_GROUP as for MAX) is attributed to the first reservation of
+// its pool, in file order, whose entity names it, even when a later one
+// would have room. With unused(R) = max(0, Count_R − attributed_R), a
+// checkout needing n more licenses is granted when it fits the capacity and
+// either n ≤ unused of the client's own (first matching) reservation, or
+// afterwards inUse + Σ unused ≤ capacity; when it fits but neither holds,
+// the pool refuses it with -101. PoolStatus.Reservations reports each line's
+// Count (clamped) and Used (attributed, at most Count); lmstat prints
+// "Count−Used RESERVATIONs for TYPE name" for those with licenses unused,
+// since a reserved license in use shows as a user line.
+//
+// A policy change frees nobody (FlexLM does not take licenses back on an
+// lmreread): holders the new file would refuse keep their licenses, a pool
+// left above a lowered capacity is full until enough go. SetPolicy returns
+// no delta: the options file is enrolled like the license files and every
+// member calls SetPolicy itself; Apply trusts the master and checks no
+// policy, so members that change policy at slightly different moments never
+// disagree on holders. The options file is not part of a Snapshot.
+//
+// TIMEOUT: SetIdle records that a session's client reported inactivity (or
+// activity again); a checkout or checkin from it also makes it active,
+// heartbeats do not. Expire frees (reason Timeout, so the client is told it
+// lost them) the licenses of a session idle for at least its feature's
+// TIMEOUT (TIMEOUTALL otherwise; at least options.MinTimeout). Idleness is
+// measured like silence, on Options.Monotonic when set, and is not
+// replicated: a new master counts every session active until its client
+// reports idleness again.
+//
+// LINGER: a Checkin or CloseSession of a holder whose feature has a LINGER
+// does not free it: the holder leaves its session (Session 0) and keeps its
+// licenses until LingerUntil = now + LINGER (the wall clock), recorded by a
+// Linger delta (Reason Checkin or SessionClosed; Holder.LingerUntil and
+// Holder.Linger set). Expire then releases it with reason LingerEnd, which
+// nobody is told. Meanwhile a checkout of the same feature by the same
+// user, host and display, of at most the holder's Count and a version its
+// pool serves, takes it back instead of consuming more: the holder (lowest
+// handle first) joins the client's session with the client's PID and the
+// request's NewSecret, recorded by a Rebind delta; it keeps its other
+// fields. lmremove refuses a lingering license with -100 (Cannot remove a
+// linger license). Heartbeat timeouts, idle TIMEOUTs, lmremove and lmreread
+// free at once, without lingering. Lingering holders are in Snapshots and
+// survive Restore.
 //
 // # Handles and reattach
 //
@@ -84,7 +160,7 @@
 //
 // A session is a client connection. Checkout, Checkin and Heartbeat mark
 // its activity (LastSeen, shared by all its holders). CloseSession frees
-// all its licenses; Expire frees those of sessions silent for strictly more
+// all its licenses (or lets them linger, see The options file); Expire frees those of sessions silent for strictly more
 // than Options.HeartbeatTimeout (zero disables it). Heartbeats produce no
 // delta: liveness is the master's own view, so a replica's LastSeen lags by
 // the heartbeats it never saw (every other field matches), and a replica
@@ -124,8 +200,19 @@
 // # Cost
 //
 // Holders are indexed by handle (map), by session and by pool (intrusive
-// lists); pools keep their in-use counters, so Checkout, Checkin and
-// Heartbeat are O(pools of the feature) and O(1) otherwise; CloseSession and
-// Expire are linear in what they free; Status is linear in the holders it
-// reports (plus a sort that is linear on already ordered input).
+// lists); pools keep their in-use counters and the options file's MAX and
+// RESERVE usage, so Checkout, Checkin and Heartbeat are O(pools of the
+// feature × options lines on it) and O(1) in the holders; CloseSession is
+// linear in what it frees; Expire in what it frees plus the sessions
+// reported idle (lingering holders are in a heap by LingerUntil); Status is
+// linear in the holders it reports (plus a sort that is linear on already
+// ordered input). SetPolicy and Restore recount every holder.
+//
+// # Files
+//
+// state.go holds the types, the pool and session structures and Checkout;
+// ops.go the other operations; policy.go the options file (PoolRef, MAX,
+// RESERVE, SetPolicy, SetIdle, LINGER); reload.go lmreread; apply.go Apply,
+// Snapshot and Restore; status.go lmstat's view; delta.go and denial.go the
+// deltas and denial codes; version.go decimal versions.
 package pool

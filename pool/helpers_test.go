@@ -111,11 +111,14 @@ func checkInvariants(t *testing.T, s *State) {
 		if len(groups) != len(p.groups) {
 			t.Fatalf("pool %q: %d dup groups, recomputed %d", p.pool.Key, len(p.groups), len(groups))
 		}
-		if !p.pool.Uncounted && p.inUse > p.capacity {
-			t.Fatalf("pool %q: %d in use, capacity %d", p.pool.Key, p.inUse, p.capacity)
+		// SetPolicy may lower the capacity below what is held: check the
+		// license file's.
+		if !p.pool.Uncounted && p.inUse > p.pool.Count+max(p.pool.Overdraft, 0) {
+			t.Fatalf("pool %q: %d in use, capacity %d", p.pool.Key, p.inUse, p.pool.Count+max(p.pool.Overdraft, 0))
 		}
 		seen += n
 	}
+	checkPolicyCounters(t, s)
 	if seen != len(s.holders) {
 		t.Fatalf("%d holders in pools, %d by handle", seen, len(s.holders))
 	}
@@ -137,12 +140,90 @@ func checkInvariants(t *testing.T, s *State) {
 		}
 		inSessions += k
 	}
-	if lru != len(s.sessions) || inSessions != len(s.holders) {
-		t.Fatalf("sessions: %d in LRU, %d by id; %d holders in sessions, %d by handle", lru, len(s.sessions), inSessions, len(s.holders))
+	lingering := 0
+	for _, h := range s.holders {
+		if h.lingering() {
+			lingering++
+			if h.sess != nil || h.Session != 0 || s.lingerQ[h.lingerIdx] != h {
+				t.Fatalf("lingering holder %d: in session %d or out of the queue", h.Handle, h.Session)
+			}
+		}
+	}
+	if lingering != len(s.lingerQ) {
+		t.Fatalf("%d lingering holders, %d queued", lingering, len(s.lingerQ))
+	}
+	nBy := 0
+	for _, l := range s.lingerBy {
+		nBy += len(l)
+	}
+	if nBy != lingering {
+		t.Fatalf("%d lingering holders, %d indexed", lingering, nBy)
+	}
+	for id, ss := range s.idle {
+		if s.sessions[id] != ss || !ss.idle {
+			t.Fatalf("idle session %d stale", id)
+		}
+	}
+	if lru != len(s.sessions) || inSessions+lingering != len(s.holders) {
+		t.Fatalf("sessions: %d in LRU, %d by id; %d holders in sessions, %d lingering, %d by handle", lru, len(s.sessions), inSessions, lingering, len(s.holders))
 	}
 	for hnd := range s.holders {
 		if hnd >= s.nextHandle {
 			t.Fatalf("handle %d not below next handle %d", hnd, s.nextHandle)
+		}
+	}
+}
+
+// checkPolicyCounters recomputes every MAX and RESERVE usage from the
+// holders by the documented rule (a dup group charged to its lowest handle)
+// and compares.
+func checkPolicyCounters(t *testing.T, s *State) {
+	t.Helper()
+	pol := s.ps.pol
+	limits := map[*limitState]int{}
+	for _, p := range s.ps.pools {
+		resv := make([]int, len(p.resv))
+		charge := func(h *holder, n int) {
+			r := h.Requester()
+			for _, l := range p.limits {
+				if pol.Matches(l.Entity, r) {
+					limits[l] += n
+				}
+			}
+			for i, rs := range p.resv {
+				if pol.Matches(rs.Entity, r) {
+					resv[i] += n
+					break
+				}
+			}
+		}
+		if p.dup == 0 {
+			for h := p.head; h != nil; h = h.poolNext {
+				charge(h, h.Count)
+			}
+		} else {
+			reps := map[string]*holder{}
+			maxes := map[string]int{}
+			for h := p.head; h != nil; h = h.poolNext {
+				k := p.dup.key(h.User, h.Host, h.Display, h.VendorDef)
+				if reps[k] == nil || h.Handle < reps[k].Handle {
+					reps[k] = h
+				}
+				maxes[k] = max(maxes[k], h.Count)
+			}
+			for k, h := range reps {
+				charge(h, maxes[k])
+			}
+		}
+		for i, rs := range p.resv {
+			if rs.used != resv[i] {
+				t.Fatalf("pool %q reservation %d: used %d, recomputed %d", p.pool.Key, i, rs.used, resv[i])
+			}
+		}
+	}
+	for _, l := range s.ps.limits {
+		if l.used != limits[l] {
+			t.Fatalf("MAX at %s: used %d, recomputed %d", l.Pos, l.used, limits[l])
 		}
 	}
 }

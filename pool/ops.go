@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"slices"
 	"time"
 )
 
@@ -13,15 +14,20 @@ func (s *State) rebind(h *holder, id uint64, now time.Time) Delta {
 	return s.emit(Delta{Kind: Rebind, Time: now, Holder: h.export()})
 }
 
-// Checkin frees the license handle of session. It fails with -41 when the
-// handle is unknown or belongs to another session.
+// Checkin frees the license handle of session, or lets it linger (a Linger
+// delta) when its feature has a LINGER. It fails with -41 when the handle is
+// unknown or belongs to another session (a lingering handle belongs to none).
 func (s *State) Checkin(session, handle uint64, now time.Time) ([]Delta, error) {
 	now = now.Round(0)
 	h := s.holders[handle]
-	if h == nil || h.Session != session {
+	if h == nil || h.Session != session || h.lingering() {
 		return nil, NewDenial(CodeNeverCheckedOut)
 	}
 	s.touch(h.sess, now)
+	s.active(h.sess)
+	if h.pool.linger > 0 {
+		return []Delta{s.startLinger(h, Checkin, now)}, nil
+	}
 	return []Delta{s.release(h, Checkin, now)}, nil
 }
 
@@ -54,14 +60,25 @@ func (s *State) TouchAll(now time.Time) {
 }
 
 // CloseSession frees every license of session (its connection closed), in
-// handle order.
+// handle order; those of a feature with a LINGER linger instead (a Linger
+// delta each).
 func (s *State) CloseSession(session uint64, now time.Time) []Delta {
 	now = now.Round(0)
 	ss := s.sessions[session]
 	if ss == nil {
 		return nil
 	}
-	return s.releaseAll(sessionHolders(ss, nil), SessionClosed, now)
+	hs := sessionHolders(ss, nil)
+	slices.SortFunc(hs, byHandle)
+	ds := make([]Delta, 0, len(hs))
+	for _, h := range hs {
+		if h.pool.linger > 0 {
+			ds = append(ds, s.startLinger(h, SessionClosed, now))
+		} else {
+			ds = append(ds, s.release(h, SessionClosed, now))
+		}
+	}
+	return ds
 }
 
 func sessionHolders(ss *session, hs []*holder) []*holder {
@@ -75,32 +92,52 @@ func sessionHolders(ss *session, hs []*holder) []*holder {
 // than Options.HeartbeatTimeout: a session last heard at t is freed when the
 // clock reads t+timeout+1ns, not at t+timeout. The clock is
 // Options.Monotonic when set (now then only stamps the deltas), else now.
+// It also frees, with the same reason Timeout, the licenses of sessions
+// idle (SetIdle) for at least their feature's TIMEOUT, on the same clock;
+// then, with reason LingerEnd and in handle order, the lingering licenses
+// whose LingerUntil is not after now (the wall clock, as replicated).
 func (s *State) Expire(now time.Time) []Delta {
-	timeout := s.opts.HeartbeatTimeout
-	if timeout <= 0 {
-		return nil
-	}
 	now = now.Round(0)
 	var hs []*holder
-	// The LRU list is in touch order, which is the order of the readings
-	// while the clock does not step back: the monotonic clock never does; a
-	// wall clock stepping back frees a session late, never early.
-	if s.opts.Monotonic != nil {
-		mono := s.opts.Monotonic()
-		for ss := s.lruHead; ss != nil && mono-ss.heard > timeout; ss = ss.next {
+	var silent map[*session]bool
+	if timeout := s.opts.HeartbeatTimeout; timeout > 0 {
+		// The LRU list is in touch order, which is the order of the readings
+		// while the clock does not step back: the monotonic clock never does; a
+		// wall clock stepping back frees a session late, never early.
+		mark := func(ss *session) {
 			hs = sessionHolders(ss, hs)
+			if len(s.idle) > 0 {
+				if silent == nil {
+					silent = map[*session]bool{}
+				}
+				silent[ss] = true
+			}
 		}
-	} else {
-		for ss := s.lruHead; ss != nil && now.Sub(ss.lastSeen) > timeout; ss = ss.next {
-			hs = sessionHolders(ss, hs)
+		if s.opts.Monotonic != nil {
+			mono := s.opts.Monotonic()
+			for ss := s.lruHead; ss != nil && mono-ss.heard > timeout; ss = ss.next {
+				mark(ss)
+			}
+		} else {
+			for ss := s.lruHead; ss != nil && now.Sub(ss.lastSeen) > timeout; ss = ss.next {
+				mark(ss)
+			}
 		}
 	}
-	return s.releaseAll(hs, Timeout, now)
+	if len(s.idle) > 0 {
+		hs = s.idleExpired(now, silent, hs)
+	}
+	ds := s.releaseAll(hs, Timeout, now)
+	if len(s.lingerQ) > 0 {
+		ds = append(ds, s.releaseAll(s.lingerEnded(now), LingerEnd, now)...)
+	}
+	return ds
 }
 
 // Remove frees, in handle order, every license of feature held by
-// user/host/display (lmremove feature user host display). It fails with -5
-// for an unknown feature and -41 when nobody matches.
+// user/host/display (lmremove feature user host display), lingering ones
+// apart. It fails with -5 for an unknown feature, -100 when only lingering
+// licenses match and -41 when nobody matches.
 func (s *State) Remove(feature, user, host, display string, now time.Time) ([]Delta, error) {
 	now = now.Round(0)
 	f := s.ps.byName[feature]
@@ -108,21 +145,30 @@ func (s *State) Remove(feature, user, host, display string, now time.Time) ([]De
 		return nil, NewDenial(CodeNoFeature)
 	}
 	var hs []*holder
+	lingering := false
 	for _, p := range f.byFile {
 		for h := p.head; h != nil; h = h.poolNext {
 			if h.User == user && h.Host == host && h.Display == display {
+				if h.lingering() {
+					lingering = true
+					continue
+				}
 				hs = append(hs, h)
 			}
 		}
 	}
 	if len(hs) == 0 {
+		if lingering {
+			return nil, NewDenial(CodeRemoveLinger)
+		}
 		return nil, NewDenial(CodeNeverCheckedOut)
 	}
 	return s.releaseAll(hs, Removed, now), nil
 }
 
 // RemoveHandle frees license handle of feature (lmremove -h). It fails with
-// -5 for an unknown feature and -41 when the handle is not one of feature's.
+// -5 for an unknown feature, -41 when the handle is not one of feature's and
+// -100 when it lingers.
 func (s *State) RemoveHandle(feature string, handle uint64, now time.Time) ([]Delta, error) {
 	now = now.Round(0)
 	if s.ps.byName[feature] == nil {
@@ -131,6 +177,9 @@ func (s *State) RemoveHandle(feature string, handle uint64, now time.Time) ([]De
 	h := s.holders[handle]
 	if h == nil || h.Feature != feature {
 		return nil, NewDenial(CodeNeverCheckedOut)
+	}
+	if h.lingering() {
+		return nil, NewDenial(CodeRemoveLinger)
 	}
 	return []Delta{s.release(h, Removed, now)}, nil
 }

@@ -20,7 +20,7 @@ import (
 func (s *State) Reload(pools []licfile.Pool, now time.Time) []Delta {
 	now = now.Round(0)
 	pools = slices.Clone(pools)
-	np := newPoolSet(pools, s.loc)
+	np := newPoolSet(pools, s.loc, s.ps.pol)
 	hs := s.unlinkAll()
 
 	var rest []*holder
@@ -48,8 +48,7 @@ func (s *State) Reload(pools []licfile.Pool, now time.Time) []Delta {
 	ds := make([]Delta, 0, len(gone)+1)
 	for _, h := range gone {
 		ds = append(ds, s.emit(Delta{Kind: Release, Time: now, Holder: h.export(), Reason: Reread}))
-		s.detach(h)
-		delete(s.holders, h.Handle)
+		s.forget(h)
 	}
 	s.ps = np
 	return append(ds, s.emit(Delta{Kind: Reload, Time: now, Pools: pools, Moves: moves}))
@@ -64,7 +63,7 @@ func (s *State) unlinkAll() []*holder {
 	}
 	slices.SortFunc(hs, byStart)
 	for _, h := range hs {
-		h.pool, h.group, h.poolPrev, h.poolNext = nil, nil, nil, nil
+		h.pool, h.group, h.poolPrev, h.poolNext, h.grpPrev, h.grpNext = nil, nil, nil, nil, nil, nil
 	}
 	return hs
 }

@@ -70,6 +70,10 @@ func randClient(r *rand.Rand) Client {
 	if u%2 == 0 {
 		c.HostIDs = []string{fmt.Sprintf("10.0.0.%d", u)}
 	}
+	c.IP = fmt.Sprintf("10.%d.0.%d", 8+u%2, u)
+	if u >= 3 {
+		c.Project = "apollo"
+	}
 	return c
 }
 
@@ -112,6 +116,9 @@ func randomRun(t *testing.T, s *State, seed uint64, n int, heartbeats bool, onDe
 			if heartbeats {
 				s.Heartbeat(uint64(1+r.IntN(8)), now)
 			}
+			if s.ps.pol != nil && r.IntN(2) == 0 {
+				s.SetIdle(uint64(1+r.IntN(8)), r.IntN(3) != 0, now)
+			}
 		case op < 75:
 			ds = s.CloseSession(uint64(1+r.IntN(8)), now)
 		case op < 85:
@@ -143,12 +150,57 @@ func randomRun(t *testing.T, s *State, seed uint64, n int, heartbeats bool, onDe
 }
 
 func TestReplicationProperty(t *testing.T) {
-	for _, heartbeats := range []bool{false, true} {
-		for seed := uint64(1); seed <= 20; seed++ {
-			t.Run(fmt.Sprintf("seed%d/heartbeats=%v", seed, heartbeats), func(t *testing.T) {
-				replica := New(randPoolsA, Options{HeartbeatTimeout: 20 * time.Minute})
+	for _, policy := range []bool{false, true} {
+		for _, heartbeats := range []bool{false, true} {
+			for seed := uint64(1); seed <= 20; seed++ {
+				t.Run(fmt.Sprintf("seed%d/heartbeats=%v/policy=%v", seed, heartbeats, policy), func(t *testing.T) {
+					replicationProperty(t, seed, heartbeats, policy)
+				})
+			}
+		}
+	}
+}
+
+// randPolicy is the options file of the random runs with policy=true: every
+// kind of policy line, about 20 lines.
+const randPolicy = `GROUP eng u0 U1
+GROUPCASEINSENSITIVE ON
+HOST_GROUP hg host-u2 host-u3
+INCLUDE f1 GROUP eng
+INCLUDE f1 USER u2
+INCLUDE f1 USER u3
+EXCLUDE f2 INTERNET 10.9.*.*
+MAX 2 f1 USER u0
+MAX 3 f2 GROUP eng
+MAX 1 f3 HOST_GROUP hg
+MAX 2 f6 PROJECT apollo
+RESERVE 2 f1:VERSION=1.0 USER u1
+RESERVE 1 f2 GROUP eng
+RESERVE 1 f7 USER u4
+RESERVE 2 f4 PROJECT apollo
+MAX_OVERDRAFT f1 0
+TIMEOUT f2 900
+TIMEOUTALL 1800
+LINGER f1 120
+LINGER f5 600
+LINGER f6 60
+`
+
+func randOptions(t testing.TB, policy bool) Options {
+	opts := Options{HeartbeatTimeout: 20 * time.Minute}
+	if policy {
+		opts.Policy = parsePolicy(t, randPolicy)
+	}
+	return opts
+}
+
+func replicationProperty(t *testing.T, seed uint64, heartbeats, policy bool) {
+	{
+		{
+			func() {
+				replica := New(randPoolsA, randOptions(t, policy))
 				var restored *State
-				master := newRandomMaster()
+				master := New(randPoolsA, randOptions(t, policy))
 				var log []Delta
 				const n = 600
 				randomRun(t, master, seed, n, heartbeats, func(i int, ds []Delta) {
@@ -176,7 +228,7 @@ func TestReplicationProperty(t *testing.T) {
 					checkInvariants(t, replica)
 					if i == n/2 {
 						var err error
-						if restored, err = Restore(master.Snapshot(), Options{HeartbeatTimeout: 20 * time.Minute}); err != nil {
+						if restored, err = Restore(master.Snapshot(), randOptions(t, policy)); err != nil {
 							t.Fatal(err)
 						}
 						checkInvariants(t, restored)
@@ -189,7 +241,8 @@ func TestReplicationProperty(t *testing.T) {
 						}
 					}
 				})
-				if len(log) < n/5 {
+				// The policy refuses more checkouts (INCLUDE, MAX, RESERVE).
+				if min := map[bool]int{false: n / 5, true: n / 8}[policy]; len(log) < min {
 					t.Fatalf("only %d deltas in %d operations: the run exercises too little", len(log), n)
 				}
 				// A gap is refused and changes nothing.
@@ -203,7 +256,7 @@ func TestReplicationProperty(t *testing.T) {
 					t.Fatalf("Apply of unknown handle: got %v, want ErrDiverged", err)
 				}
 				assertSameSnapshot(t, before, replica.Snapshot(), true)
-			})
+			}()
 		}
 	}
 }
@@ -213,8 +266,8 @@ func TestReplicationProperty(t *testing.T) {
 func TestReplicationCoverage(t *testing.T) {
 	kinds := map[DeltaKind]int{}
 	reasons := map[ReleaseReason]int{}
-	for seed := uint64(1); seed <= 5; seed++ {
-		randomRun(t, newRandomMaster(), seed, 600, true, func(_ int, ds []Delta) {
+	for seed := uint64(1); seed <= 10; seed++ {
+		randomRun(t, New(randPoolsA, randOptions(t, seed > 5)), seed, 600, true, func(_ int, ds []Delta) {
 			for _, d := range ds {
 				kinds[d.Kind]++
 				if d.Kind == Release {
@@ -223,12 +276,12 @@ func TestReplicationCoverage(t *testing.T) {
 			}
 		})
 	}
-	for _, k := range []DeltaKind{Grant, Rebind, Release, Reload} {
+	for _, k := range []DeltaKind{Grant, Rebind, Release, Reload, Linger} {
 		if kinds[k] == 0 {
 			t.Errorf("no %v delta in the random runs", k)
 		}
 	}
-	for _, r := range []ReleaseReason{Checkin, SessionClosed, Timeout, Removed, Reread} {
+	for _, r := range []ReleaseReason{Checkin, SessionClosed, Timeout, Removed, Reread, LingerEnd} {
 		if reasons[r] == 0 {
 			t.Errorf("no release for %v in the random runs", r)
 		}

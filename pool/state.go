@@ -10,6 +10,7 @@ import (
 
 	nodelock "github.com/lmtriad/lmtriad/hostid" // not hostid: the pool tests have a helper of that name
 	"github.com/lmtriad/lmtriad/licfile"
+	"github.com/lmtriad/lmtriad/options"
 )
 
 // Options tune a State.
@@ -29,6 +30,11 @@ type Options struct {
 	// silence on the operations' now (the wall clock), as a replica that
 	// never expires anything may.
 	Monotonic func() time.Duration
+	// Policy is the vendor daemon's options file (INCLUDE/EXCLUDE, MAX,
+	// RESERVE, TIMEOUT, LINGER, MAX_OVERDRAFT); nil means none. Every
+	// member of a triad must be given the same one; SetPolicy changes it
+	// (lmreread).
+	Policy *options.Options
 }
 
 // Client identifies the process asking for licenses.
@@ -45,6 +51,16 @@ type Client struct {
 	// VendorDef is the vendor-defined checkout string, used by the V of a
 	// DUP_GROUP.
 	VendorDef string
+	// IP is the client's source address (IPv4 text, or IPv4-mapped IPv6),
+	// matched by the options file's INTERNET entries.
+	IP string
+	// Project is the client's LM_PROJECT, matched by PROJECT entries.
+	Project string
+}
+
+// Requester is the client as the options file sees it.
+func (c *Client) Requester() options.Requester {
+	return options.Requester{User: c.User, Host: c.Host, Display: c.Display, IP: c.IP, Project: c.Project}
 }
 
 // CheckoutRequest asks for licenses of one feature.
@@ -86,8 +102,25 @@ type Holder struct {
 	// its holder knows it. It is replicated with the holder and must never
 	// be reported (status, logs). Empty for a holder granted before secrets
 	// existed, which is reattached by its identity alone.
-	Secret string
+	Secret  string
+	IP      string // the client's source address (Client.IP)
+	Project string // the client's LM_PROJECT (Client.Project)
+	// LingerUntil is, for a holder checked in (or whose session closed)
+	// while its pool's feature has a LINGER, when the license is freed;
+	// zero otherwise. A lingering holder belongs to no session (Session is
+	// 0) and still consumes its licenses. Linger is the LINGER it got, so
+	// that lmstat prints "(linger: LingerUntil-now / Linger)" in seconds.
+	LingerUntil time.Time
+	Linger      time.Duration
 }
+
+// Requester is the holder's client as the options file sees it.
+func (h *Holder) Requester() options.Requester {
+	return options.Requester{User: h.User, Host: h.Host, Display: h.Display, IP: h.IP, Project: h.Project}
+}
+
+// lingering reports whether h was checked in and lingers.
+func (h *Holder) lingering() bool { return !h.LingerUntil.IsZero() }
 
 // State is the license pool of one vendor daemon. It is not safe for
 // concurrent use; the caller serialises operations.
@@ -105,6 +138,14 @@ type State struct {
 
 	nextHandle uint64
 	seq        uint64
+
+	// idle holds the sessions that said they are idle (SetIdle).
+	idle map[uint64]*session
+	// lingerQ is the lingering holders by LingerUntil, then Handle (a
+	// heap); lingerBy indexes them by feature, user, host and display for
+	// a checkout taking one back.
+	lingerQ  lingerHeap
+	lingerBy map[lingerKey][]*holder
 }
 
 // poolSet is the pool structure built from one license-file read.
@@ -113,6 +154,9 @@ type poolSet struct {
 	byKey  map[string]*poolState
 	byName map[string]*feature
 	names  []string // sorted
+
+	pol    *options.Options
+	limits []*limitState // MAX lines that select some pool, in file order
 }
 
 type feature struct {
@@ -129,7 +173,15 @@ type poolState struct {
 	expires  time.Time // first instant the pool is expired; zero: permanent
 	starts   time.Time // first instant the pool may be used; zero: no START
 	dup      dupMode
-	capacity int // Count + Overdraft
+	capacity int // Count + min(OVERDRAFT, MAX_OVERDRAFT)
+
+	// Policy (policy.go), set by bindPolicy.
+	set     *poolSet
+	ref     options.FeatureRef
+	limits  []*limitState // the MAX lines selecting this pool, file order
+	resv    []*resvState  // the RESERVE lines selecting this pool, file order
+	timeout time.Duration // TIMEOUT of the feature; 0: none
+	linger  time.Duration // LINGER of the feature; 0: none
 
 	inUse      int // licenses consumed
 	nHolders   int
@@ -145,6 +197,8 @@ type holder struct {
 
 	poolPrev, poolNext *holder
 	sessPrev, sessNext *holder
+	grpPrev, grpNext   *holder // dup group members, by handle
+	lingerIdx          int     // index in State.lingerQ while lingering
 }
 
 type session struct {
@@ -154,6 +208,10 @@ type session struct {
 	head, tail *holder
 	n          int
 	prev, next *session // LRU list
+
+	idle      bool          // the client said it is inactive (SetIdle)
+	idleSince time.Duration // Options.Monotonic when it said so, when set
+	idleAt    time.Time     // now when it said so
 }
 
 // New returns a State serving pools (in license-file order). Pool keys must
@@ -164,6 +222,8 @@ func New(pools []licfile.Pool, opts Options) *State {
 		loc:      opts.Location,
 		holders:  make(map[uint64]*holder),
 		sessions: make(map[uint64]*session),
+		idle:     make(map[uint64]*session),
+		lingerBy: make(map[lingerKey][]*holder),
 	}
 	if s.loc == nil {
 		s.loc = time.UTC
@@ -172,11 +232,12 @@ func New(pools []licfile.Pool, opts Options) *State {
 	if s.nextHandle == 0 {
 		s.nextHandle = 1
 	}
-	s.ps = newPoolSet(pools, s.loc)
+	s.ps = newPoolSet(pools, s.loc, opts.Policy)
 	return s
 }
 
-func newPoolSet(pools []licfile.Pool, loc *time.Location) *poolSet {
+// newPoolSet builds the pools and binds them to policy pol.
+func newPoolSet(pools []licfile.Pool, loc *time.Location, pol *options.Options) *poolSet {
 	ps := &poolSet{
 		byKey:  make(map[string]*poolState, len(pools)),
 		byName: make(map[string]*feature),
@@ -186,12 +247,12 @@ func newPoolSet(pools []licfile.Pool, loc *time.Location) *poolSet {
 			continue
 		}
 		st := &poolState{
-			pool:     p,
-			order:    len(ps.pools),
-			ver:      parseVersion(p.Version),
-			lock:     nodelock.ParseLock(p.HostID),
-			dup:      parseDupGroup(p.DupGroup),
-			capacity: p.Count + max(p.Overdraft, 0),
+			pool:  p,
+			order: len(ps.pools),
+			ver:   parseVersion(p.Version),
+			lock:  nodelock.ParseLock(p.HostID),
+			dup:   parseDupGroup(p.DupGroup),
+			set:   ps,
 		}
 		// Year 0 is "permanent" in license files, whatever the parser left.
 		if !p.Expiry.IsZero() && p.Expiry.Year != 0 {
@@ -215,6 +276,7 @@ func newPoolSet(pools []licfile.Pool, loc *time.Location) *poolSet {
 	for _, f := range ps.byName {
 		slices.SortStableFunc(f.byVersion, func(a, b *poolState) int { return a.ver.cmp(b.ver) })
 	}
+	ps.bindPolicy(pol)
 	return ps
 }
 
@@ -304,6 +366,49 @@ type dupGroup struct {
 	max    int
 	n      int
 	counts []countN // Count -> how many members requested it
+	// The members by handle: the first (lowest handle) is the group's
+	// representative, whose identity MAX and RESERVE charge the group's
+	// licenses to (policy.go).
+	head, tail *holder
+}
+
+// rep is the member the group's licenses are charged to.
+func (g *dupGroup) rep() *holder { return g.head }
+
+// insert adds h to the member list in handle order (from the tail: new
+// handles are the largest).
+func (g *dupGroup) insert(h *holder) {
+	at := g.tail
+	for at != nil && at.Handle > h.Handle {
+		at = at.grpPrev
+	}
+	h.grpPrev = at
+	if at != nil {
+		h.grpNext = at.grpNext
+		at.grpNext = h
+	} else {
+		h.grpNext = g.head
+		g.head = h
+	}
+	if h.grpNext != nil {
+		h.grpNext.grpPrev = h
+	} else {
+		g.tail = h
+	}
+}
+
+func (g *dupGroup) delete(h *holder) {
+	if h.grpPrev != nil {
+		h.grpPrev.grpNext = h.grpNext
+	} else {
+		g.head = h.grpNext
+	}
+	if h.grpNext != nil {
+		h.grpNext.grpPrev = h.grpPrev
+	} else {
+		g.tail = h.grpPrev
+	}
+	h.grpPrev, h.grpNext = nil, nil
 }
 
 type countN struct{ count, n int }
@@ -362,6 +467,7 @@ func (p *poolState) link(h *holder) {
 	p.nHolders++
 	if p.dup == 0 {
 		p.inUse += h.Count
+		p.charge(h, h.Count)
 		return
 	}
 	k := p.dup.key(h.User, h.Host, h.Display, h.VendorDef)
@@ -373,10 +479,12 @@ func (p *poolState) link(h *holder) {
 		g = &dupGroup{key: k}
 		p.groups[k] = g
 	}
-	old := g.max
+	old, oldRep := g.max, g.rep()
 	g.add(h.Count)
+	g.insert(h)
 	p.inUse += g.max - old
 	h.group = g
+	p.recharge(oldRep, old, g.rep(), g.max)
 }
 
 func (p *poolState) unlink(h *holder) {
@@ -393,15 +501,18 @@ func (p *poolState) unlink(h *holder) {
 	h.poolPrev, h.poolNext = nil, nil
 	p.nHolders--
 	if g := h.group; g != nil {
-		old := g.max
+		old, oldRep := g.max, g.rep()
 		g.remove(h.Count)
+		g.delete(h)
 		p.inUse -= old - g.max
+		p.recharge(oldRep, old, g.rep(), g.max)
 		if g.n == 0 {
 			delete(p.groups, g.key)
 		}
 		h.group = nil
 	} else {
 		p.inUse -= h.Count
+		p.charge(h, -h.Count)
 	}
 	h.pool = nil
 }
@@ -484,6 +595,7 @@ func (s *State) detach(h *holder) {
 	h.sessPrev, h.sessNext, h.sess = nil, nil, nil
 	if ss.n--; ss.n == 0 {
 		delete(s.sessions, ss.id)
+		delete(s.idle, ss.id)
 		s.lruRemove(ss)
 	}
 }
@@ -496,6 +608,8 @@ func (s *State) emit(d Delta) Delta {
 	return d
 }
 
+// export is the holder as reported and replicated: LastSeen is its
+// session's (a lingering holder keeps the one it had when it was checked in).
 func (h *holder) export() Holder {
 	out := h.Holder
 	if h.sess != nil {
@@ -517,7 +631,17 @@ func (s *State) insert(h *holder, p *poolState, sessionID uint64, now time.Time)
 // drop removes a holder entirely.
 func (s *State) drop(h *holder) {
 	h.pool.unlink(h)
-	s.detach(h)
+	s.forget(h)
+}
+
+// forget takes h, already out of its pool, out of its session (or out of
+// the lingering ones) and out of the handle index.
+func (s *State) forget(h *holder) {
+	if h.lingering() {
+		s.unlinger(h)
+	} else {
+		s.detach(h)
+	}
 	delete(s.holders, h.Handle)
 }
 
@@ -567,16 +691,25 @@ func (s *State) Checkout(req CheckoutRequest, now time.Time) (Holder, []Delta, e
 				if h.Secret != "" && subtle.ConstantTimeCompare([]byte(h.Secret), []byte(req.Secret)) != 1 {
 					return Holder{}, nil, newSecretDenial()
 				}
+				if h.lingering() {
+					d := s.takeBack(h, &req, now)
+					return h.export(), []Delta{d}, nil
+				}
 				if h.Secret == "" {
 					h.Secret = req.NewSecret // an old holder is protected from now on
 				}
 				d := s.rebind(h, c.Session, now)
+				s.active(h.sess)
 				return h.export(), []Delta{d}, nil
 			}
 			// The number belongs to someone else: a fresh handle.
 		} else if req.Handle >= s.nextHandle && req.Handle != math.MaxUint64 {
 			handle = req.Handle // never given out here: keep the client's number
 		}
+	}
+	if h := s.lingerFor(&req); h != nil {
+		d := s.takeBack(h, &req, now)
+		return h.export(), []Delta{d}, nil
 	}
 	p, err := s.choose(&req, now)
 	if err != nil {
@@ -595,8 +728,11 @@ func (s *State) Checkout(req CheckoutRequest, now time.Time) (Holder, []Delta, e
 		VendorDef: c.VendorDef,
 		Start:     now,
 		Secret:    req.NewSecret,
+		IP:        c.IP,
+		Project:   c.Project,
 	}}
 	s.insert(h, p, c.Session, now)
+	s.active(h.sess)
 	out := h.export()
 	return out, []Delta{s.emit(Delta{Kind: Grant, Time: now, Holder: out})}, nil
 }
@@ -613,8 +749,11 @@ func (s *State) choose(req *CheckoutRequest, now time.Time) (*poolState, error) 
 	}
 	c := &req.Client
 	w := nodelock.Identity{User: c.User, Host: c.Host, Display: c.Display, HostIDs: c.HostIDs}
-	// The denial reported is that of the furthest stage any pool reached.
-	reached := 0
+	r := c.Requester()
+	pol := s.ps.pol
+	// The denial reported is that of the furthest stage any pool reached;
+	// at the options-file stage, the first pool's code (-38 or -39).
+	reached, listCode := 0, 0
 	for _, p := range f.byVersion {
 		if req.Version != "" && p.ver.cmp(want) < 0 {
 			continue
@@ -632,18 +771,40 @@ func (s *State) choose(req *CheckoutRequest, now time.Time) (*poolState, error) 
 			continue
 		}
 		reached = max(reached, 4)
+		if pol != nil {
+			if code, _ := pol.Allowed(p.ref, r); code != 0 {
+				if listCode == 0 {
+					listCode = code
+				}
+				continue
+			}
+		}
+		reached = max(reached, 5)
 		extra := p.extra(req.Count, c.User, c.Host, c.Display, c.VendorDef)
 		if !p.everFits(req.Count, extra) {
 			continue
 		}
-		reached = 5
+		reached = max(reached, 6)
+		if !p.underMax(extra, &r) {
+			continue
+		}
+		reached = max(reached, 7)
+		if !p.reservationsAllow(extra, &r) {
+			continue
+		}
+		reached = 8
 		if p.fits(extra) {
 			return p, nil
 		}
+	}
+	if reached == 4 {
+		return nil, NewDenial(listCode)
 	}
 	return nil, NewDenial(stageDenial[reached])
 }
 
 // stageDenial is the denial for a checkout whose best pool passed the first
-// i checks: version, expiry, START, node lock, size, free capacity.
-var stageDenial = [...]int{CodeOldVersion, CodeExpired, CodeTooEarly, CodeNotThisHost, CodeTooMany, CodeMaxUsers}
+// i checks: version, expiry, START, node lock, INCLUDE/EXCLUDE (its own
+// code), size, MAX, RESERVE, free capacity.
+var stageDenial = [...]int{CodeOldVersion, CodeExpired, CodeTooEarly, CodeNotThisHost, 0,
+	CodeTooMany, CodeMaxLimit, CodeReserved, CodeMaxUsers}

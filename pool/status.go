@@ -22,8 +22,10 @@ type FeatureStatus struct {
 // PoolStatus is the usage of one pool.
 type PoolStatus struct {
 	Pool    licfile.Pool
-	InUse   int      // licenses consumed (DUP_GROUP sharers count once)
-	Holders []Holder // by Start, then Handle
+	InUse   int      // licenses consumed (DUP_GROUP sharers count once), lingering ones included
+	Holders []Holder // by Start, then Handle; lingering ones have LingerUntil set
+	// Reservations are the RESERVE lines selecting the pool, in file order.
+	Reservations []ReservationStatus
 }
 
 // Status reports the usage of feature, or of every feature sorted by name
@@ -51,14 +53,12 @@ func (f *feature) status() FeatureStatus {
 			fs.Issued += p.pool.Count
 		}
 		fs.InUse += p.inUse
-		ps := PoolStatus{Pool: p.pool, InUse: p.inUse}
+		ps := PoolStatus{Pool: p.pool, InUse: p.inUse, Reservations: p.reservationStatus()}
 		if p.nHolders > 0 {
 			ps.Holders = make([]Holder, p.nHolders)
 			i := 0
 			for h := p.head; h != nil; h = h.poolNext {
-				out := &ps.Holders[i]
-				*out = h.Holder
-				out.LastSeen = h.sess.lastSeen
+				ps.Holders[i] = h.export()
 				i++
 			}
 			// Usually already in order (holders join at the tail), which

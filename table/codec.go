@@ -74,6 +74,10 @@ type wireHolder struct {
 	Start       string   `json:"start,omitempty"`
 	LastSeen    string   `json:"seen,omitempty"`
 	Secret      string   `json:"sec,omitempty"`
+	IP          string   `json:"ip,omitempty"`
+	Project     string   `json:"proj,omitempty"`
+	LingerUntil string   `json:"lu,omitempty"`
+	Linger      int64    `json:"lng,omitempty"`
 }
 
 type wireMove struct {
@@ -288,7 +292,7 @@ func checkEntry(e *Entry) error {
 			if _, err := reasonToWire(d.Reason); err != nil {
 				return err
 			}
-			for _, t := range [...]time.Time{d.Time, d.Holder.Start, d.Holder.LastSeen} {
+			for _, t := range [...]time.Time{d.Time, d.Holder.Start, d.Holder.LastSeen, d.Holder.LingerUntil} {
 				if _, _, err := wireTime(t); err != nil {
 					return err
 				}
@@ -311,6 +315,7 @@ const (
 	wireRebind  = 2
 	wireRelease = 3
 	wireReload  = 4
+	wireLinger  = 5
 
 	wireNoReason      = 0
 	wireCheckin       = 1
@@ -318,6 +323,7 @@ const (
 	wireTimeout       = 3
 	wireRemoved       = 4
 	wireReread        = 5
+	wireLingerEnd     = 6
 )
 
 func kindToWire(k pool.DeltaKind) (int, error) {
@@ -330,6 +336,8 @@ func kindToWire(k pool.DeltaKind) (int, error) {
 		return wireRelease, nil
 	case pool.Reload:
 		return wireReload, nil
+	case pool.Linger:
+		return wireLinger, nil
 	}
 	return 0, malformed("unknown delta kind %v", k)
 }
@@ -344,6 +352,8 @@ func kindFromWire(k int) (pool.DeltaKind, error) {
 		return pool.Release, nil
 	case wireReload:
 		return pool.Reload, nil
+	case wireLinger:
+		return pool.Linger, nil
 	}
 	return 0, malformed("unknown delta kind %d", k)
 }
@@ -362,6 +372,8 @@ func reasonToWire(r pool.ReleaseReason) (int, error) {
 		return wireRemoved, nil
 	case pool.Reread:
 		return wireReread, nil
+	case pool.LingerEnd:
+		return wireLingerEnd, nil
 	}
 	return 0, malformed("unknown release reason %v", r)
 }
@@ -380,6 +392,8 @@ func reasonFromWire(r int) (pool.ReleaseReason, error) {
 		return pool.Removed, nil
 	case wireReread:
 		return pool.Reread, nil
+	case wireLingerEnd:
+		return pool.LingerEnd, nil
 	}
 	return 0, malformed("unknown release reason %d", r)
 }
@@ -468,6 +482,9 @@ func holderToWire(h *pool.Holder, w *wireHolder) error {
 		PID:         h.PID,
 		VendorDef:   encStr(h.VendorDef),
 		Secret:      encStr(h.Secret),
+		IP:          encStr(h.IP),
+		Project:     encStr(h.Project),
+		Linger:      int64(h.Linger),
 	}
 	if len(h.HostIDs) > 0 {
 		w.HostIDs = make([]string, len(h.HostIDs))
@@ -481,11 +498,14 @@ func holderToWire(h *pool.Holder, w *wireHolder) error {
 	if w.LastSeen, err = encTime(h.LastSeen); err != nil {
 		return fmt.Errorf("holder %d last seen: %w", h.Handle, err)
 	}
+	if w.LingerUntil, err = encTime(h.LingerUntil); err != nil {
+		return fmt.Errorf("holder %d linger until: %w", h.Handle, err)
+	}
 	return nil
 }
 
 func holderFromWire(w *wireHolder, h *pool.Holder) error {
-	*h = pool.Holder{Handle: w.Handle, Count: w.Count, Session: w.Session, PID: w.PID}
+	*h = pool.Holder{Handle: w.Handle, Count: w.Count, Session: w.Session, PID: w.PID, Linger: time.Duration(w.Linger)}
 	for _, f := range [...]struct {
 		dst *string
 		src string
@@ -493,6 +513,7 @@ func holderFromWire(w *wireHolder, h *pool.Holder) error {
 		{&h.Feature, w.Feature}, {&h.PoolKey, w.PoolKey}, {&h.PoolVersion, w.PoolVersion},
 		{&h.Version, w.Version}, {&h.User, w.User}, {&h.Host, w.Host},
 		{&h.Display, w.Display}, {&h.VendorDef, w.VendorDef}, {&h.Secret, w.Secret},
+		{&h.IP, w.IP}, {&h.Project, w.Project},
 	} {
 		s, err := decStr(f.src)
 		if err != nil {
@@ -516,6 +537,9 @@ func holderFromWire(w *wireHolder, h *pool.Holder) error {
 	}
 	if h.LastSeen, err = decTime(w.LastSeen); err != nil {
 		return fmt.Errorf("holder %d last seen: %w", w.Handle, err)
+	}
+	if h.LingerUntil, err = decTime(w.LingerUntil); err != nil {
+		return fmt.Errorf("holder %d linger until: %w", w.Handle, err)
 	}
 	return nil
 }

@@ -176,7 +176,7 @@ func TestEncodeRefuses(t *testing.T) {
 		{"negative proposer", Entry{Vendor: "v", Proposer: -1}, "proposer -1"},
 		{"unknown kind", Entry{Vendor: "v", Deltas: grant(func(d *pool.Delta) { d.Kind = 9 })}, "unknown delta kind"},
 		{"zero kind", Entry{Vendor: "v", Deltas: grant(func(d *pool.Delta) { d.Kind = 0 })}, "unknown delta kind"},
-		{"unknown reason", Entry{Vendor: "v", Deltas: grant(func(d *pool.Delta) { d.Reason = 6 })}, "unknown release reason"},
+		{"unknown reason", Entry{Vendor: "v", Deltas: grant(func(d *pool.Delta) { d.Reason = 7 })}, "unknown release reason"},
 		{"year 10000", Entry{Vendor: "v", Deltas: grant(func(d *pool.Delta) { d.Time = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) })}, "year"},
 		{"year -1 start", Entry{Vendor: "v", Deltas: grant(func(d *pool.Delta) { d.Holder.Start = time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC) })}, "year"},
 	}
@@ -260,6 +260,10 @@ func TestEveryFieldCovered(t *testing.T) {
 	d.Kind, d.Reason = pool.Release, pool.Timeout
 	require.False(t, reflect.ValueOf(d.Holder).IsZero())
 	roundTrip(t, Entry{Proposer: 1, Vendor: "v", Gen: 1, Deltas: []pool.Delta{d}})
+	d.Kind, d.Reason = pool.Linger, pool.SessionClosed
+	roundTrip(t, Entry{Proposer: 1, Vendor: "v", Gen: 1, Deltas: []pool.Delta{d}})
+	d.Kind, d.Reason = pool.Release, pool.LingerEnd
+	roundTrip(t, Entry{Proposer: 1, Vendor: "v", Gen: 1, Deltas: []pool.Delta{d}})
 
 	var s pool.Snapshot
 	fill(t, reflect.ValueOf(&s).Elem(), &n)
@@ -333,9 +337,9 @@ func TestDecodeMalformed(t *testing.T) {
 		{"Go field name", e(`{"Vendor":"v"}`), "unknown field"},
 		{"trailing data", e(`{"vnd":"v"} {}`), "trailing data"},
 		{"trailing garbage", e(`{"vnd":"v"}x`), "trailing data"},
-		{"unknown kind", e(`{"vnd":"v","d":[{"seq":1,"k":5}]}`), "unknown delta kind 5"},
+		{"unknown kind", e(`{"vnd":"v","d":[{"seq":1,"k":6}]}`), "unknown delta kind 6"},
 		{"missing kind", e(`{"vnd":"v","d":[{"seq":1}]}`), "unknown delta kind 0"},
-		{"unknown reason", e(`{"vnd":"v","d":[{"seq":1,"k":3,"r":6}]}`), "unknown release reason 6"},
+		{"unknown reason", e(`{"vnd":"v","d":[{"seq":1,"k":3,"r":7}]}`), "unknown release reason 7"},
 		{"negative seq", e(`{"vnd":"v","d":[{"seq":-1,"k":1}]}`), "cannot unmarshal"},
 		{"seq overflow", e(`{"vnd":"v","d":[{"seq":18446744073709551616,"k":1}]}`), "cannot unmarshal"},
 		{"float count", e(`{"vnd":"v","d":[{"seq":1,"k":1,"h":{"n":1.5}}]}`), "cannot unmarshal"},
@@ -428,4 +432,41 @@ func TestErrorsAreDistinct(t *testing.T) {
 	assert.False(t, errors.Is(ErrMalformed, ErrNotContinuation))
 	assert.True(t, strings.HasPrefix(ErrMalformed.Error(), "table: "))
 	assert.True(t, bytes.HasPrefix([]byte(ErrNotContinuation.Error()), []byte("table: ")))
+}
+
+// TestRoundTripPolicyFields: the holder fields of the options-file policy
+// (IP, Project, LingerUntil, Linger), alone or with a secret, the Linger
+// delta kind and the LingerEnd reason survive both entry versions and the
+// snapshot; a holder without them encodes as before (TestEncodingIsStable*).
+func TestRoundTripPolicyFields(t *testing.T) {
+	base := pool.Holder{Handle: 7, Feature: "f", PoolKey: "k", Count: 1, User: "u", Start: t0}
+	with := func(mod func(h *pool.Holder)) pool.Holder { h := base; mod(&h); return h }
+	until := t0.Add(90 * time.Second).In(time.FixedZone("", 3600))
+	holders := map[string]pool.Holder{
+		"ip only":      with(func(h *pool.Holder) { h.IP = "10.1.2.3" }),
+		"project only": with(func(h *pool.Holder) { h.Project = "apollo" }),
+		"linger only":  with(func(h *pool.Holder) { h.LingerUntil, h.Linger = until, 90*time.Second }),
+		"secret and all": with(func(h *pool.Holder) {
+			h.Secret, h.IP, h.Project, h.LingerUntil, h.Linger = "s", "::ffff:10.0.0.1", "p", until, time.Minute
+		}),
+		"secret only":       with(func(h *pool.Holder) { h.Secret = "s" }),
+		"negative duration": with(func(h *pool.Holder) { h.Linger = -1 }),
+	}
+	for name, h := range holders {
+		t.Run(name, func(t *testing.T) {
+			for _, d := range []pool.Delta{
+				{Seq: 1, Kind: pool.Grant, Time: t0, Holder: h},
+				{Seq: 2, Kind: pool.Linger, Time: t0, Holder: h, Reason: pool.Checkin},
+				{Seq: 3, Kind: pool.Release, Time: t0, Holder: h, Reason: pool.LingerEnd},
+			} {
+				roundTrip(t, Entry{Vendor: "v", Deltas: []pool.Delta{d}})
+			}
+			snap := pool.Snapshot{Seq: 3, NextHandle: 8, Pools: []licfile.Pool{}, Holders: []pool.Holder{h}}
+			b, err := EncodeSnapshot(snap)
+			require.NoError(t, err)
+			got, err := DecodeSnapshot(b)
+			require.NoError(t, err)
+			requireSame(t, snap, got)
+		})
+	}
 }

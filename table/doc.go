@@ -70,11 +70,13 @@
 // delta:
 //
 //	seq     uint     Seq (required)
-//	k       int      kind: 1 Grant, 2 Rebind, 3 Release, 4 Reload (required)
+//	k       int      kind: 1 Grant, 2 Rebind, 3 Release, 4 Reload,
+//	                 5 Linger (required)
 //	t       time     Time of the operation
-//	h       holder   Holder (Grant, Rebind, Release)
+//	h       holder   Holder (Grant, Rebind, Release, Linger)
 //	r       int      Reason: 1 checkin, 2 session closed, 3 timeout,
-//	                 4 removed, 5 reread (Release); 0 or absent otherwise
+//	                 4 removed, 5 reread, 6 linger end (Release; Linger:
+//	                 1 or 2); 0 or absent otherwise
 //	pools   [pool]   Pools (Reload), in file order
 //	moves   [move]   Moves (Reload)
 //
@@ -88,6 +90,8 @@
 //	host    string   Host            vdef    string  VendorDef
 //	disp    string   Display         start   time    Start
 //	seen    time     LastSeen        sec     string  Secret (absent when empty)
+//	ip      string   IP              proj    string  Project
+//	lu      time     LingerUntil     lng     int     Linger (nanoseconds)
 //
 // move (pool.Move): hnd uint Handle, pk string PoolKey, pv string PoolVersion.
 //
@@ -141,9 +145,10 @@
 //	        gen    uvarint   Gen
 //	        d      count     Deltas, then each delta:
 //	delta:  seq    uvarint   Seq
-//	        k      uvarint   kind: 1 Grant, 2 Rebind, 3 Release, 4 Reload
+//	        k      uvarint   kind: 1 Grant, 2 Rebind, 3 Release, 4 Reload,
+//	                         5 Linger
 //	        r      uvarint   Reason: 0 none, 1 checkin, 2 session closed,
-//	                         3 timeout, 4 removed, 5 reread
+//	                         3 timeout, 4 removed, 5 reread, 6 linger end
 //	        t      time      Time
 //	        h      bytes     Holder: a holder record, empty for the zero Holder
 //	        has    uvarint   bit 0: pools follow, bit 1: moves follow; no
@@ -166,9 +171,14 @@
 //	        vdef   string    VendorDef
 //	        start  time      Start
 //	        seen   time      LastSeen
-//	        sec    string    Secret, only when not empty: a record that
-//	                         ends after seen is a holder without a secret
-//	                         (as every holder written before secrets)
+//	        sec    string    Secret, only when not empty or when the tail
+//	                         below follows: a record that ends after seen is
+//	                         a holder without a secret (as every holder
+//	                         written before secrets)
+//	        ip     string    IP          } the policy tail, all four or none:
+//	        proj   string    Project     } only when one is not empty; a
+//	        lu     time      LingerUntil } record that ends after sec has
+//	        lng    varint    Linger (ns) } none (as every holder before it)
 //	        (the fields fill the record exactly)
 //	pool:   key    string    Key
 //	        name   string    Name
@@ -185,6 +195,12 @@
 //	        dup    string    DupGroup
 //	        od     varint    Overdraft
 //	        lines  count     Lines, then each: file string, line varint
+//
+// The policy fields (IP, Project, LingerUntil, Linger), the Linger kind and
+// the LingerEnd reason came later still, the same way: optional JSON fields
+// and an optional binary tail, so older entries and snapshots decode as
+// holders without them and such holders encode byte for byte as before; an
+// older build refuses an entry holding them, or a Linger delta.
 //
 // Holder secrets (pool.Holder.Secret) came after versions 1 and 2 were
 // fixed: they are an optional last field of both (sec), so every entry and

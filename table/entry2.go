@@ -79,7 +79,8 @@ func encodeEntry2(e *Entry) ([]byte, error) {
 func deltaSize(d *pool.Delta) int {
 	h := &d.Holder
 	n := 96 + len(h.Feature) + len(h.PoolKey) + len(h.PoolVersion) + len(h.Version) +
-		len(h.User) + len(h.Host) + len(h.Display) + len(h.VendorDef) + len(h.Secret)
+		len(h.User) + len(h.Host) + len(h.Display) + len(h.VendorDef) + len(h.Secret) +
+		len(h.IP) + len(h.Project)
 	for _, id := range h.HostIDs {
 		n += 2 + len(id)
 	}
@@ -161,8 +162,18 @@ func appendHolder(b []byte, h *pool.Holder) ([]byte, error) {
 	if b, err = appendTime(b, h.LastSeen); err != nil {
 		return nil, fmt.Errorf("holder %d last seen: %w", h.Handle, err)
 	}
-	if h.Secret != "" { // optional: a holder without one encodes as before
+	// Optional tail: a holder without these encodes as before.
+	ext := h.IP != "" || h.Project != "" || !h.LingerUntil.IsZero() || h.Linger != 0
+	if h.Secret != "" || ext {
 		b = appendStr(b, h.Secret)
+	}
+	if ext {
+		b = appendStr(b, h.IP)
+		b = appendStr(b, h.Project)
+		if b, err = appendTime(b, h.LingerUntil); err != nil {
+			return nil, fmt.Errorf("holder %d linger until: %w", h.Handle, err)
+		}
+		b = binary.AppendVarint(b, int64(h.Linger))
 	}
 	return b, nil
 }
@@ -486,11 +497,22 @@ func (r *reader2) holderFields(h *pool.Holder) {
 	h.VendorDef = r.str("vdef")
 	h.Start = r.time("start")
 	h.LastSeen = r.time("seen")
-	if r.err == nil && r.i < len(r.b) {
-		h.Secret = r.str("sec")
+	if r.err != nil || r.i == len(r.b) {
+		return
+	}
+	h.Secret = r.str("sec")
+	if r.err != nil || r.i == len(r.b) {
 		if r.err == nil && h.Secret == "" {
 			r.fail("sec: empty, but present (an empty secret is left out)")
 		}
+		return
+	}
+	h.IP = r.str("ip")
+	h.Project = r.str("proj")
+	h.LingerUntil = r.time("lu")
+	h.Linger = time.Duration(r.varint("lng"))
+	if r.err == nil && h.IP == "" && h.Project == "" && h.LingerUntil.IsZero() && h.Linger == 0 {
+		r.fail("ip..lng: all empty, but present (an empty tail is left out)")
 	}
 }
 
