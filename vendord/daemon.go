@@ -177,7 +177,8 @@ func Run(ctx context.Context, opts Options) error {
 }
 
 func (d *daemon) poolOptions() pool.Options {
-	return pool.Options{HeartbeatTimeout: d.opts.HeartbeatTimeout, Location: time.Local, Monotonic: d.opts.Monotonic}
+	return pool.Options{HeartbeatTimeout: d.opts.HeartbeatTimeout, Location: time.Local, Monotonic: d.opts.Monotonic,
+		Policy: d.siteOptions.Load()}
 }
 
 // bindHost is the address to bind for a SERVER host: its IP when it is one
@@ -301,6 +302,9 @@ func (d *daemon) reread() {
 		deltas = d.pool.Reload(pools, d.now())
 		d.queue(deltas)
 	}
+	// Every member takes the options file itself (it is enrolled like the
+	// license files): it changes what later checkouts get, frees nobody.
+	d.pool.SetPolicy(policy, d.now())
 	d.mu.Unlock()
 	d.logDeltas(deltas)
 	d.revoke(deltas)

@@ -47,6 +47,11 @@ func (s *session) Handle(req wire.Message) (wire.Message, []wire.Message, bool) 
 	case "HEARTBEAT":
 		s.d.mu.Lock()
 		held := s.d.pool.Heartbeat(s.id, s.d.now())
+		if idle, ok := req.Lookup("idle"); ok {
+			// The application says its user is idle (or back): the
+			// options file's TIMEOUT frees the licenses of an idle client.
+			s.d.pool.SetIdle(s.id, idle == "1", s.d.now())
+		}
 		s.d.mu.Unlock()
 		return wire.OK("held", strconv.Itoa(held)), nil, false
 	case "STATUS":
@@ -82,6 +87,8 @@ func (s *session) hello(req wire.Message) (wire.Message, []wire.Message, bool) {
 		Host:    req.Get("host"),
 		Display: req.Get("display"),
 		PID:     pid,
+		IP:      hostid.PeerAddress(s.conn.RemoteAddr()), // INTERNET lines of the options file
+		Project: req.Get("project"),                      // LM_PROJECT
 	}
 	if ids := req.Get("hostid"); ids != "" {
 		s.client.HostIDs = splitIDs(ids)
