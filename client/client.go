@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lmtriad/lmtriad/hostid"
@@ -26,6 +27,7 @@ type Client struct {
 	byFeat   map[string]string
 	licenses map[*License]struct{}
 	closed   bool
+	idle     atomic.Bool // SetIdle: said with every heartbeat
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -261,6 +263,19 @@ func (c *Client) adopt(l *link, feature string) {
 	go func() { defer c.wg.Done(); c.watch(l) }()
 }
 
+// SetIdle tells the servers, with the next heartbeat, whether the
+// program's user is idle (FlexLM's lc_idle): a feature with a TIMEOUT in
+// the vendor's options file is freed after that long idle, and the
+// license is reported lost (Revoked) like any other taken away.
+func (c *Client) SetIdle(idle bool) { c.idle.Store(idle) }
+
+func idleWord(idle bool) string {
+	if idle {
+		return "1"
+	}
+	return "0"
+}
+
 // watch heartbeats on l while it lives, and recovers its licenses once it dies.
 func (c *Client) watch(l *link) {
 	t := time.NewTicker(c.opts.HeartbeatInterval)
@@ -274,7 +289,7 @@ func (c *Client) watch(l *link) {
 			return
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(c.ctx, c.opts.RequestTimeout)
-			_, _, _ = l.do(ctx, wire.New("HEARTBEAT"))
+			_, _, _ = l.do(ctx, wire.New("HEARTBEAT", "idle", idleWord(c.idle.Load())))
 			cancel()
 		}
 	}

@@ -66,6 +66,9 @@ func (c *Client) dialLink(ctx context.Context, addr, feature string) (*link, wir
 	if c.hostIDs != "" {
 		hello.Set("hostid", c.hostIDs)
 	}
+	if c.opts.Project != "" {
+		hello.Set("project", c.opts.Project)
+	}
 	hctx, cancel2 := context.WithTimeout(ctx, c.opts.RequestTimeout)
 	defer cancel2()
 	resp, _, err := l.do(hctx, hello)

@@ -24,6 +24,9 @@ type Options struct {
 	// Identity reported to the server and shown by lmstat.
 	User, Host, Display string
 	PID                 int
+	// Project is FlexLM's LM_PROJECT (the options file's PROJECT lines);
+	// NewOptions takes it from the environment.
+	Project string
 
 	// HeartbeatInterval is how often a connection with licenses says it is
 	// alive; the server frees the licenses of a client silent for longer
@@ -60,6 +63,7 @@ func NewOptions() Options {
 	if d := os.Getenv("DISPLAY"); d != "" {
 		o.Display = d
 	}
+	o.Project = os.Getenv("LM_PROJECT")
 	return o
 }
 

@@ -369,7 +369,8 @@ func TestParsersReadGoldenFiles(t *testing.T) {
 			wantFeatures := map[string]exFeature{}
 			wantUsers := map[string]map[string]map[string]int{}
 			wantPHP := map[string][2]int{}
-			wantUncounted, wantHolders, wantPools := 0, 0, 0
+			wantUncounted, wantHolders, wantPools, wantHostReserv := 0, 0, 0, 0
+			wantReserv := map[string]map[string]int{}
 			var current string
 			for _, f := range want.features {
 				switch {
@@ -381,10 +382,21 @@ func TestParsersReadGoldenFiles(t *testing.T) {
 					wantFeatures[f.Name] = exFeature{f.Issued, f.InUse}
 					wantPHP[f.Name] = [2]int{f.Issued, f.InUse}
 				}
-				if f.Uncounted || f.Err != "" || f.InUse > 0 {
+				if f.Uncounted || f.Err != "" || f.InUse > 0 || reserved(&f) {
 					for _, p := range f.Pools {
-						if len(p.Holders) > 0 {
+						if len(p.Holders) > 0 || len(p.Reservations) > 0 {
 							wantPools++
+						}
+						for _, r := range p.Reservations {
+							switch r.Type {
+							case "GROUP", "HOST_GROUP":
+								if wantReserv[f.Name] == nil {
+									wantReserv[f.Name] = map[string]int{}
+								}
+								wantReserv[f.Name][r.Name] = r.Count
+							case "HOST":
+								wantHostReserv++
+							}
 						}
 					}
 				}
@@ -402,11 +414,16 @@ func TestParsersReadGoldenFiles(t *testing.T) {
 			features, users, reserv := exporterFeatures(t, lines)
 			assert.Equal(t, wantFeatures, features, "flexlm_exporter features")
 			assert.Equal(t, wantUsers, users, "flexlm_exporter users")
-			assert.Empty(t, reserv, "flexlm_exporter reservations")
+			if len(wantReserv) == 0 {
+				assert.Empty(t, reserv, "flexlm_exporter reservations")
+			} else {
+				assert.Equal(t, wantReserv, reserv, "flexlm_exporter reservations")
+			}
 			assert.Equal(t, wantUncounted, countMatches(exNodeLocked, lines), "flexlm_exporter uncounted")
 			// On raw lines: the exporter's de-duplication renames repeated ones.
 			assert.Equal(t, wantPools, countMatches(exType, raw), "flexlm_exporter license type lines")
-			assert.Zero(t, countMatches(exQueued, lines)+countMatches(exHostReserv, lines), "queued/host reservations")
+			assert.Zero(t, countMatches(exQueued, lines), "queued users")
+			assert.Equal(t, wantHostReserv, countMatches(exHostReserv, lines), "host reservations")
 			assert.Zero(t, countMatches(exVersion, lines)+countMatches(exIncrement, lines)+countMatches(exIncrement2, lines),
 				"-v and -i lines in a status report")
 

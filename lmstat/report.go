@@ -99,6 +99,21 @@ type Pool struct {
 	// Uncounted prints the uncounted node-locked type line.
 	Uncounted bool
 	Holders   []Holder
+	// Reservations are the RESERVE lines of the options file not taken up
+	// by users yet, printed before the user lines (a pool with
+	// reservations is printed even when nobody uses it).
+	Reservations []Reservation
+}
+
+// Reservation is printed as "        N RESERVATIONs for USER name (server/port)"
+// (FlexLM's own plural).
+type Reservation struct {
+	Count int
+	Type  string // USER, HOST, DISPLAY, INTERNET, PROJECT, GROUP, HOST_GROUP
+	Name  string
+	// Server and Port as in Holder.
+	Server string
+	Port   int
 }
 
 // Holder is one checkout, printed as
@@ -118,6 +133,9 @@ type Holder struct {
 	Count int
 	// PID is printed as ", PID: n" only with Options.ShowPID (FlexLM v11.19+).
 	PID int
+	// Linger, when not zero, is the LINGER time of a checked-in license
+	// still held: "  (linger: <LingerLeft> / <Linger>)" in seconds.
+	Linger, LingerLeft time.Duration
 }
 
 // Cluster states, as printed in "Cluster status: <state>".

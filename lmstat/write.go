@@ -241,16 +241,23 @@ func (p *printer) feature(r *Report, f *Feature, opts Options) {
 	p.buf = appendFeatureHeader(p.buf, f)
 	p.nl()
 	p.nl()
-	if !f.Uncounted && f.Err == "" && f.InUse <= 0 {
+	if !f.Uncounted && f.Err == "" && f.InUse <= 0 && !reserved(f) {
 		return
 	}
 	for i := range f.Pools {
 		pl := &f.Pools[i]
-		if len(pl.Holders) == 0 {
+		if len(pl.Holders) == 0 && len(pl.Reservations) == 0 {
 			continue
 		}
 		p.pool(f, pl)
+		for j := range pl.Reservations {
+			p.buf = appendReservation(p.buf, r, &pl.Reservations[j])
+			p.nl()
+		}
 		if opts.NoUserInfo {
+			if len(pl.Reservations) > 0 {
+				p.nl()
+			}
 			continue
 		}
 		for j := range pl.Holders {
@@ -259,6 +266,42 @@ func (p *printer) feature(r *Report, f *Feature, opts Options) {
 		}
 		p.nl()
 	}
+}
+
+// reserved reports whether any pool of f has reservations to print.
+func reserved(f *Feature) bool {
+	for i := range f.Pools {
+		if len(f.Pools[i].Reservations) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// appendReservation appends "        N RESERVATIONs for TYPE name (server/port)".
+func appendReservation(b []byte, r *Report, res *Reservation) []byte {
+	b = append(b, "        "...)
+	b = strconv.AppendInt(b, int64(res.Count), 10)
+	b = append(b, " RESERVATION"...)
+	if res.Count != 1 {
+		b = append(b, 's')
+	}
+	b = append(b, " for "...)
+	b = append(b, res.Type...)
+	b = append(b, ' ')
+	b = append(b, res.Name...)
+	b = append(b, " ("...)
+	server, port := res.Server, res.Port
+	if server == "" {
+		server = vendorHost(r)
+	}
+	if port == 0 {
+		port = serverPort(r, server)
+	}
+	b = append(b, server...)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, int64(port), 10)
+	return append(b, ')')
 }
 
 // pool prints a pool's description and the blank line after it.
@@ -367,6 +410,13 @@ func appendHolder(b []byte, r *Report, h *Holder, showPID bool) []byte {
 		b = append(b, ", "...)
 		b = strconv.AppendInt(b, int64(h.Count), 10)
 		b = append(b, " licenses"...)
+	}
+	if h.Linger > 0 {
+		b = append(b, "  (linger: "...)
+		b = strconv.AppendInt(b, int64(max(h.LingerLeft, 0)/time.Second), 10)
+		b = append(b, " / "...)
+		b = strconv.AppendInt(b, int64(h.Linger/time.Second), 10)
+		b = append(b, ')')
 	}
 	if showPID && h.PID > 0 {
 		b = append(b, ", PID: "...)

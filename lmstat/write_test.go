@@ -154,8 +154,20 @@ func goldenCases() []goldenCase {
 		Servers:    triadServers(false),
 		ConnectErr: `Cannot connect to license server system. (-15,570:111 "Connection refused")`,
 	}
+	policy := Report{Program: "lmutil", Now: now, Servers: singleServer(), LicenseFile: "/etc/lmtriad/site.lic",
+		Vendors: []Vendor{{Name: "lmtriad", Up: true, Version: "v0.1"}},
+		Features: []Feature{
+			{Name: "solver", Issued: 4, InUse: 1, Pools: []Pool{{Name: "solver", Version: "1.0", Vendor: "lmtriad",
+				Reservations: []Reservation{{Count: 1, Type: "USER", Name: "bob"}, {Count: 2, Type: "GROUP", Name: "eng"}},
+				Holders: []Holder{{User: "alice", Host: "ws01", Display: "/dev/pts/0", Version: "1.0", Handle: 9, Start: at(8, 3), Count: 1,
+					Linger: 600 * time.Second, LingerLeft: 431 * time.Second}}}}},
+			{Name: "mesher", Issued: 2, Pools: []Pool{{Name: "mesher", Version: "1.0", Vendor: "lmtriad",
+				Reservations: []Reservation{{Count: 1, Type: "HOST", Name: "lab7"}}}}},
+			{Name: "oldtool", Issued: 3, Err: "expired on 1-jan-2025 (-10)"},
+		}}
 	return []goldenCase{
 		{name: "single_idle", report: idle, opts: Options{All: true}},
+		{name: "policy_reservations_linger", report: policy, opts: Options{All: true}},
 		{name: "single_holders", report: busyReport(), opts: Options{All: true}},
 		{name: "single_holders_pid", report: busyReport(), opts: Options{All: true, ShowPID: true}},
 		{name: "single_no_user_info", report: busyReport(), opts: Options{All: true, NoUserInfo: true}},

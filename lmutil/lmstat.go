@@ -163,7 +163,7 @@ func featuresOf(vendor string, recs []wire.Message) []lmstat.Feature {
 			issued, _ := rec.Int("issued")
 			inUse, _ := rec.Int("inuse")
 			out = append(out, lmstat.Feature{Name: rec.Get("name"), Issued: issued, InUse: inUse,
-				Uncounted: rec.Get("uncounted") == "1", Vendor: vendor})
+				Uncounted: rec.Get("uncounted") == "1", Vendor: vendor, Err: rec.Get("err")})
 		case "POOL":
 			if len(out) == 0 {
 				continue
@@ -172,6 +172,16 @@ func featuresOf(vendor string, recs []wire.Message) []lmstat.Feature {
 			f.Pools = append(f.Pools, lmstat.Pool{Name: rec.Get("feature"), Version: rec.Get("version"),
 				Vendor: rec.Get("vendor"), Expiry: rec.Get("expiry"), VendorString: rec.Get("vendor_string"),
 				NodeLocked: rec.Get("hostid"), Uncounted: rec.Get("uncounted") == "1"})
+		case "RESERVATION":
+			if len(out) == 0 || len(out[len(out)-1].Pools) == 0 {
+				continue
+			}
+			pools := out[len(out)-1].Pools
+			p := &pools[len(pools)-1]
+			count, _ := rec.Int("count")
+			port, _ := rec.Int("port")
+			p.Reservations = append(p.Reservations, lmstat.Reservation{Count: count, Type: rec.Get("type"), Name: rec.Get("name"),
+				Server: rec.Get("server"), Port: port})
 		case "HOLDER":
 			if len(out) == 0 || len(out[len(out)-1].Pools) == 0 {
 				continue
@@ -183,9 +193,12 @@ func featuresOf(vendor string, recs []wire.Message) []lmstat.Feature {
 			start, _ := strconv.ParseInt(rec.Get("start"), 10, 64)
 			count, _ := rec.Int("count")
 			pid, _ := rec.Int("pid")
+			linger, _ := rec.Int("linger")
+			left, _ := rec.Int("linger_left")
 			p.Holders = append(p.Holders, lmstat.Holder{User: rec.Get("user"), Host: rec.Get("host"),
 				Display: rec.Get("display"), Version: rec.Get("version"), Server: rec.Get("server"), Port: port,
-				Handle: handle, Start: time.Unix(start, 0), Count: count, PID: pid})
+				Handle: handle, Start: time.Unix(start, 0), Count: count, PID: pid,
+				Linger: time.Duration(linger) * time.Second, LingerLeft: time.Duration(left) * time.Second})
 		}
 	}
 	return out

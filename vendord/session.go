@@ -317,7 +317,7 @@ func (s *session) authorise(command string, disabled bool) *wire.Error {
 func anonymousStatus(resp wire.Message, records []wire.Message) (wire.Message, []wire.Message) {
 	kept := records[:0:0]
 	for _, r := range records {
-		if r.Verb != "HOLDER" {
+		if r.Verb != "HOLDER" && r.Verb != "RESERVATION" { // both name users
 			kept = append(kept, r)
 		}
 	}

@@ -2,6 +2,10 @@ package main
 
 import (
 	"strconv"
+	"time"
+
+	"github.com/lmtriad/lmtriad/licfile"
+	"github.com/lmtriad/lmtriad/pool"
 
 	"github.com/lmtriad/lmtriad/wire"
 )
@@ -16,9 +20,16 @@ func (d *daemon) status(feature string) (wire.Message, []wire.Message) {
 
 	var records []wire.Message
 	server, port := d.opts.ServerHost, strconv.Itoa(d.opts.ServerPort)
+	now := d.now()
+	today := licfile.DateOf(now.In(time.Local)) // the pool's dates are local calendar days
 	for _, f := range features {
-		records = append(records, wire.New("FEATURE", "name", f.Name,
-			"issued", strconv.Itoa(f.Issued), "inuse", strconv.Itoa(f.InUse), "uncounted", boolDigit(f.Uncounted)))
+		issued, why := servingIssued(f, today)
+		rec := wire.New("FEATURE", "name", f.Name,
+			"issued", strconv.Itoa(issued), "inuse", strconv.Itoa(f.InUse), "uncounted", boolDigit(f.Uncounted))
+		if why != "" {
+			rec.Set("err", why) // lmstat: "(Error: N licenses, expired on ... (-10))"
+		}
+		records = append(records, rec)
 		for _, p := range f.Pools {
 			expiry := ""
 			if !p.Pool.Expiry.IsZero() {
@@ -28,16 +39,29 @@ func (d *daemon) status(feature string) (wire.Message, []wire.Message) {
 				"vendor", p.Pool.Vendor, "expiry", expiry, "count", strconv.Itoa(p.Pool.Count),
 				"inuse", strconv.Itoa(p.InUse), "uncounted", boolDigit(p.Pool.Uncounted),
 				"vendor_string", p.Pool.VendorString, "hostid", p.Pool.HostID))
+			for _, r := range p.Reservations {
+				// Only what is still set aside: a reserved license in use
+				// shows as its user's line.
+				if free := r.Count - r.Used; free > 0 {
+					records = append(records, wire.New("RESERVATION", "feature", f.Name, "count", strconv.Itoa(free),
+						"type", r.Type, "name", r.Name, "server", server, "port", port))
+				}
+			}
 			for _, h := range p.Holders {
 				version := h.Version
 				if version == "" { // no version asked for: show the license's, as FlexLM shows the client's
 					version = p.Pool.Version
 				}
-				records = append(records, wire.New("HOLDER", "feature", f.Name, "pool_version", p.Pool.Version,
+				rec := wire.New("HOLDER", "feature", f.Name, "pool_version", p.Pool.Version,
 					"user", h.User, "host", h.Host, "display", h.Display, "version", version,
 					"server", server, "port", port, "handle", strconv.FormatUint(h.Handle, 10),
 					"start", strconv.FormatInt(h.Start.Unix(), 10), "count", strconv.Itoa(h.Count),
-					"pid", strconv.Itoa(h.PID)))
+					"pid", strconv.Itoa(h.PID))
+				if !h.LingerUntil.IsZero() {
+					rec.Set("linger", strconv.Itoa(int(h.Linger/time.Second)))
+					rec.Set("linger_left", strconv.Itoa(int(max(h.LingerUntil.Sub(now), 0)/time.Second)))
+				}
+				records = append(records, rec)
 			}
 		}
 	}
@@ -46,6 +70,40 @@ func (d *daemon) status(feature string) (wire.Message, []wire.Message) {
 		resp.Set("unsigned", "1") // lmgrd -unsigned: lmstat says so under the daemon's status
 	}
 	return resp, records
+}
+
+// servingIssued is the licenses issued by the pools of f within their
+// dates on today; when none is, why says so with FlexLM's code, as a
+// checkout would be answered.
+func servingIssued(f pool.FeatureStatus, today licfile.Date) (issued int, why string) {
+	serving := false
+	for _, p := range f.Pools {
+		out := p.Pool.OutOfDate(today)
+		if out == "" {
+			serving = true
+			if !p.Pool.Uncounted {
+				issued += p.Pool.Count
+			}
+			continue
+		}
+		if why == "" || out == "expired" {
+			switch out {
+			case "expired":
+				why = "expired on " + p.Pool.Expiry.String() + " (" + strconv.Itoa(wire.CodeLongGone) + ")"
+			default:
+				why = "start date " + p.Pool.Start.String() + " is in the future (" + strconv.Itoa(wire.CodeTooEarly) + ")"
+			}
+		}
+	}
+	if serving {
+		return issued, ""
+	}
+	for _, p := range f.Pools {
+		if !p.Pool.Uncounted {
+			issued += p.Pool.Count
+		}
+	}
+	return issued, why
 }
 
 func boolDigit(b bool) string {
