@@ -97,7 +97,7 @@ func (a *adminSession) Handle(req wire.Message) (wire.Message, []wire.Message, b
 			s.tri.enroller.passNow(ctx)
 			cancel()
 		}
-		if err := s.reread(req.Get("vendor")); err != nil {
+		if err := s.reread(req.Get("vendor"), true); err != nil {
 			m := wire.NewError(wire.CodeBadFile, 1).Message()
 			m.Set("detail", err.Error())
 			return m, nil, false

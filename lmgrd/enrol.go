@@ -250,7 +250,7 @@ func (e *enroller) pass() {
 		e.served = set.Digest()
 	}
 	if wrote {
-		_ = e.t.s.reread("")
+		_ = e.t.s.reread("", true) // a broken file beside the enrolled ones must not hold them back
 	}
 	if inLine {
 		e.mu.Lock()

@@ -78,8 +78,15 @@ func Run(ctx context.Context, opts Options) error {
 
 	files, err := licfile.Load(opts.LicensePath)
 	if err != nil {
-		logLoadError(log, err)
-		return fmt.Errorf("license file(s) %s: %w", opts.LicensePath, err)
+		// Like FlexLM, serve what can be read: a bad line, or a broken file
+		// among others, is left out and logged; lmgrd stops only when no
+		// file can be read.
+		var list licfile.ErrorList
+		if !errors.As(err, &list) || len(files) == 0 {
+			logLoadError(log, err)
+			return fmt.Errorf("license file(s) %s: %w", opts.LicensePath, err)
+		}
+		logIgnoredLines(log, list)
 	}
 	if err := s.configure(files); err != nil {
 		log.Error(err.Error())
@@ -180,6 +187,17 @@ func logLoadError(log logrus.FieldLogger, err error) {
 		return
 	}
 	log.Error(err.Error())
+}
+
+// logIgnoredLines logs the license file problems a tolerant load left out.
+func logIgnoredLines(log logrus.FieldLogger, list licfile.ErrorList) {
+	for _, e := range list {
+		if e.Pos.Line == 0 {
+			log.Error(e.Pos.File + ": " + e.Msg + " (file ignored)")
+		} else {
+			log.Error(e.Error() + " (line ignored)")
+		}
+	}
 }
 
 // configure takes the SERVER lines of the first file that has any, finds

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -87,7 +88,7 @@ func (s *server) startWatcher() error {
 					continue
 				}
 				s.log.Info("License file(s) changed, rereading")
-				_ = s.reread("")
+				_ = s.reread("", false)
 			}
 		}
 	}()
@@ -98,12 +99,22 @@ func (s *server) startWatcher() error {
 // vendor's, when not empty) to reread. A file with errors changes nothing:
 // every problem is logged with its file:line and the licenses already
 // served keep being served.
-func (s *server) reread(vendor string) error {
+//
+// tolerant is FlexLM's lmreread: a bad line is left out (logged with its
+// file:line) and the rest served. The automatic reread of a changed file
+// is not tolerant: a file with errors is most often one being edited or
+// written, and serving it without its bad lines would take licenses away
+// from their holders; it waits until the file reads cleanly.
+func (s *server) reread(vendor string, tolerant bool) error {
 	files, err := licfile.Load(s.opts.LicensePath)
 	if err != nil {
-		logLoadError(s.log, err)
-		s.log.Error("Reread refused: the license files above have errors; still serving the licenses read before")
-		return err
+		var list licfile.ErrorList
+		if !tolerant || !errors.As(err, &list) || len(files) == 0 {
+			logLoadError(s.log, err)
+			s.log.Error("Reread refused: the license files above have errors; still serving the licenses read before")
+			return err
+		}
+		logIgnoredLines(s.log, list)
 	}
 	s.setFiles(files)
 	s.startVendors()

@@ -15,6 +15,10 @@ type Report struct {
 	Servers []Server
 	// LicenseFile is the path in "    License file(s) on HOST: PATH:".
 	LicenseFile string
+	// Skipped are the license and options file lines the vendor daemons
+	// left out ("file:line: why (line ignored)"), printed after the vendor
+	// daemon status; nothing is printed when there are none.
+	Skipped []string
 	// FileHost is the HOST of that line: the server we talked to. Empty means
 	// the first server.
 	FileHost string

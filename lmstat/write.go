@@ -82,6 +82,14 @@ func Write(w io.Writer, r Report, opts Options) error {
 			break
 		}
 		p.vendors(&r, opts.Vendor)
+		if len(r.Skipped) > 0 {
+			p.line("License file lines not served (fix them, then lmreread):")
+			for _, s := range r.Skipped {
+				p.str("    ")
+				p.line(s)
+			}
+			p.nl()
+		}
 		if !opts.All && opts.Vendor == "" {
 			break
 		}

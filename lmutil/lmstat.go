@@ -147,6 +147,11 @@ func gatherStatus(ctx context.Context, t target, feature string, now time.Time) 
 			} else {
 				v.Unsigned = resp.Get("unsigned") == "1" // lmgrd -unsigned
 				r.Features = append(r.Features, featuresOf(v.Name, recs)...)
+				for _, rec := range recs {
+					if rec.Verb == "SKIPPED" {
+						r.Skipped = append(r.Skipped, rec.Get("text"))
+					}
+				}
 			}
 		}
 		r.Vendors = append(r.Vendors, v)

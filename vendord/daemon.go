@@ -61,6 +61,7 @@ type daemon struct {
 	maxClients      int                             // client connections allowed; admins get AdminReserve more
 	siteOptions     atomic.Pointer[options.Options] // the options file in force (nil: none)
 	siteOptionsPath string                          // its path, for the log (loadPolicy's own)
+	skipped         atomic.Pointer[[]string]        // the lines the last load left out, for lmstat
 	clients         atomic.Int64                    // client and admin connections open now (see reserve)
 	refusals        flexlog.Throttle                // the warnings of -106 answers
 	hosts           hostShares                      // connections open per source address
@@ -190,15 +191,33 @@ func bindHost(host string) string {
 	return ""
 }
 
+// loadPools reads the license files and the options file. Like FlexLM,
+// it serves what it can: a bad line (or an unreadable file among others)
+// is left out and logged with its file:line, the rest is served; only
+// when no file can be read at all is the load an error. What was left
+// out is kept for lmstat (skippedLines).
 func (d *daemon) loadPools() ([]licfile.Pool, *options.Options, error) {
 	files, err := licfile.Load(d.opts.LicensePath)
+	var skipped []string
 	if err != nil {
+		var list licfile.ErrorList
+		if !errors.As(err, &list) || len(files) == 0 {
+			return nil, nil, err
+		}
+		for _, e := range list {
+			text := e.Error() + " (line ignored)"
+			if e.Pos.Line == 0 {
+				text = e.Pos.File + ": " + e.Msg + " (file ignored)"
+			}
+			d.log.Error(text)
+			skipped = append(skipped, text)
+		}
+	}
+	if err := d.verifySignatures(files, &skipped); err != nil {
 		return nil, nil, err
 	}
-	if err := d.verifySignatures(files); err != nil {
-		return nil, nil, err
-	}
-	policy := d.loadPolicy(files)
+	policy := d.loadPolicy(files, &skipped)
+	d.skipped.Store(&skipped)
 	all, excluded := licfile.Pools(files, d.now())
 	for _, e := range excluded {
 		d.log.Warnf("Ignored: %v", e)

@@ -45,7 +45,8 @@ func (d *daemon) optionsPath(files []*licfile.File) string {
 
 // loadPolicy reads this vendor's options file; nil when there is none or
 // it cannot be read.
-func (d *daemon) loadPolicy(files []*licfile.File) *options.Options {
+// Its lines with errors are added to *skipped.
+func (d *daemon) loadPolicy(files []*licfile.File, skipped *[]string) *options.Options {
 	path := d.optionsPath(files)
 	if path == "" {
 		if d.siteOptionsPath != "" {
@@ -69,6 +70,7 @@ func (d *daemon) loadPolicy(files []*licfile.File) *options.Options {
 	for _, p := range opts.Problems {
 		if p.Severity == options.Error {
 			d.log.Errorf("%v (line ignored)", p)
+			*skipped = append(*skipped, p.Error()+" (line ignored)")
 		} else {
 			d.log.Warnf("%v", p)
 		}

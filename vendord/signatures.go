@@ -86,7 +86,8 @@ func (d *daemon) vendorKeys() (keys []*licsign.PublicKey, builtin int, err error
 // verifySignatures removes from files the lines of this vendor whose
 // signature no key of the vendor verifies: every line of the vendor when
 // it has no key. It does nothing with -unsigned.
-func (d *daemon) verifySignatures(files []*licfile.File) error {
+// Each line refused is logged and added to *skipped (for lmstat).
+func (d *daemon) verifySignatures(files []*licfile.File, skipped *[]string) error {
 	if d.opts.Unsigned {
 		return nil
 	}
@@ -106,8 +107,10 @@ func (d *daemon) verifySignatures(files []*licfile.File) error {
 			}
 			if err != nil {
 				bad[l.Pos] = true
-				d.log.Errorf("%s: %s %s: not served: %s (%d): %v", l.Pos, l.Keyword, l.Name,
+				text := fmt.Sprintf("%s: %s %s: not served: %s (%d): %v", l.Pos, l.Keyword, l.Name,
 					wire.ErrBadCode.Text, wire.CodeBadCode, err)
+				d.log.Error(text)
+				*skipped = append(*skipped, text)
 			}
 		}
 		if len(bad) == 0 {

@@ -65,6 +65,11 @@ func (d *daemon) status(feature string) (wire.Message, []wire.Message) {
 			}
 		}
 	}
+	if skipped := d.skipped.Load(); skipped != nil {
+		for _, text := range *skipped {
+			records = append(records, wire.New("SKIPPED", "text", text))
+		}
+	}
 	resp := wire.OK("vendor", d.opts.Vendor, "version", wire.Version, "records", strconv.Itoa(len(records)))
 	if d.opts.Unsigned {
 		resp.Set("unsigned", "1") // lmgrd -unsigned: lmstat says so under the daemon's status
