@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -183,13 +184,24 @@ func lmremoveCommand(env *environment) *cli.Command {
 // sendToMasterVendor sends req to the vendor daemon serving feature, on
 // whichever member of t is serving.
 func sendToMasterVendor(c *cli.Context, t target, feature string, req wire.Message) error {
+	resp, err := callServingVendor(c.Context, t, "feature", feature, req)
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("lmremove: %v", err), 1)
+	}
+	fmt.Fprintf(c.App.Writer, "lmremove: %s license(s) of %s freed\n", resp.Get("removed"), feature)
+	return nil
+}
+
+// callServingVendor sends req to a vendor daemon, named by key ("vendor")
+// or by a feature it serves (key "feature"), on whichever member of t
+// answers: a member that cannot be reached or is not serving is passed
+// over.
+func callServingVendor(ctx context.Context, t target, key, value string, req wire.Message) (wire.Message, error) {
 	var lastErr error
 	for _, hp := range t.servers {
-		// lmgrd routes an admin greeting that names a feature to its vendor.
-		resp, _, err := adminCallFeature(c.Context, hp, feature, req)
+		resp, _, err := adminExchange(ctx, hp, key, value, req)
 		if err == nil {
-			fmt.Fprintf(c.App.Writer, "lmremove: %s license(s) of %s freed\n", resp.Get("removed"), feature)
-			return nil
+			return resp, nil
 		}
 		lastErr = err
 		var we *wire.Error
@@ -197,7 +209,64 @@ func sendToMasterVendor(c *cli.Context, t target, feature string, req wire.Messa
 			break
 		}
 	}
-	return cli.Exit(fmt.Sprintf("lmremove: %v", lastErr), 1)
+	return wire.Message{}, lastErr
+}
+
+// callVendorOrFeature is callServingVendor for FlexLM's "{feature|vendor}"
+// argument: a feature name first, else a vendor name.
+func callVendorOrFeature(ctx context.Context, t target, name string, req wire.Message) (wire.Message, error) {
+	resp, err := callServingVendor(ctx, t, "feature", name, req)
+	var we *wire.Error
+	if errors.As(err, &we) && we.Code == wire.CodeNoFeature {
+		return callServingVendor(ctx, t, "vendor", name, req)
+	}
+	return resp, err
+}
+
+// reportLogCommand is lmswitchr or lmnewlog: name, the request verb and
+// the key of its one argument.
+func reportLogCommand(env *environment, name, usage, usageText, verb, key string) *cli.Command {
+	return &cli.Command{
+		Name:      name,
+		Usage:     usage,
+		UsageText: usageText,
+		Before:    withAdminLogin(env),
+		Flags: []cli.Flag{
+			passwordFileFlag(),
+			&cli.StringFlag{Name: "c", Usage: "license `PATH`"},
+		},
+		Action: func(c *cli.Context) error {
+			args := c.Args().Slice()
+			if len(args) != 2 {
+				return cli.Exit("usage: "+c.Command.UsageText, 2)
+			}
+			t, err := resolveTarget(c.String("c"), env.getenv)
+			if err != nil {
+				return err
+			}
+			resp, err := callVendorOrFeature(c.Context, t, args[0], wire.New(verb, key, args[1]))
+			if err != nil {
+				return cli.Exit(fmt.Sprintf("%s: %v", name, err), 1)
+			}
+			switch verb {
+			case "SWITCHR":
+				fmt.Fprintf(c.App.Writer, "%s: report log switched to %s\n", name, resp.Get("path"))
+			default:
+				fmt.Fprintf(c.App.Writer, "%s: report log renamed to %s; a new one started\n", name, resp.Get("renamed"))
+			}
+			return nil
+		},
+	}
+}
+
+func lmswitchrCommand(env *environment) *cli.Command {
+	return reportLogCommand(env, "lmswitchr", "switch a vendor daemon's report log to a new file (until the next reread)",
+		"lmswitchr [-c port@host] {feature|vendor} new_report_log", "SWITCHR", "path")
+}
+
+func lmnewlogCommand(env *environment) *cli.Command {
+	return reportLogCommand(env, "lmnewlog", "rotate a vendor daemon's report log: rename its content, keep writing under its name",
+		"lmnewlog [-c port@host] {feature|vendor} renamed_report_log", "NEWLOG", "renamed")
 }
 
 func lmhostidCommand(env *environment) *cli.Command {

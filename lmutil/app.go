@@ -33,6 +33,8 @@ func newApp(stdout, stderr io.Writer, env *environment) *cli.App {
 			lmkeygenCommand(),
 			lmcryptCommand(),
 			lmpasswdCommand(env),
+			lmswitchrCommand(env),
+			lmnewlogCommand(env),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {

@@ -62,6 +62,7 @@ type daemon struct {
 	siteOptions     atomic.Pointer[options.Options] // the options file in force (nil: none)
 	siteOptionsPath string                          // its path, for the log (loadPolicy's own)
 	skipped         atomic.Pointer[[]string]        // the lines the last load left out, for lmstat
+	reports         reportLog                       // REPORTLOG
 	clients         atomic.Int64                    // client and admin connections open now (see reserve)
 	refusals        flexlog.Throttle                // the warnings of -106 answers
 	hosts           hostShares                      // connections open per source address
@@ -114,6 +115,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	d.siteOptions.Store(policy)
+	d.openReportLog()
 	if len(pools) == 0 {
 		d.log.Error("No features to serve, exiting")
 		return errNoFeatures
@@ -162,6 +164,8 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	d.wg.Add(1)
 	go func() { defer d.wg.Done(); d.expireLoop(ctx) }()
+	d.wg.Add(1)
+	go func() { defer d.wg.Done(); d.flushReports(ctx) }()
 
 	<-ctx.Done()
 	d.log.Infof("Shutting down %s", opts.Vendor)
@@ -317,6 +321,7 @@ func (d *daemon) reread() {
 	d.mu.Lock()
 	d.pools = pools
 	d.siteOptions.Store(policy)
+	d.openReportLog()
 	if d.mayChange() { // a standby gets the master's Reload delta instead
 		deltas = d.pool.Reload(pools, d.now())
 		d.queue(deltas)
@@ -497,6 +502,7 @@ func (d *daemon) expireLoop(ctx context.Context) {
 // logDeltas writes FlexLM's OUT and IN lines for the changes of the pool.
 // NOLOG IN / NOLOG OUT of the options file leave them out.
 func (d *daemon) logDeltas(deltas []pool.Delta) {
+	d.reports.write(reportEventsOf(deltas)...)
 	site := d.siteOptions.Load()
 	for _, dl := range deltas {
 		h := dl.Holder

@@ -62,6 +62,10 @@ func (s *session) Handle(req wire.Message) (wire.Message, []wire.Message, bool) 
 		return resp, records, false
 	case "REMOVE":
 		return s.remove(req), nil, false
+	case "SWITCHR":
+		return s.switchReport(req), nil, false
+	case "NEWLOG":
+		return s.rotateReport(req), nil, false
 	case "SHUTDOWN", "REREAD":
 		// Only lmgrd stops or rereads its vendor daemons (lmdown, lmreread
 		// and the license watch all go through it), after its own checks.
@@ -171,6 +175,8 @@ func (s *session) checkout(req wire.Message) wire.Message {
 		if code == wire.CodeNoFeature {
 			event = flexlog.EventUnsupported
 		}
+		d.reports.write(reportEvent{Time: d.now(), Event: "denied", Feature: creq.Feature, User: s.client.User,
+			Host: s.client.Host, Display: s.client.Display, Count: max(creq.Count, 1), Code: code})
 		if event == flexlog.EventDenied && d.siteOptions.Load().NoLog(options.LogDenied) {
 			return werr.Message()
 		}
