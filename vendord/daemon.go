@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -63,9 +64,12 @@ type daemon struct {
 	siteOptionsPath string                          // its path, for the log (loadPolicy's own)
 	skipped         atomic.Pointer[[]string]        // the lines the last load left out, for lmstat
 	reports         reportLog                       // REPORTLOG
-	clients         atomic.Int64                    // client and admin connections open now (see reserve)
-	refusals        flexlog.Throttle                // the warnings of -106 answers
-	hosts           hostShares                      // connections open per source address
+	debugLog        *os.File                        // DEBUGLOG, when open (followDebugLog's own)
+	debugLogPath    string
+	logOut          io.Writer        // where the log went before DEBUGLOG
+	clients         atomic.Int64     // client and admin connections open now (see reserve)
+	refusals        flexlog.Throttle // the warnings of -106 answers
+	hosts           hostShares       // connections open per source address
 
 	connsMu sync.Mutex
 	conns   map[net.Conn]bool // true: a client's (closed when this server steps down)

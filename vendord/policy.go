@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/lmtriad/lmtriad/licfile"
 	"github.com/lmtriad/lmtriad/options"
 )
@@ -67,6 +69,7 @@ func (d *daemon) loadPolicy(files []*licfile.File, skipped *[]string) *options.O
 	}
 	d.siteOptionsPath = path
 	d.log.Infof("Using options file: %q", path)
+	d.followDebugLog(opts)
 	for _, p := range opts.Problems {
 		if p.Severity == options.Error {
 			d.log.Errorf("%v (line ignored)", p)
@@ -76,4 +79,55 @@ func (d *daemon) loadPolicy(files []*licfile.File, skipped *[]string) *options.O
 		}
 	}
 	return opts
+}
+
+// followDebugLog applies DEBUGLOG [+]path: this daemon's log lines go to
+// that file instead of lmgrd's log (a relative path is taken from the
+// options file's directory); without it, or when the file cannot be
+// opened, they stay in lmgrd's log. The switch is said in both logs.
+func (d *daemon) followDebugLog(site *options.Options) {
+	var logger *logrus.Logger
+	switch l := d.log.(type) {
+	case *logrus.Logger:
+		logger = l
+	case *logrus.Entry:
+		logger = l.Logger
+	default:
+		return // a logger of another kind cannot be redirected
+	}
+	path, appendMode, ok := site.DebugLog()
+	if !ok {
+		if d.debugLog != nil { // DEBUGLOG removed: back to lmgrd's log
+			logger.SetOutput(d.logOut)
+			_ = d.debugLog.Close()
+			d.debugLog, d.debugLogPath = nil, ""
+			d.log.Info("Debug log back in lmgrd's log (no DEBUGLOG any more)")
+		}
+		return
+	}
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(filepath.Dir(d.siteOptionsPath), path)
+	}
+	if path == d.debugLogPath {
+		return
+	}
+	flags := os.O_CREATE | os.O_WRONLY | os.O_APPEND
+	if !appendMode {
+		flags |= os.O_TRUNC
+	}
+	f, err := os.OpenFile(path, flags, 0o640)
+	if err != nil {
+		d.log.Errorf("Cannot open debug log %q: %v; logging here", path, err)
+		return
+	}
+	d.log.Infof("Debug log of %s continues in %s (DEBUGLOG)", d.opts.Vendor, path)
+	if d.debugLog == nil {
+		d.logOut = logger.Out
+	}
+	logger.SetOutput(f)
+	if d.debugLog != nil {
+		_ = d.debugLog.Close()
+	}
+	d.debugLog, d.debugLogPath = f, path
+	d.log.Infof("Debug log of %s (DEBUGLOG in %s)", d.opts.Vendor, d.siteOptionsPath)
 }

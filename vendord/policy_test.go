@@ -150,3 +150,26 @@ func TestOptionsRereadKeepsHolders(t *testing.T) {
 	assert.ErrorIs(t, err, &wire.Error{Code: wire.CodeFeatExclude})
 	assert.Equal(t, "1", h.inUse(t, "f"), "the holder from before the reread is kept")
 }
+
+// DEBUGLOG sends this daemon's log lines to a file of its own.
+func TestDebugLogOfTheOptionsFile(t *testing.T) {
+	h := startDaemon(t, "FEATURE f demo 1.0 permanent 1 SIGN=0\n", withOptionsFile(t, "# none yet\n"))
+	dir := filepath.Dir(h.licensePath)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "demo.opt"), []byte("DEBUGLOG +demo-debug.log\n"), 0o644))
+	require.NoError(t, h.ctl.SendReread())
+	path := filepath.Join(dir, "demo-debug.log")
+	require.Eventually(t, func() bool { return strings.Contains(h.log.String(), "Debug log of demo continues in "+path) },
+		5*time.Second, 5*time.Millisecond)
+	_, _, err := call(t, h.dial(t, "alice"), "CHECKOUT", "feature", "f")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		b, _ := os.ReadFile(path)
+		return strings.Contains(string(b), `OUT: "f" alice@h1`)
+	}, 5*time.Second, 5*time.Millisecond)
+	assert.NotContains(t, h.log.String(), `OUT: "f" alice@h1`, "the lines go to the debug log instead")
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "demo.opt"), []byte("# no DEBUGLOG\n"), 0o644))
+	require.NoError(t, h.ctl.SendReread())
+	require.Eventually(t, func() bool { return strings.Contains(h.log.String(), "Debug log back in lmgrd's log") },
+		5*time.Second, 5*time.Millisecond)
+}
