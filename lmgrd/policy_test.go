@@ -88,3 +88,33 @@ func TestTriadOptionsFileEnrolledOnOneMemberAppliesOnAll(t *testing.T) {
 	}, 15*time.Second, 100*time.Millisecond)
 	assert.ErrorIs(t, err, &wire.Error{Code: wire.CodeFeatExclude}, "the new master applies the same options")
 }
+
+// The enrolled options file is part of the triad's durable state: after a
+// kill -9 of all three members it applies again, and holders are kept.
+func TestTriadOptionsFileHoldsAcrossAFullRestart(t *testing.T) {
+	tc, dirs := enrolTriad(t)
+	opt := "EXCLUDE solver USER mallory\nMAX 1 solver USER alice\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dirs[1], "demo.opt"), []byte(opt), 0o644))
+	alice := triadClient(t, tc, "alice")
+	_ = checkoutReady(t, alice, "solver", 1)
+	require.Eventually(t, func() bool {
+		_, err := alice.Checkout(ctx(t), "solver", "", 1)
+		return wire.ToError(err) != nil && wire.ToError(err).Code == wire.CodeMaxLimit
+	}, 10*time.Second, 50*time.Millisecond, "MAX never applied")
+
+	tc.killMembers(t, 0, 1, 2)
+	for i := range triadHosts {
+		tc.start(t, i)
+	}
+	tc.waitMaster(t, "")
+	mallory := triadClient(t, tc, "mallory")
+	var err error
+	require.Eventually(t, func() bool {
+		_, err = mallory.Checkout(ctx(t), "solver", "", 1)
+		we := wire.ToError(err)
+		return we != nil && we.Code != wire.CodeServBusy && we.Code != wire.CodeBusyNewServ && we.Code != wire.CodeCantConnect
+	}, 20*time.Second, 100*time.Millisecond)
+	assert.ErrorIs(t, err, &wire.Error{Code: wire.CodeFeatExclude}, "EXCLUDE after the restart")
+	_, err = alice.Checkout(ctx(t), "solver", "", 1)
+	assert.ErrorIs(t, err, &wire.Error{Code: wire.CodeMaxLimit}, "MAX counts alice's kept license after the restart")
+}
