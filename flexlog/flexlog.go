@@ -65,9 +65,36 @@ func (f *Formatter) Format(e *logrus.Entry) ([]byte, error) {
 		b.WriteString(e.Message)
 		writeFields(b, e.Data)
 	}
-	b.WriteByte('\n')
-	return append([]byte(nil), b.Bytes()...), nil
+	line := escapeControls(b.Bytes())
+	return append(line, '\n'), nil
 }
+
+// escapeControls returns a copy of line with every control byte (and DEL)
+// written as \xNN: a broken license file or a hostile client name must not
+// reach the terminal or split the log into forged lines.
+func escapeControls(line []byte) []byte {
+	clean := true
+	for _, c := range line {
+		if c < 0x20 || c == 0x7f {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return append(make([]byte, 0, len(line)+1), line...)
+	}
+	out := make([]byte, 0, len(line)+16)
+	for _, c := range line {
+		if c < 0x20 || c == 0x7f {
+			out = append(out, '\\', 'x', hexDigits[c>>4], hexDigits[c&15])
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+const hexDigits = "0123456789abcdef"
 
 func writeUsage(b *bytes.Buffer, event string, data logrus.Fields) {
 	fmt.Fprintf(b, "%s: %q %v@%v", event, fmt.Sprint(data[FieldFeature]), data[FieldUser], data[FieldHost])

@@ -2,6 +2,7 @@ package flexlog
 
 import (
 	"bytes"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -84,4 +85,15 @@ func TestBufferedWriterFlushesPeriodicallyAndOnClose(t *testing.T) {
 	require.NoError(t, slow.Close())
 	require.NoError(t, b.Close())
 	assert.Equal(t, "one\ntwo\n", out.String())
+}
+
+func TestControlCharactersAreEscaped(t *testing.T) {
+	var buf bytes.Buffer
+	log := New(&buf, "demo")
+	log.WithFields(logrus.Fields{FieldEvent: EventOut, FieldFeature: "solver", FieldUser: "eve\n12:00:00 (lmgrd) forged", FieldHost: "h\x1b[31m"}).Info("usage")
+	log.Info("bad byte \x00 and tab\there\x7f")
+	out := buf.String()
+	assert.Equal(t, 2, strings.Count(out, "\n"), "one line per entry: %q", out)
+	assert.Contains(t, out, `OUT: "solver" eve\x0a12:00:00 (lmgrd) forged@h\x1b[31m`)
+	assert.Contains(t, out, `bad byte \x00 and tab\x09here\x7f`)
 }

@@ -127,6 +127,10 @@ func Run(ctx context.Context, opts Options) error {
 
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.acceptLoop() }()
+	if s.opts.Hangups != nil {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.reopenLogOnHangup() }()
+	}
 	if err := s.startWatcher(); err != nil {
 		log.WithError(err).Warn("Cannot watch license files; use lmreread after changes")
 	}
@@ -149,25 +153,43 @@ func openLog(opts Options) (*logrus.Logger, func(), error) {
 	if opts.LogFile == "" {
 		return flexlog.New(os.Stdout, "lmgrd"), func() {}, nil
 	}
-	flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
-	path := opts.LogFile
+	path, truncate := opts.LogFile, true
 	if strings.HasPrefix(path, "+") {
-		path = path[1:]
-		flags = os.O_CREATE | os.O_WRONLY | os.O_APPEND
+		path, truncate = path[1:], false
 	}
-	f, err := os.OpenFile(path, flags, 0o644)
+	// O_APPEND always: vendor daemons' lines and a copytruncate rotation
+	// never leave holes or overwrite lmgrd's lines; SIGHUP reopens it.
+	f, err := flexlog.OpenFile(path, truncate)
 	if err != nil {
 		return nil, nil, fmt.Errorf("debug log: %w", err)
 	}
-	// O_APPEND from here on, so that vendor daemons writing to the same
-	// file never overwrite lmgrd's lines.
-	if flags&os.O_TRUNC != 0 {
-		f.Close()
-		if f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0); err != nil {
-			return nil, nil, fmt.Errorf("debug log: %w", err)
+	return flexlog.New(f, "lmgrd"), func() { f.Close() }, nil
+}
+
+// reopenLogOnHangup reopens the debug log on each SIGHUP (opts.Hangups):
+// logrotate renames the file and signals, and lmgrd goes on in a new file
+// of the same name. A hangup never stops lmgrd.
+func (s *server) reopenLogOnHangup() {
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case _, ok := <-s.opts.Hangups:
+			if !ok {
+				return
+			}
+			f, isFile := s.log.Out.(*flexlog.File)
+			if !isFile {
+				s.log.Info("SIGHUP received: the debug log is not a file (-l); nothing to reopen")
+				continue
+			}
+			if err := f.Reopen(); err != nil {
+				s.log.Errorf("SIGHUP received: cannot reopen the debug log %s: %v; still writing to the old file", f.Path(), err)
+				continue
+			}
+			s.log.Infof("SIGHUP received: debug log %s reopened", f.Path())
 		}
 	}
-	return flexlog.New(f, "lmgrd"), func() { f.Close() }, nil
 }
 
 // logLoadError writes one log line per problem so each names its file:line.
@@ -314,4 +336,7 @@ func loadClusterKey(opts Options) (*clusterkey.Key, error) {
 }
 
 // logWriter is where vendor daemons write their debug-log lines.
-func (s *server) logWriter() io.Writer { return s.log.Out }
+// logWriter is where a vendor daemon's output goes: lmgrd's log, line by
+// line through a pipe, so that its lines follow the log when SIGHUP
+// reopens it and never cut into lmgrd's own lines.
+func (s *server) logWriter() io.Writer { return &flexlog.LineWriter{W: s.log.Out} }

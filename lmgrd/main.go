@@ -94,6 +94,10 @@ func main() {
 			}
 			ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP) // logrotate, a closed terminal: reopen the log, never stop
+			defer signal.Stop(hup)
+			opts.Hangups = hup
 			return Run(ctx, opts)
 		},
 	}

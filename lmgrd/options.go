@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -85,6 +86,8 @@ type Options struct {
 	GreetingTimeout time.Duration
 
 	Logger *logrus.Logger
+	// Hangups delivers SIGHUP (main): each reopens the debug log.
+	Hangups <-chan os.Signal
 }
 
 // NewOptions returns the defaults.

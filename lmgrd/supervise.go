@@ -195,8 +195,8 @@ func (s *server) startVendor(v *vendorProc) (*exec.Cmd, error) {
 	}.Argv()
 	cmd := exec.Command(bin, args...)
 	cmd.ExtraFiles = []*os.File{child}
-	cmd.Stdout = s.logWriter()
-	cmd.Stderr = s.logWriter()
+	logw := s.logWriter()
+	cmd.Stdout, cmd.Stderr = logw, logw // one writer: os/exec then writes from one goroutine
 	// The child dies with lmgrd even on SIGKILL; it also exits when the
 	// handoff channel closes.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: true}

@@ -31,6 +31,9 @@ func main() {
 			if opts.HandoffFD >= 0 {
 				opts.Handoff = os.NewFile(uintptr(opts.HandoffFD), "handoff")
 			}
+			// A hangup (a closed terminal, a signal meant for lmgrd's log)
+			// must not stop a vendor daemon: its output goes through lmgrd.
+			signal.Ignore(syscall.SIGHUP)
 			ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			return Run(ctx, opts)
