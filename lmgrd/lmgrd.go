@@ -127,6 +127,8 @@ func Run(ctx context.Context, opts Options) error {
 
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.acceptLoop() }()
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); flexlog.WriteTimestamps(s.ctx, s.log, nil) }()
 	if s.opts.Hangups != nil {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); s.reopenLogOnHangup() }()

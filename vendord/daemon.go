@@ -170,6 +170,8 @@ func Run(ctx context.Context, opts Options) error {
 	go func() { defer d.wg.Done(); d.expireLoop(ctx) }()
 	d.wg.Add(1)
 	go func() { defer d.wg.Done(); d.flushReports(ctx) }()
+	d.wg.Add(1)
+	go func() { defer d.wg.Done(); flexlog.WriteTimestamps(ctx, d.log, d.now) }()
 
 	<-ctx.Done()
 	d.log.Infof("Shutting down %s", opts.Vendor)

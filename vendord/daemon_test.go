@@ -125,6 +125,7 @@ func startDaemon(t *testing.T, features string, tweak func(*Options)) *harness {
 	opts.Now = h.clock.Now
 	opts.Monotonic = h.clock.Mono
 	opts.ExpireEvery = 5 * time.Millisecond
+	opts.ReportFlushEvery = 5 * time.Millisecond
 	opts.HeartbeatTimeout = time.Minute
 	if tweak != nil {
 		tweak(&opts)

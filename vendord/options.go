@@ -24,6 +24,9 @@ type Options struct {
 
 	// ExpireEvery is how often silent clients and expired lines are looked for.
 	ExpireEvery time.Duration
+	// ReportFlushEvery is how often the report log's buffer is written
+	// (0: every second).
+	ReportFlushEvery time.Duration
 
 	// AdminReserve is how many connections beyond the client limit are kept
 	// for lmstat, lmdown and lmremove, so an admin always gets in.

@@ -267,7 +267,11 @@ func (d *daemon) openReportLog() {
 // flushReports writes the buffered report log lines every
 // reportFlushEvery until ctx ends, then closes the log.
 func (d *daemon) flushReports(ctx context.Context) {
-	t := time.NewTicker(reportFlushEvery)
+	every := d.opts.ReportFlushEvery
+	if every <= 0 {
+		every = reportFlushEvery
+	}
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
