@@ -92,8 +92,21 @@ func (p *parser) msg(format string, args []any) string {
 	return p.kw + ": " + fmt.Sprintf(format, args...)
 }
 
+// Size limits of a license line (docs/protocol.md §10): a line the vendor
+// daemons serve travels inside status records, and its attributes are
+// shown by lmstat; a longer one is refused at load, with its file:line.
+const (
+	MaxLineBytes  = 16 << 10 // a logical line, continuations joined
+	MaxValueBytes = 4 << 10  // one attribute value: VENDOR_STRING, NOTICE, ...
+)
+
 func (p *parser) line(ll logicalLine) {
 	p.pos = Pos{File: p.f.Name, Line: ll.line}
+	if len(ll.text) > MaxLineBytes {
+		p.kw = ""
+		p.errorf("line of %d bytes, at most %d", len(ll.text), MaxLineBytes)
+		return
+	}
 	toks, err := tokenize(ll.text, p.toks)
 	p.toks = toks // reused by the next line: nothing keeps a token
 	p.kw = ""
@@ -180,6 +193,10 @@ func (p *parser) attr(t token) (Attr, bool) {
 	}
 	if !validKey(t.key) {
 		p.errorf("%q: want KEYWORD=value", t.text)
+		return Attr{}, false
+	}
+	if len(t.value) > MaxValueBytes {
+		p.errorf("%s is %d bytes, at most %d", strings.ToUpper(t.key), len(t.value), MaxValueBytes)
 		return Attr{}, false
 	}
 	return Attr{Key: t.key, Value: t.value}, true

@@ -286,3 +286,32 @@ func TestTriad(t *testing.T) {
 		}
 	}
 }
+
+func TestOversizedLinesAndValuesAreRefusedWithTheirLine(t *testing.T) {
+	big := strings.Repeat("x", MaxValueBytes+1)
+	text := "FEATURE ok v 1.0 permanent 1 SIGN=0\n" +
+		"FEATURE vs v 1.0 permanent 1 VENDOR_STRING=\"" + big + "\" SIGN=0\n" +
+		"FEATURE notice v 1.0 permanent 1 NOTICE=" + big + " SIGN=0\n" +
+		"FEATURE long v 1.0 permanent 1 " + strings.Repeat("A=b ", MaxLineBytes/4) + "\n" +
+		"FEATURE ok2 v 1.0 permanent 1 SIGN=0\n"
+	f, err := Parse("big.lic", []byte(text))
+	if err == nil {
+		t.Fatal("oversized lines were accepted")
+	}
+	for _, want := range []string{
+		"big.lic:2: FEATURE vs: VENDOR_STRING is 4097 bytes, at most 4096",
+		"big.lic:3: FEATURE notice: NOTICE is 4097 bytes, at most 4096",
+		"big.lic:4: line of ",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("errors lack %q:\n%v", want, err)
+		}
+	}
+	var names []string
+	for _, ft := range f.Features {
+		names = append(names, ft.Name)
+	}
+	if strings.Join(names, " ") != "ok ok2" {
+		t.Errorf("features kept: %v, want the good lines ok ok2", names)
+	}
+}

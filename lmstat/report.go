@@ -15,6 +15,9 @@ type Report struct {
 	Servers []Server
 	// LicenseFile is the path in "    License file(s) on HOST: PATH:".
 	LicenseFile string
+	// Incomplete is set when a status could not be had (a vendor daemon
+	// that is up did not answer, no master): lmutil then exits 1.
+	Incomplete bool
 	// Skipped are the license and options file lines the vendor daemons
 	// left out ("file:line: why (line ignored)"), printed after the vendor
 	// daemon status; nothing is printed when there are none.

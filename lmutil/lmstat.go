@@ -68,7 +68,7 @@ func lmstatCommand(env *environment) *cli.Command {
 			if err := lmstat.Write(w, report, opts); err != nil {
 				return err
 			}
-			if report.ConnectErr != "" {
+			if report.ConnectErr != "" || report.Incomplete {
 				return cli.Exit("", 1)
 			}
 			return nil
@@ -128,6 +128,7 @@ func gatherStatus(ctx context.Context, t target, feature string, now time.Time) 
 				r.Vendors = append(r.Vendors, lmstat.Vendor{Name: rec.Get("name"), Err: wire.NewError(wire.CodeServBusy, 1).Error()})
 			}
 		}
+		r.Incomplete = true
 		return r
 	}
 	r.VendorHost = t.servers[master].Host
@@ -144,6 +145,7 @@ func gatherStatus(ctx context.Context, t target, feature string, now time.Time) 
 			resp, recs, err := adminCall(ctx, t.servers[master], v.Name, req)
 			if err != nil {
 				v.Up, v.Err = false, err.Error()
+				r.Incomplete = true // up, but no status: never a silent exit 0
 			} else {
 				v.Unsigned = resp.Get("unsigned") == "1" // lmgrd -unsigned
 				r.Features = append(r.Features, featuresOf(v.Name, recs)...)
