@@ -364,3 +364,17 @@ func TestTriadPeerLmdownMustBeSignedWithTheClusterKey(t *testing.T) {
 	}
 	tc.procs[2].waitLog(t, "SHUTDOWN request from triad peer mallory at evil")
 }
+
+// lmstat -c port@standby answers as FlexLM: all three servers, the master
+// marked, the vendor daemons' status from the master, exit 0.
+func TestLmstatThroughAStandbyShowsTheMaster(t *testing.T) {
+	tc := startTriad(t, true)
+	tc.waitMaster(t, "127.0.0.1")
+	out, code := lmutil(t, nil, "lmstat", "-a", "-c", fmt.Sprintf("%d@127.0.0.2", tc.port))
+	require.Equal(t, 0, code, out)
+	assert.Contains(t, out, fmt.Sprintf("License server status: %d@127.0.0.1,%d@127.0.0.2,%d@127.0.0.3", tc.port, tc.port, tc.port))
+	assert.Contains(t, out, "127.0.0.1: license server UP (MASTER) v")
+	assert.Contains(t, out, "Vendor daemon status (on 127.0.0.1):")
+	assert.Contains(t, out, "demo: UP v")
+	assert.Contains(t, out, "Users of solver:  (Total of 3 licenses issued;")
+}

@@ -76,6 +76,23 @@ func lmstatCommand(env *environment) *cli.Command {
 	}
 }
 
+// triadMembers are the SERVER records of an INFO answer, when they name
+// a triad.
+func triadMembers(recs []wire.Message) []licfile.HostPort {
+	var out []licfile.HostPort
+	for _, rec := range recs {
+		if rec.Verb != "SERVER" {
+			continue
+		}
+		port, err := rec.Int("port")
+		if err != nil || rec.Get("host") == "" {
+			return nil
+		}
+		out = append(out, licfile.HostPort{Host: rec.Get("host"), Port: port})
+	}
+	return out
+}
+
 // gatherStatus asks every server of t for its view (INFO), then the
 // master's vendor daemons for their features and holders (STATUS).
 func gatherStatus(ctx context.Context, t target, feature string, now time.Time) lmstat.Report {
@@ -110,6 +127,14 @@ func gatherStatus(ctx context.Context, t target, feature string, now time.Time) 
 	if firstUp < 0 {
 		r.ConnectErr = firstErr.Error()
 		return r
+	}
+	if len(t.servers) == 1 {
+		// One member of a triad named (-c port@standby): like FlexLM, which
+		// gets the license file from the server, ask all three, so that the
+		// master answers and is marked.
+		if members := triadMembers(records[0]); len(members) == 3 {
+			return gatherStatus(ctx, target{spec: t.spec, servers: members}, feature, now)
+		}
 	}
 	about := master
 	if about < 0 {
