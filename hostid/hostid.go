@@ -83,6 +83,31 @@ func IsHost(ip net.IP, host string) bool {
 	return false
 }
 
+// OwnAddress is the address of this machine that host (a SERVER line's
+// host name or address) names: host itself when it is an IP address, else
+// the first address it resolves to that belongs to this machine (loopback
+// included). nil when there is none.
+func OwnAddress(host string) net.IP {
+	if ip := net.ParseIP(host); ip != nil {
+		return ip
+	}
+	addrs, err := lookupIP(host)
+	if err != nil {
+		return nil
+	}
+	for _, a := range addrs {
+		if a.To4() != nil && isLocalIP(a, interfaceAddrs) {
+			return a
+		}
+	}
+	for _, a := range addrs {
+		if isLocalIP(a, interfaceAddrs) {
+			return a
+		}
+	}
+	return nil
+}
+
 // IsLocalPeer reports whether a connection's remote address is on this
 // machine: a loopback address, one of this machine's own interface
 // addresses (net.InterfaceAddrs: a connection from this host to its own

@@ -302,7 +302,7 @@ func (s *server) checkHostID() error {
 }
 
 func (s *server) listen() error {
-	addr := net.JoinHostPort(bindHost(s.host, len(s.servers) > 1), strconv.Itoa(s.port))
+	addr := net.JoinHostPort(bindHost(s.host, len(s.servers) > 1 && !s.opts.BindAny), strconv.Itoa(s.port))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w (is another lmgrd using port %d?)", addr, err, s.port)
@@ -311,12 +311,17 @@ func (s *server) listen() error {
 	return nil
 }
 
-// bindHost is where to listen. Triad members bind their own SERVER host so
-// that three of them can share a port on 127.0.0.1-3; a lone server listens
-// on every address, as FlexLM does.
+// bindHost is where to listen. Triad members bind the address of their
+// own SERVER host (an IP address, or what its name resolves to on this
+// machine), so that three of them can share a port on one machine, by
+// address or by host names in /etc/hosts, and peers see them connect from
+// that address; -bind-any keeps the wildcard. A lone server listens on
+// every address, as FlexLM does.
 func bindHost(host string, triad bool) string {
-	if triad && net.ParseIP(host) != nil {
-		return host
+	if triad {
+		if ip := hostid.OwnAddress(host); ip != nil {
+			return ip.String()
+		}
 	}
 	return ""
 }

@@ -34,6 +34,7 @@ func main() {
 			&cli.StringSliceFlag{Name: "unsigned", Usage: "serve the licenses of `VENDOR` without checking signatures (repeat it, or a comma list)"},
 			&cli.StringSliceFlag{Name: "x", Usage: "disable `lmdown` or `lmremove`"},
 			&cli.StringFlag{Name: "self", Usage: "which SERVER line `HOST` this process is"},
+			&cli.BoolFlag{Name: "bind-any", Usage: "a triad member listens on every address, not only its SERVER host's"},
 			&cli.StringFlag{Name: "state", Usage: "`DIR` of a triad member's raft log (default /var/lib/lmtriad/HOST-PORT)"},
 			&cli.BoolFlag{Name: "no-fsync", Usage: "write the triad's raft log without waiting for the disk (survives process crashes, not power cuts)"},
 			&cli.StringFlag{Name: "cluster-key", EnvVars: []string{"LMTRIAD_CLUSTER_KEY"}, Usage: "the triad's cluster key `FILE` (lmutil lmkeygen -cluster FILE)"},
@@ -68,6 +69,7 @@ func main() {
 				opts.Unsigned = append(opts.Unsigned, strings.Split(v, ",")...)
 			}
 			opts.Self = c.String("self")
+			opts.BindAny = c.Bool("bind-any")
 			opts.ClusterKeyFile = c.String("cluster-key")
 			opts.StateDir = c.String("state")
 			opts.NoFsync = c.Bool("no-fsync")

@@ -36,6 +36,9 @@ type Options struct {
 	// checked (their daemons get vendorctl.Args.Unsigned).
 	Unsigned []string
 	Self     string // -self: which SERVER line host this process is
+	// BindAny (-bind-any) makes a triad member listen on every address,
+	// as a lone server does, instead of its SERVER host's own.
+	BindAny bool
 
 	// ClusterKeyFile is -cluster-key: the triad's shared secret
 	// (lmutil lmkeygen -cluster); a triad member needs it. ClusterKey,

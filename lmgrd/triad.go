@@ -16,6 +16,7 @@ import (
 	"github.com/lmtriad/lmtriad/enrol"
 	"github.com/lmtriad/lmtriad/flexlog"
 	"github.com/lmtriad/lmtriad/handoff"
+	"github.com/lmtriad/lmtriad/hostid"
 	"github.com/lmtriad/lmtriad/licfile"
 	"github.com/lmtriad/lmtriad/pool"
 	"github.com/lmtriad/lmtriad/quorum"
@@ -132,7 +133,7 @@ func newTriad(s *server, files []*licfile.File, key *clusterkey.Key, clock func(
 		return nil, fmt.Errorf("triad: %w", err)
 	}
 	tr := quorum.NewTLSTransport(quorum.TLSConfig{Self: s.self, Hosts: hosts, Addrs: addrs, Key: key, Log: s.log,
-		LocalIP: net.ParseIP(s.host), ReadTimeout: 4 * time.Duration(timing.ElectionTicks) * timing.Tick})
+		LocalIP: s.localIP(), ReadTimeout: 4 * time.Duration(timing.ElectionTicks) * timing.Tick})
 	t := &triad{s: s, timing: timing, clock: clock, start: clock(), node: node, store: store, tr: tr,
 		tables: tables, props: make(chan proposal, 4096), wake: make(chan struct{}, 1),
 		genSeq: uint64(time.Now().UnixNano()) &^ 3, lastSnap: ms.snap, state: ms,
@@ -149,6 +150,15 @@ func newTriad(s *server, files []*licfile.File, key *clusterkey.Key, clock func(
 // /var/lib/lmtriad (root) or $XDG_STATE_HOME/lmtriad (~/.local/state/lmtriad),
 // in a directory per SERVER host and port so that members sharing a
 // machine never share a log.
+// localIP is the address links to peers are dialled from: the one the
+// listener is bound to (nil: any).
+func (s *server) localIP() net.IP {
+	if s.opts.BindAny {
+		return nil
+	}
+	return hostid.OwnAddress(s.host)
+}
+
 func stateDir(dir, host string, port int) (string, error) {
 	dir, err := stateDirPath(dir, host, port)
 	if err != nil {

@@ -158,7 +158,7 @@ func Run(ctx context.Context, opts Options) error {
 		go func() { <-ctx.Done(); d.ctl.Close() }()
 	}
 	if opts.DirectPort != 0 {
-		ln, err := net.Listen("tcp", net.JoinHostPort(bindHost(opts.ServerHost), fmt.Sprint(opts.DirectPort)))
+		ln, err := net.Listen("tcp", net.JoinHostPort(bindHost(opts.ServerHost, opts.Triad), fmt.Sprint(opts.DirectPort)))
 		if err != nil {
 			return fmt.Errorf("vendord %s: port %d: %w", opts.Vendor, opts.DirectPort, err)
 		}
@@ -192,11 +192,17 @@ func (d *daemon) poolOptions() pool.Options {
 		Policy: d.siteOptions.Load()}
 }
 
-// bindHost is the address to bind for a SERVER host: its IP when it is one
-// (a triad on 127.0.0.1-3 shares a port), else every address.
-func bindHost(host string) string {
-	if net.ParseIP(host) != nil {
+// bindHost is the address to bind for a SERVER host: its IP, or the
+// address of this machine its name resolves to (a triad on one machine
+// shares a port), else every address.
+func bindHost(host string, triad bool) string {
+	if ip := net.ParseIP(host); ip != nil {
 		return host
+	}
+	if triad {
+		if ip := hostid.OwnAddress(host); ip != nil {
+			return ip.String()
+		}
 	}
 	return ""
 }
