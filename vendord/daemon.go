@@ -43,6 +43,9 @@ type daemon struct {
 	mu    sync.Mutex // guards pool, pools, gen, ready and commit
 	pool  *pool.State
 	pools []licfile.Pool
+	// packages are the names of this vendor's PACKAGE lines: a checkout of
+	// one gets -125 when no pool has that name.
+	packages map[string]bool
 	// A triad member's daemon serves the table lmgrd hands it (generation
 	// gen); ready once that table holds this vendor's pools. Every change it
 	// makes goes through commit to the triad's log before a client hears of it.
@@ -107,7 +110,7 @@ func Run(ctx context.Context, opts Options) error {
 	d.role.Store(&role{serving: !opts.Triad, code: wire.CodeServBusy})
 
 	d.logSignaturePolicy()
-	pools, policy, err := d.loadPools()
+	pools, policy, packages, err := d.loadPools()
 	if err != nil {
 		d.log.WithError(err).Error("Cannot read license file")
 		return err
@@ -117,7 +120,7 @@ func Run(ctx context.Context, opts Options) error {
 		d.log.Error("No features to serve, exiting")
 		return errNoFeatures
 	}
-	d.pools = pools
+	d.pools, d.packages = pools, packages
 	d.pool = pool.New(pools, d.poolOptions())
 	d.maxClients = opts.MaxConnections
 	if d.maxClients == 0 {
@@ -190,13 +193,13 @@ func bindHost(host string) string {
 	return ""
 }
 
-func (d *daemon) loadPools() ([]licfile.Pool, *options.Options, error) {
+func (d *daemon) loadPools() ([]licfile.Pool, *options.Options, map[string]bool, error) {
 	files, err := licfile.Load(d.opts.LicensePath)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := d.verifySignatures(files); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	policy := d.loadPolicy(files)
 	all, excluded := licfile.Pools(files, d.now())
@@ -209,7 +212,7 @@ func (d *daemon) loadPools() ([]licfile.Pool, *options.Options, error) {
 			mine = append(mine, p)
 		}
 	}
-	return mine, policy, nil
+	return mine, policy, licfile.PackageNames(files, d.opts.Vendor), nil
 }
 
 func (d *daemon) logServing(pools []licfile.Pool) {
@@ -289,14 +292,14 @@ func (d *daemon) command(ctx context.Context, m vendorctl.Message) {
 }
 
 func (d *daemon) reread() {
-	pools, policy, err := d.loadPools()
+	pools, policy, packages, err := d.loadPools()
 	if err != nil {
 		d.log.WithError(err).Error("Reread failed, still serving the licenses read before")
 		return
 	}
 	var deltas []pool.Delta
 	d.mu.Lock()
-	d.pools = pools
+	d.pools, d.packages = pools, packages
 	d.siteOptions.Store(policy)
 	if d.mayChange() { // a standby gets the master's Reload delta instead
 		deltas = d.pool.Reload(pools, d.now())

@@ -153,6 +153,10 @@ func (s *session) checkout(req wire.Message) wire.Message {
 	h, deltas, err := d.pool.Checkout(creq, d.now())
 	d.queue(deltas)
 	commit, seq := d.commit, d.pool.Seq()
+	if denial := (*pool.Denial)(nil); errors.As(err, &denial) && denial.Code == pool.CodeNoFeature && d.packages[creq.Feature] {
+		// A PACKAGE name has no pool of its own (licfile.Pools).
+		err = pool.NewDenial(pool.CodeJustPackage)
+	}
 	d.mu.Unlock()
 	if err != nil {
 		var denial *pool.Denial
