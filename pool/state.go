@@ -146,6 +146,10 @@ type State struct {
 	// a checkout taking one back.
 	lingerQ  lingerHeap
 	lingerBy map[lingerKey][]*holder
+
+	// named is the named users of USER_BASED and HOST_BASED pools: pool
+	// key -> user (host) -> last used (named.go).
+	named map[string]map[string]time.Time
 }
 
 // poolSet is the pool structure built from one license-file read.
@@ -224,6 +228,7 @@ func New(pools []licfile.Pool, opts Options) *State {
 		sessions: make(map[uint64]*session),
 		idle:     make(map[uint64]*session),
 		lingerBy: make(map[lingerKey][]*holder),
+		named:    make(map[string]map[string]time.Time),
 	}
 	if s.loc == nil {
 		s.loc = time.UTC
@@ -253,6 +258,13 @@ func newPoolSet(pools []licfile.Pool, loc *time.Location, pol *options.Options) 
 			lock:  nodelock.ParseLock(p.HostID),
 			dup:   parseDupGroup(p.DupGroup),
 			set:   ps,
+		}
+		// A named user (host) holds one seat however many licenses it has.
+		switch {
+		case p.UserBased:
+			st.dup = dupUser
+		case p.HostBased:
+			st.dup = dupHost
 		}
 		// Year 0 is "permanent" in license files, whatever the parser left.
 		if !p.Expiry.IsZero() && p.Expiry.Year != 0 {
@@ -734,7 +746,13 @@ func (s *State) Checkout(req CheckoutRequest, now time.Time) (Holder, []Delta, e
 	s.insert(h, p, c.Session, now)
 	s.active(h.sess)
 	out := h.export()
-	return out, []Delta{s.emit(Delta{Kind: Grant, Time: now, Holder: out})}, nil
+	ds := []Delta{s.emit(Delta{Kind: Grant, Time: now, Holder: out})}
+	if p.named() {
+		if d, ok := s.useNamed(p, p.namedKey(c.User, c.Host), now); ok {
+			ds = append(ds, d)
+		}
+	}
+	return out, ds, nil
 }
 
 // choose picks the pool for a new checkout or explains the denial.
@@ -771,6 +789,12 @@ func (s *State) choose(req *CheckoutRequest, now time.Time) (*poolState, error) 
 			continue
 		}
 		reached = max(reached, 4)
+		if p.named() && !pol.IncludeListed(p.ref) {
+			if listCode == 0 {
+				listCode = CodeUserBased
+			}
+			continue
+		}
 		if pol != nil {
 			if code, _ := pol.Allowed(p.ref, r); code != 0 {
 				if listCode == 0 {
@@ -793,6 +817,9 @@ func (s *State) choose(req *CheckoutRequest, now time.Time) (*poolState, error) 
 			continue
 		}
 		reached = 8
+		if p.named() && !s.hasSeat(p, p.namedKey(c.User, c.Host)) {
+			continue
+		}
 		if p.fits(extra) {
 			return p, nil
 		}
