@@ -46,6 +46,8 @@ type daemon struct {
 	// packages are the names of this vendor's PACKAGE lines: a checkout of
 	// one gets -125 when no pool has that name.
 	packages map[string]bool
+	// nextRecycle is when -auto-recycle next runs (recycle.go).
+	nextRecycle time.Time
 	// A triad member's daemon serves the table lmgrd hands it (generation
 	// gen); ready once that table holds this vendor's pools. Every change it
 	// makes goes through commit to the triad's log before a client hears of it.
@@ -465,15 +467,19 @@ func (d *daemon) expireLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			var deltas []pool.Delta
+			var deltas, recycled []pool.Delta
 			d.mu.Lock()
+			now := d.now()
 			if d.mayChange() { // a standby's holders are the master's to expire
-				deltas = d.pool.Expire(d.now())
+				deltas = d.pool.Expire(now)
 				d.queue(deltas)
 			}
+			recycled = d.autoRecycle(now)
+			d.queue(recycled)
 			d.mu.Unlock()
 			d.logDeltas(deltas)
 			d.revoke(deltas)
+			d.logRecycled(recycled, " (automatic)")
 		}
 	}
 }

@@ -62,6 +62,8 @@ func (s *session) Handle(req wire.Message) (wire.Message, []wire.Message, bool) 
 		return resp, records, false
 	case "REMOVE":
 		return s.remove(req), nil, false
+	case "RECYCLE":
+		return s.recycle(req), nil, false
 	case "SHUTDOWN", "REREAD":
 		// Only lmgrd stops or rereads its vendor daemons (lmdown, lmreread
 		// and the license watch all go through it), after its own checks.
