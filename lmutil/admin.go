@@ -175,20 +175,52 @@ func lmremoveCommand(env *environment) *cli.Command {
 				req.Set("host", args[2])
 				req.Set("display", args[3])
 			}
-			return sendToMasterVendor(c, t, args[0], req)
+			return sendToMasterVendor(c, t, args[0], req, "lmremove", func(resp wire.Message) string {
+				return fmt.Sprintf("%s license(s) of %s freed", resp.Get("removed"), args[0])
+			})
+		},
+	}
+}
+
+func lmrecycleCommand(env *environment) *cli.Command {
+	return &cli.Command{
+		Name:  "lmrecycle",
+		Usage: "free the seat of a named user of a USER_BASED or HOST_BASED feature",
+		UsageText: "lmrecycle [-c port@host] feature user\n" +
+			"   (user: the host for a HOST_BASED feature; the user must hold no license and\n" +
+			"   have been last used 30 days ago or more)",
+		Before: withAdminLogin(env),
+		Flags: []cli.Flag{
+			passwordFileFlag(),
+			&cli.StringFlag{Name: "c", Usage: "license `PATH`"},
+		},
+		Action: func(c *cli.Context) error {
+			args := c.Args().Slice()
+			if len(args) != 2 {
+				return cli.Exit("usage: "+c.Command.UsageText, 2)
+			}
+			t, err := resolveTarget(c.String("c"), env.getenv)
+			if err != nil {
+				return err
+			}
+			req := wire.New("RECYCLE", "feature", args[0], "user", args[1])
+			return sendToMasterVendor(c, t, args[0], req, "lmrecycle", func(wire.Message) string {
+				return fmt.Sprintf("named user %s of %s recycled", args[1], args[0])
+			})
 		},
 	}
 }
 
 // sendToMasterVendor sends req to the vendor daemon serving feature, on
 // whichever member of t is serving.
-func sendToMasterVendor(c *cli.Context, t target, feature string, req wire.Message) error {
+// The command's name prefixes its output: done's text, or the error.
+func sendToMasterVendor(c *cli.Context, t target, feature string, req wire.Message, command string, done func(wire.Message) string) error {
 	var lastErr error
 	for _, hp := range t.servers {
 		// lmgrd routes an admin greeting that names a feature to its vendor.
 		resp, _, err := adminCallFeature(c.Context, hp, feature, req)
 		if err == nil {
-			fmt.Fprintf(c.App.Writer, "lmremove: %s license(s) of %s freed\n", resp.Get("removed"), feature)
+			fmt.Fprintf(c.App.Writer, "%s: %s\n", command, done(resp))
 			return nil
 		}
 		lastErr = err
@@ -197,7 +229,7 @@ func sendToMasterVendor(c *cli.Context, t target, feature string, req wire.Messa
 			break
 		}
 	}
-	return cli.Exit(fmt.Sprintf("lmremove: %v", lastErr), 1)
+	return cli.Exit(fmt.Sprintf("%s: %v", command, lastErr), 1)
 }
 
 func lmhostidCommand(env *environment) *cli.Command {
