@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -65,6 +66,17 @@ func TestUserBasedNamedUsersAndRecycle(t *testing.T) {
 	assert.Contains(t, h.log.String(), "RECYCLED named user bob of cad")
 	_, _, err = call(t, h.dial(t, "cid"), "CHECKOUT", "feature", "cad")
 	require.NoError(t, err, "bob's seat went to cid")
+
+	_, recs, err := call(t, admin, "STATUS", "feature", "cad")
+	require.NoError(t, err)
+	var named []string
+	for _, r := range recs {
+		if r.Verb == "NAMED" {
+			named = append(named, r.Get("user")+" "+r.Get("last_used"))
+		}
+	}
+	start := h.clock.Now().Add(-30 * 24 * time.Hour)
+	assert.Equal(t, []string{fmt.Sprintf("ann %d", start.Unix()), fmt.Sprintf("cid %d", h.clock.Now().Unix())}, named)
 }
 
 func TestAutoRecycleAtMidnightUTC(t *testing.T) {

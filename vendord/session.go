@@ -323,7 +323,7 @@ func (s *session) authorise(command string, disabled bool) *wire.Error {
 func anonymousStatus(resp wire.Message, records []wire.Message) (wire.Message, []wire.Message) {
 	kept := records[:0:0]
 	for _, r := range records {
-		if r.Verb != "HOLDER" && r.Verb != "RESERVATION" { // both name users
+		if r.Verb != "HOLDER" && r.Verb != "RESERVATION" && r.Verb != "NAMED" { // all name users
 			kept = append(kept, r)
 		}
 	}
