@@ -203,7 +203,7 @@ func lmrecycleCommand(env *environment) *cli.Command {
 			if err != nil {
 				return err
 			}
-			req := wire.New("RECYCLE", "feature", args[0], "user", args[1])
+			req := wire.New(wire.VerbRecycle, "feature", args[0], "user", args[1])
 			return sendToMasterVendor(c, t, args[0], req, "lmrecycle", func(wire.Message) string {
 				return fmt.Sprintf("named user %s of %s recycled", args[1], args[0])
 			})

@@ -62,7 +62,7 @@ func (s *session) Handle(req wire.Message) (wire.Message, []wire.Message, bool) 
 		return resp, records, false
 	case "REMOVE":
 		return s.remove(req), nil, false
-	case "RECYCLE":
+	case wire.VerbRecycle:
 		return s.recycle(req), nil, false
 	case "SHUTDOWN", "REREAD":
 		// Only lmgrd stops or rereads its vendor daemons (lmdown, lmreread
