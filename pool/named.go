@@ -30,8 +30,11 @@ import (
 // 30 days of a recycle), and one delta a day keeps the log small. Recycle
 // (and AutoRecycle, for every eligible one) frees the seat of a named user
 // who holds no license of the pool and was last used at least RecycleAge
-// ago, with a Recycle delta. Named users are in Snapshots and survive an
-// lmreread as long as their pool's key does.
+// ago, with a Recycle delta. Named users are in Snapshots and are kept by
+// pool key across an lmreread (a pool that goes away and comes back with the
+// same key finds its named users again). Only grants update the last-used
+// time (DSLS also updates it at check-in and on heartbeats; a grant each day
+// is what the 30 days need).
 
 // NamedUse and Recycle are the named-user deltas (named.go). Their values
 // are fixed apart from the other kinds' iota.
