@@ -2,6 +2,8 @@ package pool
 
 import (
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"testing"
 	"time"
@@ -178,4 +180,74 @@ func TestAutoRecycle(t *testing.T) {
 		t.Fatalf("got %+v, want ann's seat recycled (bob and cid hold a license)", ds)
 	}
 	checkInvariants(t, s)
+}
+
+// TestNamedReplicationProperty runs random checkouts, checkins, session
+// closes, recycles and automatic recycles over months on a USER_BASED and a
+// HOST_BASED pool: a replica applying the deltas and a state restored from
+// a snapshot midway end with the master's snapshot, and no pool ever has
+// more named users than its count.
+func TestNamedReplicationProperty(t *testing.T) {
+	pools := []licfile.Pool{pl("u", "fu", "1.0", 2, userBased), pl("h", "fh", "1.0", 2, hostBased)}
+	pol := parsePolicy(t, "INCLUDEALL USER u0\nINCLUDEALL USER u1\nINCLUDEALL USER u2\nINCLUDEALL USER u3\n"+
+		"INCLUDEALL HOST h0\nINCLUDEALL HOST h1\nINCLUDEALL HOST h2\n")
+	kinds := map[DeltaKind]int{}
+	for seed := uint64(1); seed <= 10; seed++ {
+		r := rand.New(rand.NewPCG(seed, seed+1))
+		master, replica := New(pools, Options{Policy: pol}), New(pools, Options{Policy: pol})
+		var restored *State
+		now := t0
+		for i := range 800 {
+			now = now.Add(time.Duration(r.IntN(36)) * time.Hour)
+			var ds []Delta
+			feature := []string{"fu", "fh"}[r.IntN(2)]
+			c := Client{Session: uint64(1 + r.IntN(6)), User: fmt.Sprintf("u%d", r.IntN(5)), Host: fmt.Sprintf("h%d", r.IntN(4))}
+			switch op := r.IntN(10); {
+			case op < 4:
+				_, ds, _ = master.Checkout(req(c, feature, "", 1), now)
+			case op < 6:
+				ds, _ = master.Checkin(c.Session, uint64(1+r.IntN(int(master.nextHandle))), now)
+			case op < 7:
+				ds = master.CloseSession(c.Session, now)
+			case op < 9:
+				who := c.User
+				if feature == "fh" {
+					who = c.Host
+				}
+				ds, _ = master.Recycle(feature, who, now)
+			default:
+				ds = master.AutoRecycle(now)
+			}
+			for _, d := range ds {
+				kinds[d.Kind]++
+				for _, s := range []*State{replica, restored} {
+					if s != nil {
+						if err := s.Apply(d); err != nil {
+							t.Fatalf("seed %d op %d: Apply(%v): %v", seed, i, d.Kind, err)
+						}
+					}
+				}
+			}
+			for _, p := range master.ps.pools {
+				if n := len(master.named[p.pool.Key]); n > p.pool.Count {
+					t.Fatalf("seed %d op %d: pool %s has %d named users", seed, i, p.pool.Key, n)
+				}
+			}
+			checkInvariants(t, master)
+			if i == 400 {
+				var err error
+				if restored, err = Restore(master.Snapshot(), Options{Policy: pol}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		assertSameSnapshot(t, master.Snapshot(), replica.Snapshot(), true)
+		assertSameSnapshot(t, master.Snapshot(), restored.Snapshot(), true)
+	}
+	for _, k := range []DeltaKind{Grant, Release, NamedUse, Recycle} {
+		if kinds[k] == 0 {
+			t.Errorf("no %v delta in the random runs", k)
+		}
+	}
+	t.Logf("kinds %v", kinds)
 }
