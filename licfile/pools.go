@@ -48,9 +48,11 @@ type poolLine struct {
 // USER_BASED...) of the enabling pool; its key is the enabling pool's key
 // followed by the component, so it never adds up with a FEATURE line of
 // the component's name. The package name itself keeps no pool (a checkout
-// of it is FlexLM's -125, see PackageNames). OPTIONS=SUITE is read but a
-// component checkout does not also consume a license of the package: suite
-// components expand like the others. A PACKAGE with no enabling line, or
+// of it is FlexLM's -125, see PackageNames). With OPTIONS=SUITE (where
+// components carry no count) a component checkout also takes one license
+// of the package: the components of one enabling pool share its capacity
+// (SuiteKey names them; the package counts the licenses held in all of them
+// together against it); SUITE_DUP_GROUP is not applied. A PACKAGE with no enabling line, or
 // a later PACKAGE line of a name already expanded, is left out.
 //
 // Every line left out is reported in excluded with its position and why.
@@ -325,7 +327,11 @@ func expandPackages(files []*File, pools []Pool, excluded []*Error) ([]Pool, []*
 					}
 					mult := max(c.Count, 1)
 					cp := *en
-					cp.Key = en.Key + " component " + strconv.Quote(c.Name) + " v" + normVersion(ver)
+					marker := componentMarker
+					if pk.Suite {
+						marker = suiteMarker
+					}
+					cp.Key = en.Key + marker + strconv.Quote(c.Name) + " v" + normVersion(ver)
 					cp.Name = c.Name
 					cp.Version = ver
 					cp.Count = en.Count * mult
@@ -361,6 +367,24 @@ func expandPackages(files []*File, pools []Pool, excluded []*Error) ([]Pool, []*
 		}
 	}
 	return append(out, comps...), excluded
+}
+
+// The pool keys of PACKAGE components: the enabling pool's key, a
+// marker, then the component's name and version.
+const (
+	componentMarker = " component "
+	suiteMarker     = " suite component "
+)
+
+// SuiteKey returns, for the key of a component pool of an OPTIONS=SUITE
+// PACKAGE, the key of the package's enabling pool, which the components of
+// that suite share; "" for any other key.
+func SuiteKey(poolKey string) string {
+	i := strings.LastIndex(poolKey, suiteMarker)
+	if i < 0 {
+		return ""
+	}
+	return poolKey[:i]
 }
 
 // PackageNames is the set of names of vendor's PACKAGE lines in files: a

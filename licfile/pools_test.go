@@ -263,3 +263,23 @@ func TestPoolsOfDemo(t *testing.T) {
 		t.Errorf("demo.lic pools = %q, excluded %v; want %q, none", got, excluded, want)
 	}
 }
+
+func TestSuiteKey(t *testing.T) {
+	f := mustParse(t, "a.lic", "FEATURE pk v 1.0 permanent 2"+sign+"\n"+
+		`PACKAGE pk v 1.0 COMPONENTS="c1 c2" OPTIONS=SUITE`+sign+"\n"+
+		"FEATURE pl v 1.0 permanent 2"+sign+"\n"+`PACKAGE pl v 1.0 COMPONENTS="c3"`+sign)
+	pools, excluded := Pools([]*File{f}, poolNow)
+	if len(excluded) != 0 {
+		t.Fatalf("excluded %v", excluded)
+	}
+	suites := map[string]string{}
+	for _, p := range pools {
+		suites[p.Name] = SuiteKey(p.Key)
+	}
+	if suites["c1"] == "" || suites["c1"] != suites["c2"] || suites["c3"] != "" {
+		t.Fatalf("got suites %q: want c1 and c2 in one suite, c3 in none", suites)
+	}
+	if !strings.Contains(suites["c1"], `"pk"`) {
+		t.Fatalf("suite key %q: want the enabling pool's", suites["c1"])
+	}
+}

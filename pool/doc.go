@@ -50,7 +50,10 @@
 // named.go.
 //
 // A pool's capacity is Count + OVERDRAFT, the OVERDRAFT capped by the
-// options file's MAX_OVERDRAFT. An uncounted pool has no capacity limit (and
+// options file's MAX_OVERDRAFT. The component pools of one OPTIONS=SUITE
+// PACKAGE (licfile.SuiteKey) also share it: a checkout of one fits only when
+// the licenses held in all of them together leave room (a component checkout
+// takes a license of the suite too); a full suite gives -4. An uncounted pool has no capacity limit (and
 // no reservations) but still checks version, dates, node lock, lists and MAX,
 // and still records a holder so that lmstat lists it.
 //

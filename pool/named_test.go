@@ -251,3 +251,21 @@ func TestNamedReplicationProperty(t *testing.T) {
 	}
 	t.Logf("kinds %v", kinds)
 }
+
+func TestSuiteComponentsShareThePackageLicenses(t *testing.T) {
+	f, err := licfile.Parse("a.lic", []byte("FEATURE pk vend 1.0 permanent 2 SIGN=0\n"+
+		`PACKAGE pk vend 1.0 COMPONENTS="c1 c2" OPTIONS=SUITE SIGN=0`+"\n"+
+		"FEATURE pl vend 1.0 permanent 1 SIGN=0\n"+`PACKAGE pl vend 1.0 COMPONENTS="c3 c4" SIGN=0`+"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pools, _ := licfile.Pools([]*licfile.File{f}, t0)
+	s := New(pools, Options{})
+	mustCheckout(t, s, req(cl(1, "ann"), "c1", "", 1), at(0))
+	mustCheckout(t, s, req(cl(2, "bob"), "c2", "", 1), at(0))
+	_, _, err = s.Checkout(req(cl(3, "cid"), "c1", "", 1), at(0))
+	wantDenial(t, err, CodeMaxUsers) // c1 has room, the suite has not
+	// Without SUITE, each component has the package's count of its own.
+	mustCheckout(t, s, req(cl(1, "ann"), "c3", "", 1), at(0))
+	mustCheckout(t, s, req(cl(2, "bob"), "c4", "", 1), at(0))
+}

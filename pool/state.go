@@ -178,6 +178,10 @@ type poolState struct {
 	starts   time.Time // first instant the pool may be used; zero: no START
 	dup      dupMode
 	capacity int // Count + min(OVERDRAFT, MAX_OVERDRAFT)
+	// suite is, for a component of an OPTIONS=SUITE package, every
+	// component pool of that suite (this one too): what they hold together
+	// must fit the capacity too (licfile.SuiteKey).
+	suite []*poolState
 
 	// Policy (policy.go), set by bindPolicy.
 	set     *poolSet
@@ -284,6 +288,17 @@ func newPoolSet(pools []licfile.Pool, loc *time.Location, pol *options.Options) 
 		f.byFile = append(f.byFile, st)
 		f.byVersion = append(f.byVersion, st)
 	}
+	suites := map[string][]*poolState{}
+	for _, st := range ps.pools {
+		if k := licfile.SuiteKey(st.pool.Key); k != "" {
+			suites[k] = append(suites[k], st)
+		}
+	}
+	for _, members := range suites {
+		for _, st := range members {
+			st.suite = members
+		}
+	}
 	slices.Sort(ps.names)
 	for _, f := range ps.byName {
 		slices.SortStableFunc(f.byVersion, func(a, b *poolState) int { return a.ver.cmp(b.ver) })
@@ -308,7 +323,17 @@ func (p *poolState) started(now time.Time) bool {
 
 // fits reports whether extra more licenses fit in p now.
 func (p *poolState) fits(extra int) bool {
-	return p.pool.Uncounted || p.inUse+extra <= p.capacity
+	if p.pool.Uncounted || p.inUse+extra > p.capacity {
+		return p.pool.Uncounted
+	}
+	if p.suite != nil {
+		held := 0
+		for _, m := range p.suite {
+			held += m.inUse
+		}
+		return held+extra <= p.capacity
+	}
+	return true
 }
 
 // everFits reports whether a request of count licenses, extra of them new,
