@@ -39,6 +39,22 @@ type poolLine struct {
 //     BORROW, DUP_GROUP, FLOAT_OK, HOST_BASED, HOSTID, PLATFORMS, TZ,
 //     USER_BASED, VENDOR_STRING, VM_PLATFORMS, counted or not) add up.
 //
+// PACKAGE lines (flexlm.md §1.7) then replace the pools of their enabling
+// lines (FEATURE/INCREMENT lines of the package's name, vendor and, when the
+// PACKAGE gives one, version) by one pool per component and enabling pool:
+// the component's name, its version (else the PACKAGE's, else the enabling
+// line's), Count = the component's count (1 when absent) x the enabling
+// pool's Count (likewise OVERDRAFT), and every other field (dates, HOSTID,
+// USER_BASED...) of the enabling pool; its key is the enabling pool's key
+// followed by the component, so it never adds up with a FEATURE line of
+// the component's name. The package name itself keeps no pool (a checkout
+// of it is FlexLM's -125, see PackageNames). With OPTIONS=SUITE (where
+// components carry no count) a component checkout also takes one license
+// of the package: the components of one enabling pool share its capacity
+// (SuiteKey names them; the package counts the licenses held in all of them
+// together against it); SUITE_DUP_GROUP is not applied. A PACKAGE with no enabling line, or
+// a later PACKAGE line of a name already expanded, is left out.
+//
 // Every line left out is reported in excluded with its position and why.
 // Pools are sorted by feature name, then by the file order of their first
 // line. A pool's Expiry is the soonest expiry among its lines (zero only when
@@ -154,6 +170,7 @@ func Pools(files []*File, now time.Time) (pools []Pool, excluded []*Error) {
 			p.Expiry, p.ExpiryText = e, l.f.ExpiryText
 		}
 	}
+	pools, excluded = expandPackages(files, pools, excluded)
 	// pools is in order of first line already; a stable sort by name keeps
 	// it, with the pools out of their dates after the serving ones.
 	sort.SliceStable(pools, func(i, j int) bool {
@@ -271,4 +288,116 @@ func (f *Feature) Attr(key string) (Attr, bool) {
 		}
 	}
 	return Attr{}, false
+}
+
+// expandPackages replaces the enabling pools of every PACKAGE line of files
+// by its components' pools (see Pools).
+func expandPackages(files []*File, pools []Pool, excluded []*Error) ([]Pool, []*Error) {
+	done := map[[2]string]Pos{}
+	enabling := map[int]bool{} // indexes of pools replaced
+	var comps []Pool
+	compIndex := map[string]int{}
+	for _, file := range files {
+		for i := range file.Packages {
+			pk := &file.Packages[i]
+			if len(pk.Components) == 0 {
+				continue // refused by the parser already
+			}
+			k := [2]string{pk.Vendor, pk.Name}
+			if pos, dup := done[k]; dup {
+				excluded = append(excluded, &Error{Pos: pk.Pos, Msg: "PACKAGE " + pk.Name + ": ignored: the PACKAGE line at " + pos.String() + " comes first"})
+				continue
+			}
+			found := false
+			for pi := range pools {
+				en := &pools[pi]
+				if en.Vendor != pk.Vendor || en.Name != pk.Name || enabling[pi] ||
+					pk.Version != "" && CompareVersions(en.Version, pk.Version) != 0 {
+					continue
+				}
+				found = true
+				enabling[pi] = true
+				for _, c := range pk.Components {
+					ver := c.Version
+					if ver == "" {
+						ver = pk.Version
+					}
+					if ver == "" {
+						ver = en.Version
+					}
+					mult := max(c.Count, 1)
+					cp := *en
+					marker := componentMarker
+					if pk.Suite {
+						marker = suiteMarker
+					}
+					cp.Key = en.Key + marker + strconv.Quote(c.Name) + " v" + normVersion(ver)
+					cp.Name = c.Name
+					cp.Version = ver
+					cp.Count = en.Count * mult
+					cp.Overdraft = en.Overdraft * mult
+					if ci, ok := compIndex[cp.Key]; ok {
+						comps[ci].Count += cp.Count
+						comps[ci].Overdraft += cp.Overdraft
+						continue
+					}
+					cp.Lines = append(append([]Pos(nil), en.Lines...), pk.Pos)
+					compIndex[cp.Key] = len(comps)
+					comps = append(comps, cp)
+				}
+			}
+			if !found {
+				msg := "PACKAGE " + pk.Name + ": ignored: no FEATURE or INCREMENT line " + pk.Name
+				if pk.Version != "" {
+					msg += " " + pk.Version
+				}
+				excluded = append(excluded, &Error{Pos: pk.Pos, Msg: msg + " of vendor " + pk.Vendor + " enables it"})
+				continue
+			}
+			done[k] = pk.Pos
+		}
+	}
+	if len(enabling) == 0 {
+		return pools, excluded
+	}
+	out := make([]Pool, 0, len(pools)-len(enabling)+len(comps))
+	for i, p := range pools {
+		if !enabling[i] {
+			out = append(out, p)
+		}
+	}
+	return append(out, comps...), excluded
+}
+
+// The pool keys of PACKAGE components: the enabling pool's key, a
+// marker, then the component's name and version.
+const (
+	componentMarker = " component "
+	suiteMarker     = " suite component "
+)
+
+// SuiteKey returns, for the key of a component pool of an OPTIONS=SUITE
+// PACKAGE, the key of the package's enabling pool, which the components of
+// that suite share; "" for any other key.
+func SuiteKey(poolKey string) string {
+	i := strings.LastIndex(poolKey, suiteMarker)
+	if i < 0 {
+		return ""
+	}
+	return poolKey[:i]
+}
+
+// PackageNames is the set of names of vendor's PACKAGE lines in files: a
+// checkout of one of them (which has no pool of its own, see Pools) is
+// refused with FlexLM's -125 "A PACKAGE component must be specified."
+func PackageNames(files []*File, vendor string) map[string]bool {
+	out := map[string]bool{}
+	for _, f := range files {
+		for _, pk := range f.Packages {
+			if pk.Vendor == vendor {
+				out[pk.Name] = true
+			}
+		}
+	}
+	return out
 }

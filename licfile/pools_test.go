@@ -112,6 +112,34 @@ func TestPools(t *testing.T) {
 		}, []string{"v/f v1.0 1 [a.lic:1]", "v/f v1.0 2 [a.lic:2]"}, []string{
 			"a.lic:3: FEATURE f: ignored: the FEATURE line at a.lic:1 comes first",
 		}},
+		{"package expands into its components", []string{
+			"FEATURE pk v 2.0 permanent 3 HOSTID=ANY" + sign + "\n" +
+				`PACKAGE pk v 2.0 COMPONENTS="c1 c2:3.0 c3::2"` + sign + "\n" +
+				"FEATURE c1 v 1.0 permanent 1" + sign,
+		}, []string{
+			"v/c1 v1.0 1 [a.lic:3]", "v/c1 v2.0 3 [a.lic:1 a.lic:2]", "v/c2 v3.0 3 [a.lic:1 a.lic:2]", "v/c3 v2.0 6 [a.lic:1 a.lic:2]",
+		}, nil},
+		{"package without version takes the enabling line's", []string{
+			`PACKAGE pk v COMPONENTS="c1" OPTIONS=SUITE` + sign + "\nINCREMENT pk v 1.5 permanent 2" + sign +
+				"\nINCREMENT pk v 1.5 permanent 1 SN=2" + sign,
+		}, []string{"v/c1 v1.5 3 [a.lic:2 a.lic:3 a.lic:1]"}, nil},
+		{"expired package feature", []string{
+			"INCREMENT pk v 1.0 1-jan-2020 2" + sign + "\n" + `PACKAGE pk v 1.0 COMPONENTS="c1"` + sign,
+		}, []string{"v/c1 v1.0 2 [a.lic:1 a.lic:2] expired"}, []string{"a.lic:1: INCREMENT pk: expired on 1-jan-2020"}},
+		{"package without its enabling line", []string{
+			"FEATURE pk v 1.0 permanent 2" + sign + "\n" + `PACKAGE pk v 2.0 COMPONENTS="c1"` + sign + "\n" +
+				`PACKAGE other v COMPONENTS="c2"` + sign + "\n" + `PACKAGE pk w COMPONENTS="c3"` + sign,
+		}, []string{"v/pk v1.0 2 [a.lic:1]"}, []string{
+			"a.lic:2: PACKAGE pk: ignored: no FEATURE or INCREMENT line pk 2.0 of vendor v enables it",
+			"a.lic:3: PACKAGE other: ignored: no FEATURE or INCREMENT line other of vendor v enables it",
+			"a.lic:4: PACKAGE pk: ignored: no FEATURE or INCREMENT line pk of vendor w enables it",
+		}},
+		{"second PACKAGE of a name", []string{
+			"FEATURE pk v 1.0 permanent 2" + sign + "\n" + `PACKAGE pk v COMPONENTS="c1"` + sign + "\n" +
+				`PACKAGE pk v COMPONENTS="c2"` + sign,
+		}, []string{"v/c1 v1.0 2 [a.lic:1 a.lic:2]"}, []string{
+			"a.lic:3: PACKAGE pk: ignored: the PACKAGE line at a.lic:2 comes first",
+		}},
 		{"upgrade (LAG example)", []string{
 			"INCREMENT f1 sampled 1.000 31-dec-2030 5" + sign + "\nUPGRADE f1 sampled 1.000 2.000 31-dec-2030 2" + sign,
 		}, []string{"sampled/f1 v1.000 3 [a.lic:1]", "sampled/f1 v2.000 2 [a.lic:2]"}, nil},
@@ -233,5 +261,25 @@ func TestPoolsOfDemo(t *testing.T) {
 	}
 	if want := []string{"mesher 7", "solver 5", "viewer 2"}; !reflect.DeepEqual(got, want) || len(excluded) != 0 {
 		t.Errorf("demo.lic pools = %q, excluded %v; want %q, none", got, excluded, want)
+	}
+}
+
+func TestSuiteKey(t *testing.T) {
+	f := mustParse(t, "a.lic", "FEATURE pk v 1.0 permanent 2"+sign+"\n"+
+		`PACKAGE pk v 1.0 COMPONENTS="c1 c2" OPTIONS=SUITE`+sign+"\n"+
+		"FEATURE pl v 1.0 permanent 2"+sign+"\n"+`PACKAGE pl v 1.0 COMPONENTS="c3"`+sign)
+	pools, excluded := Pools([]*File{f}, poolNow)
+	if len(excluded) != 0 {
+		t.Fatalf("excluded %v", excluded)
+	}
+	suites := map[string]string{}
+	for _, p := range pools {
+		suites[p.Name] = SuiteKey(p.Key)
+	}
+	if suites["c1"] == "" || suites["c1"] != suites["c2"] || suites["c3"] != "" {
+		t.Fatalf("got suites %q: want c1 and c2 in one suite, c3 in none", suites)
+	}
+	if !strings.Contains(suites["c1"], `"pk"`) {
+		t.Fatalf("suite key %q: want the enabling pool's", suites["c1"])
 	}
 }

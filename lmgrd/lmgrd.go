@@ -259,6 +259,17 @@ func (s *server) setFiles(files []*licfile.File) {
 			}
 		}
 	}
+	// A PACKAGE's components are served by its vendor too (and its name
+	// routes there already, through its enabling FEATURE line, for -125).
+	for _, f := range files {
+		for _, pk := range f.Packages {
+			for _, c := range pk.Components {
+				if _, ok := features[c.Name]; !ok {
+					features[c.Name] = pk.Vendor
+				}
+			}
+		}
+	}
 	s.mu.Lock()
 	s.files = files
 	s.features = features

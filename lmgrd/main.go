@@ -45,6 +45,7 @@ func main() {
 			// -clock-offset shifts the wall clock this member shows its peers:
 			// how tests make a skewed member without changing the machine's clock.
 			&cli.DurationFlag{Name: "clock-offset", Hidden: true},
+			&cli.BoolFlag{Name: "auto-recycle", Usage: "every day at 00:00 UTC, recycle the seats of named users (USER_BASED, HOST_BASED) unused for 30 days"},
 			&cli.DurationFlag{Name: "max-clock-skew", Value: NewOptions().MaxClockSkew, Usage: "keep a triad member whose clock differs more than this out of the quorum"},
 		},
 		Action: func(c *cli.Context) error {
@@ -53,6 +54,7 @@ func main() {
 			opts.LogFile = c.String("l")
 			opts.Foreground = c.Bool("z")
 			opts.LocalOnly = c.Bool("local")
+			opts.AutoRecycle = c.Bool("auto-recycle")
 			remote, err := hostid.ParseRemoteAdmin(c.String("remote-admin"))
 			if err != nil {
 				return err

@@ -23,6 +23,9 @@ type Options struct {
 	LocalOnly   bool   // -local: lmdown, lmreread, lmremove only from this host
 	NoDown      bool   // -x lmdown
 	NoRemove    bool   // -x lmremove
+	// AutoRecycle (-auto-recycle) has the vendor daemons recycle, every day
+	// at 00:00 UTC, the named users unused for 30 days (vendorctl.Args).
+	AutoRecycle bool
 	// RemoteAdmin (-remote-admin) is what admin requests from other hosts
 	// get (NewOptions: restricted); requests from this host are full.
 	RemoteAdmin hostid.Access

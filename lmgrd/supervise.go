@@ -188,6 +188,7 @@ func (s *server) startVendor(v *vendorProc) (*exec.Cmd, error) {
 		LocalOnly:             s.opts.LocalOnly,
 		NoRemove:              s.opts.NoRemove,
 		NoDown:                s.opts.NoDown,
+		AutoRecycle:           s.opts.AutoRecycle,
 		RemoteAdmin:           s.opts.RemoteAdmin.RemoteAdmin(),
 		VendorKeys:            s.opts.VendorKeys,
 		Unsigned:              s.opts.unsigned(v.line.Name),

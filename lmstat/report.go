@@ -89,6 +89,16 @@ type Feature struct {
 	Vendor string
 	// Pools are printed in order; pools without holders are skipped.
 	Pools []Pool
+	// Named are the named users of a USER_BASED or HOST_BASED feature,
+	// printed only with Options.Named (lmstat -named).
+	Named []NamedUser
+}
+
+// NamedUser is a named user (host) of a USER_BASED (HOST_BASED) feature:
+// "    named user ann, last used Mon 2/10 11:26".
+type NamedUser struct {
+	User     string
+	LastUsed time.Time
 }
 
 // Pool is one group of identical license lines (same name, version, hostid,
@@ -198,4 +208,8 @@ type Options struct {
 	Servers    bool   // -s: server status only
 	NoUserInfo bool   // --no-user-info: feature blocks without user lines
 	ShowPID    bool   // append ", PID: n" to user lines with a PID, as FlexLM v11.19+
+	// Named (-named) lists the named users of USER_BASED and HOST_BASED
+	// features under their header, with a blank line after them (not
+	// FlexLM's: its lmstat has no such list; DSLS shows "Last used at").
+	Named bool
 }

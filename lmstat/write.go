@@ -249,6 +249,16 @@ func (p *printer) feature(r *Report, f *Feature, opts Options) {
 	p.buf = appendFeatureHeader(p.buf, f)
 	p.nl()
 	p.nl()
+	if opts.Named && len(f.Named) > 0 {
+		for _, n := range f.Named {
+			p.str("    named user ")
+			p.str(n.User)
+			p.str(", last used ")
+			p.buf = appendStart(p.buf, n.LastUsed)
+			p.nl()
+		}
+		p.nl()
+	}
 	if !f.Uncounted && f.Err == "" && f.InUse <= 0 && !reserved(f) {
 		return
 	}

@@ -6,9 +6,11 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -238,4 +240,18 @@ func TestWriteReturnsWriterError(t *testing.T) {
 	r := benchReport(2000) // large enough to flush more than once
 	require.ErrorIs(t, Write(&errWriter{n: 10}, r, Options{All: true}), errFull)
 	require.ErrorIs(t, WriteIncrements(&errWriter{}, nil), errFull)
+}
+
+func TestNamedUsersOnlyWithNamed(t *testing.T) {
+	last := time.Date(2026, 2, 10, 9, 5, 0, 0, time.UTC)
+	r := Report{Program: "lmutil", Now: last, Features: []Feature{{Name: "cad", Issued: 2, InUse: 0,
+		Named: []NamedUser{{User: "ann", LastUsed: last}, {User: "bob", LastUsed: last.Add(26 * time.Hour)}}}}}
+	var plain, named bytes.Buffer
+	require.NoError(t, Write(&plain, r, Options{FeatureSet: true}))
+	require.NoError(t, Write(&named, r, Options{FeatureSet: true, Named: true}))
+	header := "Users of cad:  (Total of 2 licenses issued;  Total of 0 licenses in use)\n\n"
+	assert.True(t, strings.HasSuffix(plain.String(), header), "without -named: %q", plain.String())
+	assert.True(t, strings.HasSuffix(named.String(), header+
+		"    named user ann, last used Tue 2/10 9:05\n"+
+		"    named user bob, last used Wed 2/11 11:05\n\n"), "with -named: %q", named.String())
 }

@@ -176,19 +176,51 @@ func lmremoveCommand(env *environment) *cli.Command {
 				req.Set("host", args[2])
 				req.Set("display", args[3])
 			}
-			return sendToMasterVendor(c, t, args[0], req)
+			return sendToMasterVendor(c, t, args[0], req, "lmremove", func(resp wire.Message) string {
+				return fmt.Sprintf("%s license(s) of %s freed", resp.Get("removed"), args[0])
+			})
+		},
+	}
+}
+
+func lmrecycleCommand(env *environment) *cli.Command {
+	return &cli.Command{
+		Name:  "lmrecycle",
+		Usage: "free the seat of a named user of a USER_BASED or HOST_BASED feature",
+		UsageText: "lmrecycle [-c port@host] feature user\n" +
+			"   (user: the host for a HOST_BASED feature; the user must hold no license and\n" +
+			"   have been last used 30 days ago or more)",
+		Before: withAdminLogin(env),
+		Flags: []cli.Flag{
+			passwordFileFlag(),
+			&cli.StringFlag{Name: "c", Usage: "license `PATH`"},
+		},
+		Action: func(c *cli.Context) error {
+			args := c.Args().Slice()
+			if len(args) != 2 {
+				return cli.Exit("usage: "+c.Command.UsageText, 2)
+			}
+			t, err := resolveTarget(c.String("c"), env.getenv)
+			if err != nil {
+				return err
+			}
+			req := wire.New(wire.VerbRecycle, "feature", args[0], "user", args[1])
+			return sendToMasterVendor(c, t, args[0], req, "lmrecycle", func(wire.Message) string {
+				return fmt.Sprintf("named user %s of %s recycled", args[1], args[0])
+			})
 		},
 	}
 }
 
 // sendToMasterVendor sends req to the vendor daemon serving feature, on
-// whichever member of t is serving.
-func sendToMasterVendor(c *cli.Context, t target, feature string, req wire.Message) error {
+// whichever member of t is serving. The command's name prefixes its
+// output: done's text, or the error.
+func sendToMasterVendor(c *cli.Context, t target, feature string, req wire.Message, command string, done func(wire.Message) string) error {
 	resp, err := callServingVendor(c.Context, t, "feature", feature, req)
 	if err != nil {
-		return cli.Exit(fmt.Sprintf("lmremove: %v", err), 1)
+		return cli.Exit(fmt.Sprintf("%s: %v", command, err), 1)
 	}
-	fmt.Fprintf(c.App.Writer, "lmremove: %s license(s) of %s freed\n", resp.Get("removed"), feature)
+	fmt.Fprintf(c.App.Writer, "%s: %s\n", command, done(resp))
 	return nil
 }
 

@@ -26,6 +26,7 @@ func newApp(stdout, stderr io.Writer, env *environment) *cli.App {
 			lmrereadCommand(env),
 			lmenrollCommand(env),
 			lmremoveCommand(env),
+			lmrecycleCommand(env),
 			lmhostidCommand(env),
 			lmcksumCommand(),
 			lmverCommand(),

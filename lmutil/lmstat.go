@@ -35,6 +35,7 @@ func lmstatCommand(env *environment) *cli.Command {
 			&cli.StringFlag{Name: "i", Usage: "FEATURE/INCREMENT lines of the license file (not from the server)"},
 			&cli.BoolFlag{Name: "s", Usage: "server status only"},
 			&cli.BoolFlag{Name: "v", Usage: "print lmstat's version"},
+			&cli.BoolFlag{Name: "named", Usage: "list the named users of USER_BASED and HOST_BASED features, with their last use"},
 			&cli.BoolFlag{Name: "pid", Usage: "show client PIDs on user lines (as FlexLM v11.19)"},
 		},
 		Action: func(c *cli.Context) error {
@@ -50,7 +51,7 @@ func lmstatCommand(env *environment) *cli.Command {
 			if err != nil {
 				return err
 			}
-			opts := lmstat.Options{All: c.Bool("a"), Servers: c.Bool("s"), ShowPID: c.Bool("pid")}
+			opts := lmstat.Options{All: c.Bool("a"), Servers: c.Bool("s"), ShowPID: c.Bool("pid"), Named: c.Bool("named")}
 			if c.IsSet("f") {
 				opts.FeatureSet = true
 				if f := c.String("f"); f != allFeatures {
@@ -196,6 +197,13 @@ func featuresOf(vendor string, recs []wire.Message) []lmstat.Feature {
 			inUse, _ := rec.Int("inuse")
 			out = append(out, lmstat.Feature{Name: rec.Get("name"), Issued: issued, InUse: inUse,
 				Uncounted: rec.Get("uncounted") == "1", Vendor: vendor, Err: rec.Get("err")})
+		case "NAMED":
+			if len(out) == 0 {
+				continue
+			}
+			last, _ := strconv.ParseInt(rec.Get("last_used"), 10, 64)
+			f := &out[len(out)-1]
+			f.Named = append(f.Named, lmstat.NamedUser{User: rec.Get("user"), LastUsed: time.Unix(last, 0)})
 		case "POOL":
 			if len(out) == 0 {
 				continue

@@ -107,6 +107,17 @@ func (o *Options) allowed(f FeatureRef, r Requester, excl, exclAll, incl, inclAl
 	return 0, fmt.Sprintf("%s is included in %s by %s %s at %s", r, f.Name, hit.Keyword, hit.Entity, hit.Pos)
 }
 
+// IncludeListed reports whether an INCLUDE or INCLUDEALL line applies to f:
+// a USER_BASED or HOST_BASED feature without one has no named users
+// (FlexLM's -84).
+func (o *Options) IncludeListed(f FeatureRef) bool {
+	found := false
+	seen := func(*Line) { found = true }
+	o.lines(f, false, KeywordInclude, seen)
+	o.lines(f, true, KeywordIncludeAll, seen)
+	return found
+}
+
 // Reservations returns the RESERVE lines that apply to f, in file order.
 func (o *Options) Reservations(f FeatureRef) []Reservation {
 	var out []Reservation

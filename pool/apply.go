@@ -61,6 +61,8 @@ func (s *State) Apply(d Delta) error {
 		s.applyLinger(h, d)
 	case Reload:
 		err = s.applyReload(d)
+	case NamedUse, Recycle:
+		err = s.applyNamed(d)
 	default:
 		err = fmt.Errorf("%w: unknown delta kind %v", ErrDiverged, d.Kind)
 	}
@@ -118,6 +120,9 @@ type Snapshot struct {
 	NextHandle uint64
 	Pools      []licfile.Pool // the pools served, in file order
 	Holders    []Holder       // in handle order
+	// Named is the named users of USER_BASED and HOST_BASED pools (see
+	// NamedUsers), by pool key and user.
+	Named []NamedUser
 }
 
 // Snapshot returns the state's content. Holders' LastSeen is the master's
@@ -136,6 +141,14 @@ func (s *State) Snapshot() Snapshot {
 		snap.Holders = append(snap.Holders, h.export())
 	}
 	slices.SortFunc(snap.Holders, func(a, b Holder) int { return cmp.Compare(a.Handle, b.Handle) })
+	for key, users := range s.named {
+		for who, t := range users {
+			snap.Named = append(snap.Named, NamedUser{PoolKey: key, User: who, LastUsed: t})
+		}
+	}
+	slices.SortFunc(snap.Named, func(a, b NamedUser) int {
+		return cmp.Or(cmp.Compare(a.PoolKey, b.PoolKey), cmp.Compare(a.User, b.User))
+	})
 	return snap
 }
 
@@ -145,6 +158,9 @@ func Restore(snap Snapshot, opts Options) (*State, error) {
 	s := New(snap.Pools, opts)
 	s.seq = snap.Seq
 	s.nextHandle = max(s.nextHandle, snap.NextHandle)
+	for _, n := range snap.Named {
+		s.setNamed(n.PoolKey, n.User, n.LastUsed)
+	}
 	for _, hv := range snap.Holders {
 		if s.holders[hv.Handle] != nil {
 			return nil, fmt.Errorf("%w: duplicate handle %d in snapshot", ErrDiverged, hv.Handle)

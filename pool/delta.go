@@ -42,6 +42,10 @@ func (k DeltaKind) String() string {
 		return "Reload"
 	case Linger:
 		return "Linger"
+	case NamedUse:
+		return "NamedUse"
+	case Recycle:
+		return "Recycle"
 	}
 	return "DeltaKind(" + strconv.Itoa(int(k)) + ")"
 }

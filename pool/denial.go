@@ -18,6 +18,8 @@ const (
 	CodeServerRemoved   = -92  // LM_SERVER_REMOVED
 	CodeRemoveLinger    = -100 // LM_REMOVE_LINGER
 	CodeReserved        = -101 // LM_RESVFOROTHERS
+	CodeUserBased       = -84  // LM_USERBASED
+	CodeJustPackage     = -125 // LM_CANT_CHECKOUT_JUST_PACKAGE
 )
 
 var denialText = map[int]string{
@@ -35,6 +37,8 @@ var denialText = map[int]string{
 	CodeRemoveLinger:    "Cannot remove a linger license.",
 	CodeReserved:        "All licenses are reserved for others.",
 	CodeServerRemoved:   "Feature removed during lmreread, or wrong SERVER line hostid.",
+	CodeUserBased:       "USER_BASED license has no specified users -- see license server system log.",
+	CodeJustPackage:     "A PACKAGE component must be specified.",
 }
 
 // Denial is a refused request: a FlexLM error number for the client and its

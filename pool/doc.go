@@ -32,7 +32,9 @@
 //	-9   no remaining pool's HOSTID matches   Invalid host.
 //	-38  on an EXCLUDE/EXCLUDEALL list        User/host on EXCLUDE list for feature.
 //	-39  INCLUDE lists apply, not on them     User/host not on INCLUDE list for feature.
-//	     (-38 or -39: that of the first pool, in checkout order, refused so)
+//	-84  USER_BASED/HOST_BASED pool with no   USER_BASED license has no specified users -- see license server system log.
+//	     INCLUDE line for its feature
+//	     (-38, -39 or -84: that of the first pool, in checkout order, refused so)
 //	-26  Count exceeds every remaining pool's Request for more licenses than this feature supports.
 //	     capacity (so could never fit)
 //	-87  a MAX line naming the client would   Checkout exceeds MAX specified in options file.
@@ -40,9 +42,18 @@
 //	-101 it fits, but not with the licenses   All licenses are reserved for others.
 //	     reserved for others
 //	-4   every remaining pool is full         Licensed number of users already reached.
+//	     (or, USER_BASED/HOST_BASED, has as
+//	     many named users as its capacity)
+//
+// USER_BASED and HOST_BASED pools and their named users' life cycle
+// (NamedUse and Recycle deltas, Recycle, AutoRecycle) are described in
+// named.go.
 //
 // A pool's capacity is Count + OVERDRAFT, the OVERDRAFT capped by the
-// options file's MAX_OVERDRAFT. An uncounted pool has no capacity limit (and
+// options file's MAX_OVERDRAFT. The component pools of one OPTIONS=SUITE
+// PACKAGE (licfile.SuiteKey) also share it: a checkout of one fits only when
+// the licenses held in all of them together leave room (a component checkout
+// takes a license of the suite too); a full suite gives -4. An uncounted pool has no capacity limit (and
 // no reservations) but still checks version, dates, node lock, lists and MAX,
 // and still records a holder so that lmstat lists it.
 //
@@ -214,5 +225,6 @@
 // ops.go the other operations; policy.go the options file (PoolRef, MAX,
 // RESERVE, SetPolicy, SetIdle, LINGER); reload.go lmreread; apply.go Apply,
 // Snapshot and Restore; status.go lmstat's view; delta.go and denial.go the
-// deltas and denial codes; version.go decimal versions.
+// deltas and denial codes; version.go decimal versions; named.go
+// USER_BASED/HOST_BASED named users.
 package pool

@@ -146,6 +146,10 @@ type State struct {
 	// a checkout taking one back.
 	lingerQ  lingerHeap
 	lingerBy map[lingerKey][]*holder
+
+	// named is the named users of USER_BASED and HOST_BASED pools: pool
+	// key -> user (host) -> last used (named.go).
+	named map[string]map[string]time.Time
 }
 
 // poolSet is the pool structure built from one license-file read.
@@ -174,6 +178,10 @@ type poolState struct {
 	starts   time.Time // first instant the pool may be used; zero: no START
 	dup      dupMode
 	capacity int // Count + min(OVERDRAFT, MAX_OVERDRAFT)
+	// suite is, for a component of an OPTIONS=SUITE package, every
+	// component pool of that suite (this one too): what they hold together
+	// must fit the capacity too (licfile.SuiteKey).
+	suite []*poolState
 
 	// Policy (policy.go), set by bindPolicy.
 	set     *poolSet
@@ -224,6 +232,7 @@ func New(pools []licfile.Pool, opts Options) *State {
 		sessions: make(map[uint64]*session),
 		idle:     make(map[uint64]*session),
 		lingerBy: make(map[lingerKey][]*holder),
+		named:    make(map[string]map[string]time.Time),
 	}
 	if s.loc == nil {
 		s.loc = time.UTC
@@ -254,6 +263,13 @@ func newPoolSet(pools []licfile.Pool, loc *time.Location, pol *options.Options) 
 			dup:   parseDupGroup(p.DupGroup),
 			set:   ps,
 		}
+		// A named user (host) holds one seat however many licenses it has.
+		switch {
+		case p.UserBased:
+			st.dup = dupUser
+		case p.HostBased:
+			st.dup = dupHost
+		}
 		// Year 0 is "permanent" in license files, whatever the parser left.
 		if !p.Expiry.IsZero() && p.Expiry.Year != 0 {
 			st.expires = dayStart(p.Expiry, loc).AddDate(0, 0, 1)
@@ -271,6 +287,17 @@ func newPoolSet(pools []licfile.Pool, loc *time.Location, pol *options.Options) 
 		}
 		f.byFile = append(f.byFile, st)
 		f.byVersion = append(f.byVersion, st)
+	}
+	suites := map[string][]*poolState{}
+	for _, st := range ps.pools {
+		if k := licfile.SuiteKey(st.pool.Key); k != "" {
+			suites[k] = append(suites[k], st)
+		}
+	}
+	for _, members := range suites {
+		for _, st := range members {
+			st.suite = members
+		}
 	}
 	slices.Sort(ps.names)
 	for _, f := range ps.byName {
@@ -296,7 +323,17 @@ func (p *poolState) started(now time.Time) bool {
 
 // fits reports whether extra more licenses fit in p now.
 func (p *poolState) fits(extra int) bool {
-	return p.pool.Uncounted || p.inUse+extra <= p.capacity
+	if p.pool.Uncounted || p.inUse+extra > p.capacity {
+		return p.pool.Uncounted
+	}
+	if p.suite != nil {
+		held := 0
+		for _, m := range p.suite {
+			held += m.inUse
+		}
+		return held+extra <= p.capacity
+	}
+	return true
 }
 
 // everFits reports whether a request of count licenses, extra of them new,
@@ -734,7 +771,13 @@ func (s *State) Checkout(req CheckoutRequest, now time.Time) (Holder, []Delta, e
 	s.insert(h, p, c.Session, now)
 	s.active(h.sess)
 	out := h.export()
-	return out, []Delta{s.emit(Delta{Kind: Grant, Time: now, Holder: out})}, nil
+	ds := []Delta{s.emit(Delta{Kind: Grant, Time: now, Holder: out})}
+	if p.named() {
+		if d, ok := s.useNamed(p, p.namedKey(c.User, c.Host), now); ok {
+			ds = append(ds, d)
+		}
+	}
+	return out, ds, nil
 }
 
 // choose picks the pool for a new checkout or explains the denial.
@@ -771,6 +814,12 @@ func (s *State) choose(req *CheckoutRequest, now time.Time) (*poolState, error) 
 			continue
 		}
 		reached = max(reached, 4)
+		if p.named() && !pol.IncludeListed(p.ref) {
+			if listCode == 0 {
+				listCode = CodeUserBased
+			}
+			continue
+		}
 		if pol != nil {
 			if code, _ := pol.Allowed(p.ref, r); code != 0 {
 				if listCode == 0 {
@@ -793,6 +842,9 @@ func (s *State) choose(req *CheckoutRequest, now time.Time) (*poolState, error) 
 			continue
 		}
 		reached = 8
+		if p.named() && !s.hasSeat(p, p.namedKey(c.User, c.Host)) {
+			continue
+		}
 		if p.fits(extra) {
 			return p, nil
 		}

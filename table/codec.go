@@ -115,6 +115,13 @@ type wireSnapshot struct {
 	NextHandle uint64       `json:"next,omitempty"`
 	Pools      []wirePool   `json:"pools,omitempty"`
 	Holders    []wireHolder `json:"holders,omitempty"`
+	Named      []wireNamed  `json:"named,omitempty"`
+}
+
+type wireNamed struct {
+	PoolKey  string `json:"pk,omitempty"`
+	User     string `json:"user,omitempty"`
+	LastUsed string `json:"lu,omitempty"`
 }
 
 type wireTables struct {
@@ -316,6 +323,9 @@ const (
 	wireRelease = 3
 	wireReload  = 4
 	wireLinger  = 5
+	// 6 and 9 are the queue's (Enqueue, Dequeue).
+	wireNamedUse = 7
+	wireRecycle  = 8
 
 	wireNoReason      = 0
 	wireCheckin       = 1
@@ -338,6 +348,10 @@ func kindToWire(k pool.DeltaKind) (int, error) {
 		return wireReload, nil
 	case pool.Linger:
 		return wireLinger, nil
+	case pool.NamedUse:
+		return wireNamedUse, nil
+	case pool.Recycle:
+		return wireRecycle, nil
 	}
 	return 0, malformed("unknown delta kind %v", k)
 }
@@ -354,6 +368,10 @@ func kindFromWire(k int) (pool.DeltaKind, error) {
 		return pool.Reload, nil
 	case wireLinger:
 		return pool.Linger, nil
+	case wireNamedUse:
+		return pool.NamedUse, nil
+	case wireRecycle:
+		return pool.Recycle, nil
 	}
 	return 0, malformed("unknown delta kind %d", k)
 }
@@ -644,6 +662,16 @@ func snapshotToWire(s pool.Snapshot) (*wireSnapshot, error) {
 			}
 		}
 	}
+	if len(s.Named) > 0 {
+		w.Named = make([]wireNamed, len(s.Named))
+		for i, n := range s.Named {
+			lu, err := encTime(n.LastUsed)
+			if err != nil {
+				return nil, fmt.Errorf("named user %q last used: %w", n.User, err)
+			}
+			w.Named[i] = wireNamed{PoolKey: encStr(n.PoolKey), User: encStr(n.User), LastUsed: lu}
+		}
+	}
 	return w, nil
 }
 
@@ -656,6 +684,21 @@ func snapshotFromWire(w *wireSnapshot) (pool.Snapshot, error) {
 	for i := range w.Holders {
 		if err := holderFromWire(&w.Holders[i], &s.Holders[i]); err != nil {
 			return pool.Snapshot{}, err
+		}
+	}
+	if len(w.Named) > 0 {
+		s.Named = make([]pool.NamedUser, len(w.Named))
+		for i, n := range w.Named {
+			nu := &s.Named[i]
+			if nu.PoolKey, err = decStr(n.PoolKey); err != nil {
+				return pool.Snapshot{}, err
+			}
+			if nu.User, err = decStr(n.User); err != nil {
+				return pool.Snapshot{}, err
+			}
+			if nu.LastUsed, err = decTime(n.LastUsed); err != nil {
+				return pool.Snapshot{}, err
+			}
 		}
 	}
 	return s, nil

@@ -265,8 +265,14 @@ func TestEveryFieldCovered(t *testing.T) {
 	d.Kind, d.Reason = pool.Release, pool.LingerEnd
 	roundTrip(t, Entry{Proposer: 1, Vendor: "v", Gen: 1, Deltas: []pool.Delta{d}})
 
+	d.Kind, d.Reason = pool.NamedUse, pool.NoReason
+	roundTrip(t, Entry{Proposer: 1, Vendor: "v", Gen: 1, Deltas: []pool.Delta{d}})
+	d.Kind = pool.Recycle
+	roundTrip(t, Entry{Proposer: 1, Vendor: "v", Gen: 1, Deltas: []pool.Delta{d}})
+
 	var s pool.Snapshot
 	fill(t, reflect.ValueOf(&s).Elem(), &n)
+	require.NotEmpty(t, s.Named)
 	b, err := EncodeSnapshot(s)
 	require.NoError(t, err)
 	got, err := DecodeSnapshot(b)
@@ -469,4 +475,29 @@ func TestRoundTripPolicyFields(t *testing.T) {
 			requireSame(t, snap, got)
 		})
 	}
+}
+
+// TestNamedUserWireForm pins the kind numbers of the named-user deltas (7
+// NamedUse, 8 Recycle) in both entry versions, and that a snapshot without
+// named users encodes as before (no "named" field).
+func TestNamedUserWireForm(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for kind, wire := range map[pool.DeltaKind]byte{pool.NamedUse: 7, pool.Recycle: 8} {
+		e := Entry{Vendor: "v", Deltas: []pool.Delta{{Seq: 1, Kind: kind, Time: at, Holder: pool.Holder{PoolKey: "k", Feature: "f", User: "ann"}}}}
+		b := roundTrip(t, e)
+		require.Equal(t, wire, b[8], "v2 kind byte after the header, prop, vnd, gen, count and seq")
+		b1, err := encodeEntryV1(e)
+		require.NoError(t, err)
+		require.Contains(t, string(b1), fmt.Sprintf(`"k":%d`, wire))
+	}
+	b, err := EncodeSnapshot(pool.Snapshot{Seq: 1, NextHandle: 1})
+	require.NoError(t, err)
+	require.NotContains(t, string(b), "named")
+	snap := pool.Snapshot{Seq: 1, NextHandle: 1, Named: []pool.NamedUser{{PoolKey: "k", User: "ann", LastUsed: at}}}
+	b, err = EncodeSnapshot(snap)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"named":[{"pk":"k","user":"ann","lu":"2026-01-02T03:04:05Z"}]`)
+	got, err := DecodeSnapshot(b)
+	require.NoError(t, err)
+	requireSame(t, snap.Named, got.Named)
 }

@@ -71,7 +71,7 @@
 //
 //	seq     uint     Seq (required)
 //	k       int      kind: 1 Grant, 2 Rebind, 3 Release, 4 Reload,
-//	                 5 Linger (required)
+//	                 5 Linger, 7 NamedUse, 8 Recycle (required)
 //	t       time     Time of the operation
 //	h       holder   Holder (Grant, Rebind, Release, Linger)
 //	r       int      Reason: 1 checkin, 2 session closed, 3 timeout,
@@ -112,6 +112,10 @@
 //
 //	seq     uint     Seq             pools   [pool]   Pools, in file order
 //	next    uint     NextHandle      holders [holder] Holders, by handle
+//	named   [named]  Named, by pool key then user (absent when empty)
+//
+// named (pool.NamedUser): pk string PoolKey, user string User, lu time
+// LastUsed.
 //
 // Tables (format 2): vendors, a list of {vnd string, tbl snapshot} in
 // ascending byte order of the vendor name, each vendor once, each table at
@@ -146,7 +150,7 @@
 //	        d      count     Deltas, then each delta:
 //	delta:  seq    uvarint   Seq
 //	        k      uvarint   kind: 1 Grant, 2 Rebind, 3 Release, 4 Reload,
-//	                         5 Linger
+//	                         5 Linger, 7 NamedUse, 8 Recycle
 //	        r      uvarint   Reason: 0 none, 1 checkin, 2 session closed,
 //	                         3 timeout, 4 removed, 5 reread, 6 linger end
 //	        t      time      Time
@@ -201,6 +205,14 @@
 // and an optional binary tail, so older entries and snapshots decode as
 // holders without them and such holders encode byte for byte as before; an
 // older build refuses an entry holding them, or a Linger delta.
+//
+// Named users came later too: the NamedUse (7) and Recycle (8) kinds, whose
+// delta carries the pool key, feature and user in its holder record, and
+// the snapshot's optional named list; every older entry and snapshot decodes
+// as before, and a snapshot without named users encodes byte for byte as
+// before. An older build refuses an entry holding a NamedUse or Recycle
+// (unknown kind) and a snapshot with named users (unknown field). Kinds 6
+// and 9 are reserved for the queue.
 //
 // Holder secrets (pool.Holder.Secret) came after versions 1 and 2 were
 // fixed: they are an optional last field of both (sec), so every entry and

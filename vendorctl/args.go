@@ -27,6 +27,10 @@ type Args struct {
 	LocalOnly             bool // lmgrd -local
 	NoRemove              bool // lmgrd -x lmremove
 	NoDown                bool // lmgrd -x lmdown
+	// AutoRecycle is lmgrd -auto-recycle: every day at 00:00 UTC the
+	// master recycles the seat of every named user of a USER_BASED or
+	// HOST_BASED feature unused for 30 days and holding no license.
+	AutoRecycle bool
 	// RemoteAdmin is lmgrd -remote-admin: what admin requests from another
 	// host get (none, restricted or full; "" is restricted). Requests from
 	// this host are always full (hostid.AdminPolicy).
@@ -63,6 +67,7 @@ const (
 	flagRemoteAdmin      = "remote-admin"
 	flagVendorKeys       = "vendor-keys"
 	flagUnsigned         = "unsigned"
+	flagAutoRecycle      = "auto-recycle"
 )
 
 // DefaultHeartbeatTimeout: four missed 30 s client heartbeats.
@@ -96,7 +101,7 @@ func (a Args) Argv() []string {
 	for _, b := range []struct {
 		on   bool
 		name string
-	}{{a.LocalOnly, flagLocal}, {a.NoRemove, flagNoRemove}, {a.NoDown, flagNoDown}, {a.Triad, flagTriad}, {a.Unsigned, flagUnsigned}} {
+	}{{a.LocalOnly, flagLocal}, {a.NoRemove, flagNoRemove}, {a.NoDown, flagNoDown}, {a.Triad, flagTriad}, {a.Unsigned, flagUnsigned}, {a.AutoRecycle, flagAutoRecycle}} {
 		if b.on {
 			argv = append(argv, "-"+b.name)
 		}
@@ -122,6 +127,7 @@ func Flags() []cli.Flag {
 		&cli.BoolFlag{Name: flagUnsigned, Usage: "serve this vendor's lines without checking signatures (lmgrd -unsigned VENDOR)"},
 		&cli.BoolFlag{Name: flagNoRemove, Usage: "disable lmremove (lmgrd -x lmremove)"},
 		&cli.BoolFlag{Name: flagNoDown, Usage: "disable shutdown requests (lmgrd -x lmdown)"},
+		&cli.BoolFlag{Name: flagAutoRecycle, Usage: "recycle named users unused for 30 days every day at 00:00 UTC (lmgrd -auto-recycle)"},
 		&cli.BoolFlag{Name: flagTriad, Usage: "a triad member's daemon: serve only as lmgrd's master, commit every change through lmgrd"},
 	}
 }
@@ -145,5 +151,6 @@ func FromCLI(c *cli.Context) Args {
 		VendorKeys:            c.String(flagVendorKeys),
 		Unsigned:              c.Bool(flagUnsigned),
 		Triad:                 c.Bool(flagTriad),
+		AutoRecycle:           c.Bool(flagAutoRecycle),
 	}
 }

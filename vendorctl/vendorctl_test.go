@@ -131,7 +131,7 @@ func TestArgsRoundTripThroughTheVendorDaemonsFlags(t *testing.T) {
 	for _, a := range []Args{
 		{Vendor: "demo", LicensePath: "/a.lic:/b", HandoffFD: 3, ServerHost: "h1", ServerPort: 27000, HeartbeatTimeout: 2 * time.Minute},
 		{Vendor: "x", LicensePath: "l", HandoffFD: -1, DirectPort: 27010, ServerHost: "127.0.0.2", ServerPort: 1,
-			HeartbeatTimeout: time.Second, MaxConnections: 7, MaxConnectionsPerHost: -1, LocalOnly: true, NoRemove: true, NoDown: true, RemoteAdmin: "none", VendorKeys: "/etc/lmtriad/keys", Unsigned: true, Triad: true},
+			HeartbeatTimeout: time.Second, MaxConnections: 7, MaxConnectionsPerHost: -1, LocalOnly: true, NoRemove: true, NoDown: true, RemoteAdmin: "none", VendorKeys: "/etc/lmtriad/keys", Unsigned: true, Triad: true, AutoRecycle: true},
 	} {
 		var got Args
 		app := &cli.App{Flags: Flags(), Action: func(c *cli.Context) error { got = FromCLI(c); return nil }}

@@ -44,6 +44,11 @@ type daemon struct {
 	mu    sync.Mutex // guards pool, pools, gen, ready and commit
 	pool  *pool.State
 	pools []licfile.Pool
+	// packages are the names of this vendor's PACKAGE lines: a checkout of
+	// one gets -125 when no pool has that name.
+	packages map[string]bool
+	// nextRecycle is when -auto-recycle next runs (recycle.go).
+	nextRecycle time.Time
 	// A triad member's daemon serves the table lmgrd hands it (generation
 	// gen); ready once that table holds this vendor's pools. Every change it
 	// makes goes through commit to the triad's log before a client hears of it.
@@ -113,7 +118,7 @@ func Run(ctx context.Context, opts Options) error {
 	d.role.Store(&role{serving: !opts.Triad, code: wire.CodeServBusy})
 
 	d.logSignaturePolicy()
-	pools, policy, err := d.loadPools()
+	pools, policy, packages, err := d.loadPools()
 	if err != nil {
 		d.log.WithError(err).Error("Cannot read license file")
 		return err
@@ -124,7 +129,7 @@ func Run(ctx context.Context, opts Options) error {
 		d.log.Error("No features to serve, exiting")
 		return errNoFeatures
 	}
-	d.pools = pools
+	d.pools, d.packages = pools, packages
 	d.pool = pool.New(pools, d.poolOptions())
 	d.maxClients = opts.MaxConnections
 	if d.maxClients == 0 {
@@ -212,13 +217,13 @@ func bindHost(host string, triad bool) string {
 // is left out and logged with its file:line, the rest is served; only
 // when no file can be read at all is the load an error. What was left
 // out is kept for lmstat (skippedLines).
-func (d *daemon) loadPools() ([]licfile.Pool, *options.Options, error) {
+func (d *daemon) loadPools() ([]licfile.Pool, *options.Options, map[string]bool, error) {
 	files, err := licfile.Load(d.opts.LicensePath)
 	var skipped []string
 	if err != nil {
 		var list licfile.ErrorList
 		if !errors.As(err, &list) || len(files) == 0 {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		for _, e := range list {
 			text := e.Error() + " (line ignored)"
@@ -230,7 +235,7 @@ func (d *daemon) loadPools() ([]licfile.Pool, *options.Options, error) {
 		}
 	}
 	if err := d.verifySignatures(files, &skipped); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	policy := d.loadPolicy(files, &skipped)
 	d.skipped.Store(&skipped)
@@ -244,7 +249,7 @@ func (d *daemon) loadPools() ([]licfile.Pool, *options.Options, error) {
 			mine = append(mine, p)
 		}
 	}
-	return mine, policy, nil
+	return mine, policy, licfile.PackageNames(files, d.opts.Vendor), nil
 }
 
 func (d *daemon) logServing(pools []licfile.Pool) {
@@ -324,14 +329,14 @@ func (d *daemon) command(ctx context.Context, m vendorctl.Message) {
 }
 
 func (d *daemon) reread() {
-	pools, policy, err := d.loadPools()
+	pools, policy, packages, err := d.loadPools()
 	if err != nil {
 		d.log.WithError(err).Error("Reread failed, still serving the licenses read before")
 		return
 	}
 	var deltas []pool.Delta
 	d.mu.Lock()
-	d.pools = pools
+	d.pools, d.packages = pools, packages
 	d.siteOptions.Store(policy)
 	d.openReportLog()
 	if d.mayChange() { // a standby gets the master's Reload delta instead
@@ -498,15 +503,19 @@ func (d *daemon) expireLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			var deltas []pool.Delta
+			var deltas, recycled []pool.Delta
 			d.mu.Lock()
+			now := d.now()
 			if d.mayChange() { // a standby's holders are the master's to expire
-				deltas = d.pool.Expire(d.now())
+				deltas = d.pool.Expire(now)
 				d.queue(deltas)
 			}
+			recycled = d.autoRecycle(now)
+			d.queue(recycled)
 			d.mu.Unlock()
 			d.logDeltas(deltas)
 			d.revoke(deltas)
+			d.logRecycled(recycled, " (automatic)")
 		}
 	}
 }

@@ -66,6 +66,8 @@ func (s *session) Handle(req wire.Message) (wire.Message, []wire.Message, bool) 
 		return s.switchReport(req), nil, false
 	case "NEWLOG":
 		return s.rotateReport(req), nil, false
+	case wire.VerbRecycle:
+		return s.recycle(req), nil, false
 	case "SHUTDOWN", "REREAD":
 		// Only lmgrd stops or rereads its vendor daemons (lmdown, lmreread
 		// and the license watch all go through it), after its own checks.
@@ -157,6 +159,10 @@ func (s *session) checkout(req wire.Message) wire.Message {
 	h, deltas, err := d.pool.Checkout(creq, d.now())
 	d.queue(deltas)
 	commit, seq := d.commit, d.pool.Seq()
+	if denial := (*pool.Denial)(nil); errors.As(err, &denial) && denial.Code == pool.CodeNoFeature && d.packages[creq.Feature] {
+		// A PACKAGE name has no pool of its own (licfile.Pools).
+		err = pool.NewDenial(pool.CodeJustPackage)
+	}
 	d.mu.Unlock()
 	if err != nil {
 		var denial *pool.Denial
@@ -323,7 +329,7 @@ func (s *session) authorise(command string, disabled bool) *wire.Error {
 func anonymousStatus(resp wire.Message, records []wire.Message) (wire.Message, []wire.Message) {
 	kept := records[:0:0]
 	for _, r := range records {
-		if r.Verb != "HOLDER" && r.Verb != "RESERVATION" { // both name users
+		if r.Verb != "HOLDER" && r.Verb != "RESERVATION" && r.Verb != "NAMED" { // all name users
 			kept = append(kept, r)
 		}
 	}

@@ -11,11 +11,17 @@ import (
 )
 
 // status answers STATUS: one FEATURE record per feature name, then a POOL
-// record per pool and a HOLDER record per holder of that pool. The records
+// record per pool and a HOLDER record per holder of that pool; a NAMED
+// record per named user of a USER_BASED or HOST_BASED feature comes just
+// after its FEATURE record (user=, last_used= Unix seconds). The records
 // are built under the lock so lmstat's figures are exact at one moment.
 func (d *daemon) status(feature string) (wire.Message, []wire.Message) {
 	d.mu.Lock()
 	features := d.pool.Status(feature)
+	named := map[string][]pool.NamedUser{} // feature name -> its named users
+	for _, f := range features {
+		named[f.Name] = d.pool.NamedUsers(f.Name)
+	}
 	d.mu.Unlock()
 
 	var records []wire.Message
@@ -30,6 +36,10 @@ func (d *daemon) status(feature string) (wire.Message, []wire.Message) {
 			rec.Set("err", why) // lmstat: "(Error: N licenses, expired on ... (-10))"
 		}
 		records = append(records, rec)
+		for _, n := range named[f.Name] {
+			records = append(records, wire.New("NAMED", "feature", f.Name, "user", n.User,
+				"last_used", strconv.FormatInt(n.LastUsed.Unix(), 10)))
+		}
 		for _, p := range f.Pools {
 			expiry := ""
 			if !p.Pool.Expiry.IsZero() {

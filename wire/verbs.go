@@ -30,6 +30,7 @@ const (
 	VerbHeartbeat = "HEARTBEAT"
 	VerbStatus    = "STATUS"
 	VerbRemove    = "REMOVE"
+	VerbRecycle   = "RECYCLE" // lmrecycle: free a named user's seat
 	VerbShutdown  = "SHUTDOWN"
 
 	// Unsolicited, from a vendor daemon to a client: a license it held was
@@ -49,6 +50,7 @@ const (
 	RecFeature = "FEATURE" // STATUS: totals of one feature
 	RecPool    = "POOL"    // STATUS: one license pool
 	RecHolder  = "HOLDER"  // STATUS: one checked-out license
+	RecNamed   = "NAMED"   // STATUS: one named user of a USER_BASED/HOST_BASED feature
 )
 
 // Roles a HELLO may declare with role=.
