@@ -88,7 +88,7 @@ func TestHolderLine(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := string(appendHolder(nil, r, &tt.in, tt.showPID)); got != tt.want {
+			if got := string(appendHolder(nil, r, &tt.in, Options{ShowPID: tt.showPID})); got != tt.want {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})

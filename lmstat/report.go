@@ -212,4 +212,8 @@ type Options struct {
 	// features under their header, with a blank line after them (not
 	// FlexLM's: its lmstat has no such list; DSLS shows "Last used at").
 	Named bool
+	// ActiveOnly (-A) prints only the features with licenses in use.
+	ActiveOnly bool
+	// Seconds (-asec) prints checkout times with seconds (H:MM:SS).
+	Seconds bool
 }

@@ -246,6 +246,9 @@ func (p *printer) vendors(r *Report, only string) {
 
 // feature prints one "Users of" block, ending with a blank line.
 func (p *printer) feature(r *Report, f *Feature, opts Options) {
+	if opts.ActiveOnly && f.InUse <= 0 && !hasHolders(f) {
+		return // lmstat -A: active licenses only
+	}
 	p.buf = appendFeatureHeader(p.buf, f)
 	p.nl()
 	p.nl()
@@ -279,11 +282,21 @@ func (p *printer) feature(r *Report, f *Feature, opts Options) {
 			continue
 		}
 		for j := range pl.Holders {
-			p.buf = appendHolder(p.buf, r, &pl.Holders[j], opts.ShowPID)
+			p.buf = appendHolder(p.buf, r, &pl.Holders[j], opts)
 			p.nl()
 		}
 		p.nl()
 	}
+}
+
+// hasHolders reports whether any pool of f has a user line to print.
+func hasHolders(f *Feature) bool {
+	for i := range f.Pools {
+		if len(f.Pools[i].Holders) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // reserved reports whether any pool of f has reservations to print.
@@ -397,7 +410,7 @@ func appendLicenses(b []byte, n int) []byte {
 }
 
 // appendHolder appends one user line without a newline.
-func appendHolder(b []byte, r *Report, h *Holder, showPID bool) []byte {
+func appendHolder(b []byte, r *Report, h *Holder, opts Options) []byte {
 	b = append(b, "    "...)
 	b = append(b, h.User...)
 	b = append(b, ' ')
@@ -424,6 +437,13 @@ func appendHolder(b []byte, r *Report, h *Holder, showPID bool) []byte {
 	b = strconv.AppendUint(b, h.Handle, 10)
 	b = append(b, "), start "...)
 	b = appendStart(b, h.Start)
+	if opts.Seconds { // lmstat -asec
+		b = append(b, ':')
+		if h.Start.Second() < 10 {
+			b = append(b, '0')
+		}
+		b = strconv.AppendInt(b, int64(h.Start.Second()), 10)
+	}
 	if h.Count > 1 {
 		b = append(b, ", "...)
 		b = strconv.AppendInt(b, int64(h.Count), 10)
@@ -436,7 +456,7 @@ func appendHolder(b []byte, r *Report, h *Holder, showPID bool) []byte {
 		b = strconv.AppendInt(b, int64(h.Linger/time.Second), 10)
 		b = append(b, ')')
 	}
-	if showPID && h.PID > 0 {
+	if opts.ShowPID && h.PID > 0 {
 		b = append(b, ", PID: "...)
 		b = strconv.AppendInt(b, int64(h.PID), 10)
 	}

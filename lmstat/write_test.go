@@ -171,6 +171,7 @@ func goldenCases() []goldenCase {
 	return []goldenCase{
 		{name: "single_idle", report: idle, opts: Options{All: true}},
 		{name: "policy_reservations_linger", report: policy, opts: Options{All: true}},
+		{name: "single_active_seconds", report: busyReport(), opts: Options{All: true, ActiveOnly: true, Seconds: true}},
 		{name: "single_holders", report: busyReport(), opts: Options{All: true}},
 		{name: "single_holders_pid", report: busyReport(), opts: Options{All: true, ShowPID: true}},
 		{name: "single_no_user_info", report: busyReport(), opts: Options{All: true, NoUserInfo: true}},

@@ -24,7 +24,7 @@ func lmstatCommand(env *environment) *cli.Command {
 	return &cli.Command{
 		Name:      "lmstat",
 		Usage:     "report the status of license servers and who holds which licenses",
-		UsageText: "lmstat [-a] [-c port@host|file] [-f [feature]] [-S [vendor]] [-i [feature]] [-s] [-v]",
+		UsageText: "lmstat [-a] [-A] [-asec] [-c port@host|file] [-f [feature]] [-S [vendor]] [-i [feature]] [-s] [-t seconds] [-v]",
 		Before:    withAdminLogin(env),
 		Flags: []cli.Flag{
 			passwordFileFlag(),
@@ -37,6 +37,9 @@ func lmstatCommand(env *environment) *cli.Command {
 			&cli.BoolFlag{Name: "v", Usage: "print lmstat's version"},
 			&cli.BoolFlag{Name: "named", Usage: "list the named users of USER_BASED and HOST_BASED features, with their last use"},
 			&cli.BoolFlag{Name: "pid", Usage: "show client PIDs on user lines (as FlexLM v11.19)"},
+			&cli.BoolFlag{Name: "A", Usage: "only the features with licenses in use"},
+			&cli.BoolFlag{Name: "asec", Usage: "checkout times with seconds"},
+			&cli.IntFlag{Name: "t", Usage: "give up on a server after `SECONDS`"},
 		},
 		Action: func(c *cli.Context) error {
 			w := c.App.Writer
@@ -51,7 +54,13 @@ func lmstatCommand(env *environment) *cli.Command {
 			if err != nil {
 				return err
 			}
-			opts := lmstat.Options{All: c.Bool("a"), Servers: c.Bool("s"), ShowPID: c.Bool("pid"), Named: c.Bool("named")}
+			opts := lmstat.Options{All: c.Bool("a") || c.Bool("A"), Servers: c.Bool("s"), ShowPID: c.Bool("pid"), Named: c.Bool("named"),
+				ActiveOnly: c.Bool("A"), Seconds: c.Bool("asec")}
+			if secs := c.Int("t"); secs > 0 {
+				ctx, cancel := context.WithTimeout(c.Context, time.Duration(secs)*time.Second)
+				defer cancel()
+				c.Context = ctx
+			}
 			if c.IsSet("f") {
 				opts.FeatureSet = true
 				if f := c.String("f"); f != allFeatures {
