@@ -39,7 +39,11 @@ func newApp(stdout, stderr io.Writer, env *environment) *cli.App {
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return fmt.Errorf("unknown command %q (see lmutil help)", c.Args().First())
+				name := c.Args().First()
+				if why, ok := notOffered[name]; ok {
+					return fmt.Errorf("%s is not offered by this license manager: %s (see lmutil help)", name, why)
+				}
+				return fmt.Errorf("unknown command %q (see lmutil help)", name)
 			}
 			return cli.ShowAppHelp(c)
 		},
@@ -50,6 +54,16 @@ func newApp(stdout, stderr io.Writer, env *environment) *cli.App {
 		c.OnUsageError = onUsageError(app.Name + " " + c.Name)
 	}
 	return app
+}
+
+// notOffered are FlexLM's lmutil commands this license manager does not
+// have, with what to use instead.
+var notOffered = map[string]string{
+	"lminstall":      "license files here are plain text; lmcrypt signs them and lmcksum checks them",
+	"lmlicvalidator": "lmcksum -vendor-keys checks signatures, and a server refuses a bad line with its file:line",
+	"lmborrowl":      "use lmborrow",
+	"lmswitch":       "use DEBUGLOG in the vendor's options file, then lmreread",
+	"lmtools":        "there is no GUI; lmutil has the same commands",
 }
 
 // onUsageError reports a command line that cli could not parse for the

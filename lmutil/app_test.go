@@ -178,3 +178,14 @@ func TestUsageErrors(t *testing.T) {
 		t.Errorf("lmutil alone: exit %d, want 0 and the help\n%s", code, out)
 	}
 }
+
+func TestCommandsNotOfferedSaySo(t *testing.T) {
+	code, _, errOut := runLmutil(t, "lmutil", "lminstall", "-i", "x")
+	if code == 0 || !strings.Contains(errOut, "lminstall is not offered by this license manager") {
+		t.Errorf("lminstall: exit %d, %q", code, errOut)
+	}
+	code, _, errOut = runLmutil(t, "lmutil", "lmfrobnicate")
+	if code == 0 || !strings.Contains(errOut, `unknown command "lmfrobnicate"`) {
+		t.Errorf("lmfrobnicate: exit %d, %q", code, errOut)
+	}
+}
