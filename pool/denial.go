@@ -9,8 +9,10 @@ const (
 	CodeNotThisHost     = -9   // LM_NOTTHISHOST
 	CodeExpired         = -10  // LM_LONGGONE
 	CodeOldVersion      = -21  // LM_OLDVER
+	CodeUsersQueued     = -24  // LM_USERSQUEUED
 	CodeTooMany         = -26  // LM_TOOMANY
 	CodeTooEarly        = -31  // LM_TOOEARLY
+	CodeFeatQueue       = -35  // LM_FEATQUEUE
 	CodeFeatExclude     = -38  // LM_FEATEXCLUDE
 	CodeFeatNotInclude  = -39  // LM_FEATNOTINCLUDE
 	CodeNeverCheckedOut = -41  // LM_NEVERCHECKOUT
@@ -28,6 +30,8 @@ var denialText = map[int]string{
 	CodeOldVersion:      "License file does not support this version.",
 	CodeTooMany:         "Request for more licenses than this feature supports.",
 	CodeTooEarly:        "Feature start date is in the future.",
+	CodeUsersQueued:     "Users are queued for this feature.",
+	CodeFeatQueue:       "In the queue for this feature.",
 	CodeNeverCheckedOut: "Feature was never checked out.",
 	CodeFeatExclude:     "User/host on EXCLUDE list for feature.",
 	CodeFeatNotInclude:  "User/host not on INCLUDE list for feature.",
@@ -45,6 +49,8 @@ type Denial struct {
 	// BadSecret marks a reattach refused because the client presented a
 	// wrong or no secret for a handle held under its identity.
 	BadSecret bool
+	// Handle is, for -35 (CodeFeatQueue), the queued request's handle.
+	Handle uint64
 }
 
 func newSecretDenial() *Denial {
