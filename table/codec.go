@@ -55,6 +55,7 @@ type wireDelta struct {
 	Reason int         `json:"r,omitempty"`
 	Pools  []wirePool  `json:"pools,omitempty"`
 	Moves  []wireMove  `json:"moves,omitempty"`
+	Code   int         `json:"c,omitempty"`
 }
 
 type wireHolder struct {
@@ -115,6 +116,7 @@ type wireSnapshot struct {
 	NextHandle uint64       `json:"next,omitempty"`
 	Pools      []wirePool   `json:"pools,omitempty"`
 	Holders    []wireHolder `json:"holders,omitempty"`
+	Queued     []wireHolder `json:"queued,omitempty"`
 }
 
 type wireTables struct {
@@ -316,6 +318,9 @@ const (
 	wireRelease = 3
 	wireReload  = 4
 	wireLinger  = 5
+	wireEnqueue = 6
+	// 7 and 8 belong to the named-user deltas.
+	wireDequeue = 9
 
 	wireNoReason      = 0
 	wireCheckin       = 1
@@ -338,6 +343,10 @@ func kindToWire(k pool.DeltaKind) (int, error) {
 		return wireReload, nil
 	case pool.Linger:
 		return wireLinger, nil
+	case pool.Enqueue:
+		return wireEnqueue, nil
+	case pool.Dequeue:
+		return wireDequeue, nil
 	}
 	return 0, malformed("unknown delta kind %v", k)
 }
@@ -354,6 +363,10 @@ func kindFromWire(k int) (pool.DeltaKind, error) {
 		return pool.Reload, nil
 	case wireLinger:
 		return pool.Linger, nil
+	case wireEnqueue:
+		return pool.Enqueue, nil
+	case wireDequeue:
+		return pool.Dequeue, nil
 	}
 	return 0, malformed("unknown delta kind %d", k)
 }
@@ -400,7 +413,7 @@ func reasonFromWire(r int) (pool.ReleaseReason, error) {
 
 func deltaToWire(d *pool.Delta, w *wireDelta) error {
 	var err error
-	w.Seq = d.Seq
+	w.Seq, w.Code = d.Seq, d.Code
 	if w.Kind, err = kindToWire(d.Kind); err != nil {
 		return err
 	}
@@ -428,7 +441,7 @@ func deltaToWire(d *pool.Delta, w *wireDelta) error {
 
 func deltaFromWire(w *wireDelta, d *pool.Delta) error {
 	var err error
-	d.Seq = w.Seq
+	d.Seq, d.Code = w.Seq, w.Code
 	if d.Kind, err = kindFromWire(w.Kind); err != nil {
 		return err
 	}
@@ -644,6 +657,14 @@ func snapshotToWire(s pool.Snapshot) (*wireSnapshot, error) {
 			}
 		}
 	}
+	if len(s.Queued) > 0 {
+		w.Queued = make([]wireHolder, len(s.Queued))
+		for i := range s.Queued {
+			if err := holderToWire(&s.Queued[i], &w.Queued[i]); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return w, nil
 }
 
@@ -656,6 +677,14 @@ func snapshotFromWire(w *wireSnapshot) (pool.Snapshot, error) {
 	for i := range w.Holders {
 		if err := holderFromWire(&w.Holders[i], &s.Holders[i]); err != nil {
 			return pool.Snapshot{}, err
+		}
+	}
+	if len(w.Queued) > 0 {
+		s.Queued = make([]pool.Holder, len(w.Queued))
+		for i := range w.Queued {
+			if err := holderFromWire(&w.Queued[i], &s.Queued[i]); err != nil {
+				return pool.Snapshot{}, err
+			}
 		}
 	}
 	return s, nil
