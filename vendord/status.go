@@ -11,7 +11,8 @@ import (
 )
 
 // status answers STATUS: one FEATURE record per feature name, then a POOL
-// record per pool and a HOLDER record per holder of that pool. The records
+// record per pool and a HOLDER record per holder of that pool, then a
+// QUEUED record per queued checkout request of the feature, head first. The records
 // are built under the lock so lmstat's figures are exact at one moment.
 func (d *daemon) status(feature string) (wire.Message, []wire.Message) {
 	d.mu.Lock()
@@ -63,6 +64,17 @@ func (d *daemon) status(feature string) (wire.Message, []wire.Message) {
 				}
 				records = append(records, rec)
 			}
+		}
+		for _, q := range f.Queued {
+			version := q.Version
+			if version == "" && len(f.Pools) > 0 {
+				version = f.Pools[0].Pool.Version
+			}
+			records = append(records, wire.New(wire.RecQueued, "feature", f.Name,
+				"user", q.User, "host", q.Host, "display", q.Display, "version", version,
+				"server", server, "port", port, "handle", strconv.FormatUint(q.Handle, 10),
+				"start", strconv.FormatInt(q.Start.Unix(), 10), "count", strconv.Itoa(q.Count),
+				"pid", strconv.Itoa(q.PID)))
 		}
 	}
 	resp := wire.OK("vendor", d.opts.Vendor, "version", wire.Version, "records", strconv.Itoa(len(records)))

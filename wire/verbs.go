@@ -35,6 +35,9 @@ const (
 	// Unsolicited, from a vendor daemon to a client: a license it held was
 	// freed by the server (lmremove, lmreread, heartbeat timeout).
 	VerbRevoked = "REVOKED"
+	// Unsolicited, from a vendor daemon to a client that asked for
+	// notify=granted: a checkout it queued (queue=1) is now granted.
+	VerbGranted = "GRANTED"
 
 	// Between triad peers (role=peer).
 	VerbPing = "PING"
@@ -49,6 +52,7 @@ const (
 	RecFeature = "FEATURE" // STATUS: totals of one feature
 	RecPool    = "POOL"    // STATUS: one license pool
 	RecHolder  = "HOLDER"  // STATUS: one checked-out license
+	RecQueued  = "QUEUED"  // STATUS: one queued checkout request
 )
 
 // Roles a HELLO may declare with role=.
