@@ -30,6 +30,12 @@ func (c *Client) CheckoutQueued(ctx context.Context, feature, version string, co
 		count = 1
 	}
 	lic := &License{c: c, Feature: feature, Version: version, Count: count, events: make(chan Event, 16), queue: true}
+	ok := false
+	defer func() {
+		if !ok {
+			cancelQueued(c, lic)
+		}
+	}()
 	var told uint64
 	for {
 		err := c.checkout(ctx, lic)
@@ -69,22 +75,38 @@ func (c *Client) CheckoutQueued(ctx context.Context, feature, version string, co
 			l.unawait(handle)
 			continue // sent again with its handle
 		case <-ctx.Done():
-			l.unawait(handle)
-			// Granted a moment ago or still queued: the CHECKIN frees
-			// either.
-			cctx, cancel := context.WithTimeout(context.Background(), c.opts.RequestTimeout)
-			_, _, _ = l.do(cctx, wire.New("CHECKIN", "handle", strconv.FormatUint(handle, 10)))
-			cancel()
 			return nil, fmt.Errorf("client: queued for %s (handle %d): %w", feature, handle, ctx.Err())
 		}
 		if lic.Held() {
 			break
 		}
 	}
+	ok = true
 	c.mu.Lock()
 	c.licenses[lic] = struct{}{}
 	c.mu.Unlock()
 	return lic, nil
+}
+
+// cancelQueued withdraws the request of a CheckoutQueued that gives up,
+// whenever it gives up (waiting, or sending the request again after a
+// reconnect): a CHECKIN of the handle it was last queued under, on the
+// connection that queued it, frees it whether it is still queued or was
+// granted a moment ago. A connection that is gone took it with it.
+func cancelQueued(c *Client, lic *License) {
+	lic.mu.Lock()
+	handle, l := lic.handle, lic.link
+	lic.mu.Unlock()
+	if handle == 0 || l == nil {
+		return
+	}
+	l.unawait(handle)
+	if !l.alive() {
+		return
+	}
+	cctx, cancel := context.WithTimeout(context.Background(), c.opts.RequestTimeout)
+	defer cancel()
+	_, _, _ = l.do(cctx, wire.New("CHECKIN", "handle", strconv.FormatUint(handle, 10)))
 }
 
 // queuedOn records that the server queued lic under the handle and secret
