@@ -9,7 +9,6 @@ const (
 	CodeNotThisHost     = -9   // LM_NOTTHISHOST
 	CodeExpired         = -10  // LM_LONGGONE
 	CodeOldVersion      = -21  // LM_OLDVER
-	CodeUsersQueued     = -24  // LM_USERSQUEUED
 	CodeTooMany         = -26  // LM_TOOMANY
 	CodeTooEarly        = -31  // LM_TOOEARLY
 	CodeFeatQueue       = -35  // LM_FEATQUEUE
@@ -30,7 +29,6 @@ var denialText = map[int]string{
 	CodeOldVersion:      "License file does not support this version.",
 	CodeTooMany:         "Request for more licenses than this feature supports.",
 	CodeTooEarly:        "Feature start date is in the future.",
-	CodeUsersQueued:     "Users are queued for this feature.",
 	CodeFeatQueue:       "In the queue for this feature.",
 	CodeNeverCheckedOut: "Feature was never checked out.",
 	CodeFeatExclude:     "User/host on EXCLUDE list for feature.",
