@@ -90,6 +90,11 @@ type License struct {
 	done    bool
 	err     error // why the server revoked it
 	events  chan Event
+
+	// queue: checked out by CheckoutQueued, which waits on grant while
+	// the server holds the request in its queue.
+	queue bool
+	grant chan wire.Message
 }
 
 // New returns a client for opts (see NewOptions for the defaults).
@@ -222,8 +227,14 @@ func (c *Client) checkoutOn(ctx context.Context, l *link, lic *License) error {
 	lic.mu.Unlock()
 	rctx, cancel := context.WithTimeout(ctx, c.opts.RequestTimeout)
 	defer cancel()
+	if lic.queue {
+		req.Set("queue", "1")
+	}
 	resp, _, err := l.do(rctx, req)
 	if err != nil {
+		if lic.queue && errors.Is(err, &wire.Error{Code: wire.CodeFeatQueue}) {
+			return c.queuedOn(l, lic, resp)
+		}
 		return err
 	}
 	handle, err := resp.Uint64("handle")

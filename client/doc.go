@@ -62,6 +62,18 @@
 // gone. Events never blocks the client: a program that does not read them
 // loses the oldest news, never its license.
 //
+// # Waiting in the server's queue
+//
+// CheckoutQueued asks the server to queue the request when every license
+// is in use (FlexLM's LM_CO_QUEUE; CHECKOUT ... queue=1). It returns once
+// the server grants it (an unsolicited GRANTED line, protocol §7), or with
+// the denial, or when its context ends (the queued request is then
+// withdrawn). Options.OnQueued is told the handle it waits under. The
+// connection is heartbeated meanwhile; if it is lost, the request is sent
+// again with its handle and secret: a triad's new master, which has the
+// queue replicated, keeps its place; a server that forgot it queues it
+// anew, at the tail (a new handle, told to OnQueued again).
+//
 // Close checks in every license, closes the connections and stops every
 // goroutine of the client.
 package client

@@ -36,6 +36,10 @@ type link struct {
 	rmu      sync.Mutex
 	holding  map[uint64]*License
 	revoked  map[uint64]error
+	// waiting are the queued requests' waiters by handle (queue.go); early
+	// the GRANTED lines that came before their -35 reply was taken up.
+	waiting map[uint64]chan wire.Message
+	early   map[uint64]wire.Message
 }
 
 type call struct {
@@ -57,7 +61,7 @@ func (c *Client) dialLink(ctx context.Context, addr, feature string) (*link, wir
 	go l.readLoop()
 	hello := wire.New("HELLO", "proto", strconv.Itoa(wire.ProtocolVersion), "role", "client",
 		"user", c.opts.User, "host", c.opts.Host, "display", c.opts.Display, "pid", strconv.Itoa(c.opts.PID),
-		"notify", "revoked")
+		"notify", "revoked,granted")
 	if c.opts.Vendor != "" {
 		hello.Set("vendor", c.opts.Vendor)
 	} else {
@@ -130,9 +134,17 @@ func (l *link) readLoop() {
 			l.close(wire.NewError(wire.CodeCantRead, 1).WithDetail(wire.SysDetail(err)))
 			return
 		}
-		if resp.Verb == wire.VerbRevoked {
-			// Unsolicited: not the reply of any request.
-			l.revoke(resp)
+		switch resp.Verb {
+		case wire.VerbGranted:
+			// Unsolicited: a queued request granted (queue.go).
+			l.queueNews(resp)
+			continue
+		case wire.VerbRevoked:
+			// Unsolicited: not the reply of any request. A queued
+			// request's waiter takes it, else a held license's.
+			if !l.queueNews(resp) {
+				l.revoke(resp)
+			}
 			continue
 		}
 		var records []wire.Message

@@ -44,6 +44,10 @@ type Options struct {
 	// Dial opens connections; nil means a net.Dialer.
 	Dial   func(ctx context.Context, network, addr string) (net.Conn, error)
 	Logger logrus.FieldLogger
+	// OnQueued, when set, is told the handle under which the server queued
+	// a CheckoutQueued request (again with the new handle if a reconnect
+	// queued it anew).
+	OnQueued func(feature string, handle uint64)
 }
 
 // NewOptions returns the defaults, with this process's identity.

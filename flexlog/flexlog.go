@@ -22,7 +22,7 @@ import (
 // Field names with a meaning to the formatter.
 const (
 	FieldDaemon  = "daemon"  // overrides Formatter.Daemon for one line
-	FieldEvent   = "event"   // OUT, IN, DENIED, UNSUPPORTED: usage lines
+	FieldEvent   = "event"   // OUT, IN, DENIED, UNSUPPORTED, QUEUED, DEQUEUED: usage lines
 	FieldFeature = "feature" // usage lines: the feature name
 	FieldUser    = "user"    // usage lines: user name
 	FieldHost    = "host"    // usage lines: client host
@@ -36,6 +36,8 @@ const (
 	EventIn          = "IN"
 	EventDenied      = "DENIED"
 	EventUnsupported = "UNSUPPORTED"
+	EventQueued      = "QUEUED"
+	EventDequeued    = "DEQUEUED"
 )
 
 // Formatter renders entries as `HH:MM:SS (daemon) message`. The hour is

@@ -21,6 +21,13 @@
 // starting with a double quote makes the exporter's encoding/csv reader
 // (LazyQuotes) swallow the lines that follow.
 //
+// Checkouts waiting in the server's queue follow the user lines of the
+// feature's first pool printed, head first, as FlexLM prints them (the
+// client's version twice, no start time; flexlm.md §4.1 item 12), which the
+// exporter's exQueued regex reads and its user regex does not:
+//
+//	bob ws02 :0 2017.06 (v2017.06) (h1/27100 10) queued for 1 license
+//
 // Vendor daemon names are right-aligned in a 10-column field (as `MLM`,
 // `ptc_d`, `daemon`, `snpslmd`, `LMCOMSOL` are in the samples), widened so
 // that every name keeps at least two leading spaces: the exporter's vendor

@@ -89,6 +89,12 @@ type Feature struct {
 	Vendor string
 	// Pools are printed in order; pools without holders are skipped.
 	Pools []Pool
+	// Queued are the checkouts waiting in the server's queue, head first,
+	// printed after the user lines of the first pool printed as
+	// "    user host display V (vV) (server/port handle) queued for N
+	// license(s)" (flexlm.md §4.1 item 12). Holder's Start and Linger are
+	// not used.
+	Queued []Holder
 	// Named are the named users of a USER_BASED or HOST_BASED feature,
 	// printed only with Options.Named (lmstat -named).
 	Named []NamedUser

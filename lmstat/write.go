@@ -3,6 +3,7 @@ package lmstat
 import (
 	"io"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -262,12 +263,13 @@ func (p *printer) feature(r *Report, f *Feature, opts Options) {
 		}
 		p.nl()
 	}
-	if !f.Uncounted && f.Err == "" && f.InUse <= 0 && !reserved(f) {
+	if !f.Uncounted && f.Err == "" && f.InUse <= 0 && !reserved(f) && len(f.Queued) == 0 {
 		return
 	}
+	queued := opts.NoUserInfo || len(f.Queued) == 0 // printed, or nothing to print
 	for i := range f.Pools {
 		pl := &f.Pools[i]
-		if len(pl.Holders) == 0 && len(pl.Reservations) == 0 {
+		if len(pl.Holders) == 0 && len(pl.Reservations) == 0 && (queued || i < len(f.Pools)-1) {
 			continue
 		}
 		p.pool(f, pl)
@@ -285,6 +287,13 @@ func (p *printer) feature(r *Report, f *Feature, opts Options) {
 			p.buf = appendHolder(p.buf, r, &pl.Holders[j], opts)
 			p.nl()
 		}
+		if !queued {
+			for j := range f.Queued {
+				p.buf = appendQueued(p.buf, r, &f.Queued[j])
+				p.nl()
+			}
+			queued = true
+		}
 		p.nl()
 	}
 }
@@ -297,6 +306,38 @@ func hasHolders(f *Feature) bool {
 		}
 	}
 	return false
+}
+
+// appendQueued appends one queued user line without a newline: the client's
+// version appears twice, bare then as (vX), as FlexLM prints it.
+func appendQueued(b []byte, r *Report, h *Holder) []byte {
+	b = append(b, "    "...)
+	b = append(b, h.User...)
+	b = append(b, ' ')
+	b = append(b, h.Host...)
+	b = append(b, ' ')
+	if h.Display != "" {
+		b = append(b, h.Display...)
+		b = append(b, ' ')
+	}
+	b = append(b, strings.TrimPrefix(h.Version, "v")...)
+	b = append(b, " ("...)
+	b = append(b, withV(h.Version)...)
+	b = append(b, ") ("...)
+	server, port := h.Server, h.Port
+	if server == "" {
+		server = vendorHost(r)
+	}
+	if port == 0 {
+		port = serverPort(r, server)
+	}
+	b = append(b, server...)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, int64(port), 10)
+	b = append(b, ' ')
+	b = strconv.AppendUint(b, h.Handle, 10)
+	b = append(b, ") queued for "...)
+	return appendLicenses(b, max(h.Count, 1))
 }
 
 // reserved reports whether any pool of f has reservations to print.

@@ -168,7 +168,18 @@ func goldenCases() []goldenCase {
 			{Name: "oldtool", Issued: 3, Err: "expired on 1-jan-2025 (-10)"},
 		},
 		Skipped: []string{`/etc/lmtriad/site.lic:7: FEATURE broken: bad expiry date "notadate" (line ignored)`}}
+	queued := Report{Program: "lmutil", Now: now, Servers: singleServer(), LicenseFile: "/etc/lmtriad/site.lic",
+		Vendors: []Vendor{{Name: "lmtriad", Up: true, Version: "v0.1"}},
+		Features: []Feature{
+			{Name: "solver", Issued: 1, InUse: 1, Pools: []Pool{{Name: "solver", Version: "2017.06", Vendor: "lmtriad",
+				Holders: []Holder{{User: "alice", Host: "ws01", Display: "/dev/pts/0", Version: "2017.06", Handle: 9, Start: at(8, 3)}}}},
+				Queued: []Holder{
+					{User: "bob", Host: "ws02", Display: "fj209fj0", Version: "2017.06", Handle: 10, Count: 1},
+					{User: "carol", Host: "ws03", Display: ":0", Version: "2017.06", Handle: 12, Count: 2},
+				}},
+		}}
 	return []goldenCase{
+		{name: "single_queued", report: queued, opts: Options{All: true}},
 		{name: "single_idle", report: idle, opts: Options{All: true}},
 		{name: "policy_reservations_linger", report: policy, opts: Options{All: true}},
 		{name: "single_active_seconds", report: busyReport(), opts: Options{All: true, ActiveOnly: true, Seconds: true}},

@@ -15,7 +15,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/lmtriad/lmtriad/client"
-	"github.com/lmtriad/lmtriad/wire"
 )
 
 // checkoutCommand gates a command on a license: scripts and CI jobs run
@@ -24,18 +23,21 @@ func checkoutCommand(env *environment) *cli.Command {
 	return &cli.Command{
 		Name:      "checkout",
 		Usage:     "hold licenses while a command runs",
-		UsageText: "lmutil checkout [-c PATH] [-v VERSION] [-n COUNT] [-vendor NAME] [-revoke-signal SIG] [-revoke-grace DURATION] FEATURE -- COMMAND [ARGS...]",
+		UsageText: "lmutil checkout [-c PATH] [-v VERSION] [-n COUNT] [-vendor NAME] [-wait DURATION] [-queue] [-revoke-signal SIG] [-revoke-grace DURATION] FEATURE -- COMMAND [ARGS...]",
 		Description: "Runs COMMAND while holding the licenses. If the server revokes them (lmremove,\n" +
 			"an lmreread that removes or lowers the feature, a heartbeat timeout), COMMAND\n" +
 			"gets -revoke-signal, then SIGKILL if it is still running after -revoke-grace,\n" +
-			"and lmutil exits 1 after printing the FlexLM error.",
+			"and lmutil exits 1 after printing the FlexLM error.\n" +
+			"With -queue, when every license is in use the request waits in the server's\n" +
+			"queue (FIFO per feature; \"queued for FEATURE (handle N)\" on stderr) until it\n" +
+			"is granted, for at most -wait when given.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "c", Usage: "license `PATH` (else <VENDOR>_LICENSE_FILE, LM_LICENSE_FILE)"},
 			&cli.StringFlag{Name: "v", Usage: "minimum `VERSION`"},
 			&cli.IntFlag{Name: "n", Value: 1, Usage: "number of licenses"},
 			&cli.StringFlag{Name: "vendor", Usage: "vendor daemon `NAME` (else the one serving FEATURE)"},
 			&cli.DurationFlag{Name: "wait", Usage: "keep trying this long while the server is away (a failover) or, with -queue, all licenses are in use"},
-			&cli.BoolFlag{Name: "queue", Usage: "with -wait: also wait for a license to be free (-4)"},
+			&cli.BoolFlag{Name: "queue", Usage: "wait in the server's queue while every license is in use (for at most -wait, when given)"},
 			&cli.StringFlag{Name: "revoke-signal", Value: "TERM", Usage: "`SIGNAL` sent to the command when the server revokes the license (TERM, INT, HUP, KILL, ... or a number)"},
 			&cli.DurationFlag{Name: "revoke-grace", Value: 10 * time.Second, Usage: "after a revocation, how long the command may run after -revoke-signal before SIGKILL"},
 		},
@@ -56,12 +58,20 @@ func checkoutCommand(env *environment) *cli.Command {
 			opts.Vendor = c.String("vendor")
 			opts.LicensePath = c.String("c")
 			opts.Getenv = env.getenv
+			opts.OnQueued = func(feature string, handle uint64) {
+				fmt.Fprintf(c.App.ErrWriter, "lmutil checkout: queued for %s (handle %d)\n", feature, handle)
+			}
 			cl, err := client.New(opts)
 			if err != nil {
 				return err
 			}
 			defer cl.Close()
-			lic, err := checkoutWaiting(c.Context, cl, feature, c.String("v"), c.Int("n"), c.Duration("wait"), c.Bool("queue"))
+			var lic *client.License
+			if c.Bool("queue") {
+				lic, err = checkoutQueued(c.Context, cl, feature, c.String("v"), c.Int("n"), c.Duration("wait"))
+			} else {
+				lic, err = checkoutWaiting(c.Context, cl, feature, c.String("v"), c.Int("n"), c.Duration("wait"))
+			}
 			if err != nil {
 				return cli.Exit(fmt.Sprintf("lmutil checkout: %s: %v", feature, err), 1)
 			}
@@ -173,10 +183,21 @@ func parseSignal(name string) (syscall.Signal, error) {
 	return 0, fmt.Errorf("unknown signal %q", name)
 }
 
+// checkoutQueued waits in the server's queue (FlexLM's LM_CO_QUEUE) for
+// up to wait, or for as long as it takes when wait is 0: a CI job waits
+// for its license, in turn, instead of failing.
+func checkoutQueued(ctx context.Context, cl *client.Client, feature, version string, n int, wait time.Duration) (*client.License, error) {
+	if wait > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, wait)
+		defer cancel()
+	}
+	return cl.CheckoutQueued(ctx, feature, version, n)
+}
+
 // checkoutWaiting checks out, trying again for up to wait while the server
-// is away (a triad between masters) or, with queue, while every license is
-// in use: a CI job waits for its license instead of failing.
-func checkoutWaiting(ctx context.Context, cl *client.Client, feature, version string, n int, wait time.Duration, queue bool) (*client.License, error) {
+// is away (a triad between masters).
+func checkoutWaiting(ctx context.Context, cl *client.Client, feature, version string, n int, wait time.Duration) (*client.License, error) {
 	deadline := time.Now().Add(wait)
 	pause := 100 * time.Millisecond
 	for {
@@ -184,7 +205,7 @@ func checkoutWaiting(ctx context.Context, cl *client.Client, feature, version st
 		if err == nil || wait <= 0 || time.Now().After(deadline) || ctx.Err() != nil {
 			return lic, err
 		}
-		if !client.ServerAway(err) && !(queue && errors.Is(err, wire.ErrMaxUsers)) {
+		if !client.ServerAway(err) {
 			return nil, err
 		}
 		select {

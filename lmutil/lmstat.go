@@ -248,6 +248,19 @@ func featuresOf(vendor string, recs []wire.Message) []lmstat.Feature {
 				Display: rec.Get("display"), Version: rec.Get("version"), Server: rec.Get("server"), Port: port,
 				Handle: handle, Start: time.Unix(start, 0), Count: count, PID: pid,
 				Linger: time.Duration(linger) * time.Second, LingerLeft: time.Duration(left) * time.Second})
+		case wire.RecQueued:
+			if len(out) == 0 {
+				continue
+			}
+			f := &out[len(out)-1]
+			port, _ := rec.Int("port")
+			handle, _ := rec.Uint64("handle")
+			start, _ := strconv.ParseInt(rec.Get("start"), 10, 64)
+			count, _ := rec.Int("count")
+			pid, _ := rec.Int("pid")
+			f.Queued = append(f.Queued, lmstat.Holder{User: rec.Get("user"), Host: rec.Get("host"),
+				Display: rec.Get("display"), Version: rec.Get("version"), Server: rec.Get("server"), Port: port,
+				Handle: handle, Start: time.Unix(start, 0), Count: count, PID: pid})
 		}
 	}
 	return out

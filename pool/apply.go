@@ -24,8 +24,26 @@ func (s *State) Apply(d Delta) error {
 	var err error
 	switch d.Kind {
 	case Grant:
+		if q := s.queued[d.Holder.Handle]; q != nil {
+			if s.ps.byKey[d.Holder.PoolKey] == nil {
+				return fmt.Errorf("%w: grant in unknown pool %q", ErrDiverged, d.Holder.PoolKey)
+			}
+			s.unqueue(q) // a queued request granted
+		}
 		err = s.applyGrant(d)
+	case Enqueue:
+		err = s.applyEnqueue(d)
+	case Dequeue:
+		q := s.queued[d.Holder.Handle]
+		if q == nil {
+			return fmt.Errorf("%w: dequeue of unknown queued handle %d", ErrDiverged, d.Holder.Handle)
+		}
+		s.unqueue(q)
 	case Rebind:
+		if q := s.queued[d.Holder.Handle]; q != nil {
+			s.moveQueued(q, d.Holder.Session, d.Time)
+			break
+		}
 		h := s.holders[d.Holder.Handle]
 		if h == nil {
 			return fmt.Errorf("%w: rebind of unknown handle %d", ErrDiverged, d.Holder.Handle)
@@ -123,6 +141,9 @@ type Snapshot struct {
 	// Named is the named users of USER_BASED and HOST_BASED pools (see
 	// NamedUsers), by pool key and user.
 	Named []NamedUser
+	// Queued are the queued requests in handle order, which is each
+	// feature's queue order (no pool: PoolKey empty).
+	Queued []Holder
 }
 
 // Snapshot returns the state's content. Holders' LastSeen is the master's
@@ -149,6 +170,13 @@ func (s *State) Snapshot() Snapshot {
 	slices.SortFunc(snap.Named, func(a, b NamedUser) int {
 		return cmp.Or(cmp.Compare(a.PoolKey, b.PoolKey), cmp.Compare(a.User, b.User))
 	})
+	if len(s.queued) > 0 {
+		snap.Queued = make([]Holder, 0, len(s.queued))
+		for _, h := range s.queued {
+			snap.Queued = append(snap.Queued, h.export())
+		}
+		slices.SortFunc(snap.Queued, func(a, b Holder) int { return cmp.Compare(a.Handle, b.Handle) })
+	}
 	return snap
 }
 
@@ -181,6 +209,15 @@ func Restore(snap Snapshot, opts Options) (*State, error) {
 		}
 		h.LastSeen = zeroTime
 		s.insert(h, p, hv.Session, hv.LastSeen)
+	}
+	for _, qv := range snap.Queued {
+		if s.holders[qv.Handle] != nil || s.queued[qv.Handle] != nil {
+			return nil, fmt.Errorf("%w: duplicate handle %d in snapshot", ErrDiverged, qv.Handle)
+		}
+		if len(s.queues[qv.Feature]) > 0 && s.queues[qv.Feature][len(s.queues[qv.Feature])-1].Handle > qv.Handle {
+			return nil, fmt.Errorf("%w: queued handle %d out of order in snapshot", ErrDiverged, qv.Handle)
+		}
+		s.addQueued(&holder{Holder: qv}, qv.Session, qv.LastSeen)
 	}
 	// Rebuild the LRU list in lastSeen order.
 	ss := make([]*session, 0, len(s.sessions))

@@ -28,6 +28,16 @@ const (
 	// Delta.Holder.LingerUntil (its feature's LINGER, Delta.Holder.Linger).
 	// A Release with reason LingerEnd, or a Rebind taking it back, follows.
 	Linger
+	// Enqueue records a checkout request queued (CheckoutRequest.Queue)
+	// under handle Delta.Holder.Handle, at the tail of its feature's queue;
+	// Delta.Holder has no pool. A Grant of that handle (which takes it out
+	// of the queue) or a Dequeue follows.
+	Enqueue DeltaKind = 6
+	// Dequeue records that queued request Delta.Holder.Handle was dropped
+	// for Delta.Reason (Checkin: the client cancelled it; SessionClosed,
+	// Timeout: its client went; Reread or NoReason: it can no longer be
+	// granted, Delta.Code saying why).
+	Dequeue DeltaKind = 9
 )
 
 func (k DeltaKind) String() string {
@@ -46,6 +56,10 @@ func (k DeltaKind) String() string {
 		return "NamedUse"
 	case Recycle:
 		return "Recycle"
+	case Enqueue:
+		return "Enqueue"
+	case Dequeue:
+		return "Dequeue"
 	}
 	return "DeltaKind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -105,10 +119,13 @@ type Delta struct {
 	Seq    uint64
 	Kind   DeltaKind
 	Time   time.Time      // the now of the operation; sessions' LastSeen follow it
-	Holder Holder         // Grant, Rebind, Release, Linger
+	Holder Holder         // Grant, Rebind, Release, Linger, Enqueue, Dequeue
 	Reason ReleaseReason  // Release; Linger (Checkin or SessionClosed)
 	Pools  []licfile.Pool // Reload: the new pools, in file order
 	Moves  []Move         // Reload: kept holders now under a different pool
+	// Code is, for a Dequeue of a request that can no longer be granted,
+	// the FlexLM error number its client is told; 0 otherwise.
+	Code int
 }
 
 // Move is a holder kept across an lmreread under a different pool.

@@ -11,6 +11,7 @@ const (
 	CodeOldVersion      = -21  // LM_OLDVER
 	CodeTooMany         = -26  // LM_TOOMANY
 	CodeTooEarly        = -31  // LM_TOOEARLY
+	CodeFeatQueue       = -35  // LM_FEATQUEUE
 	CodeFeatExclude     = -38  // LM_FEATEXCLUDE
 	CodeFeatNotInclude  = -39  // LM_FEATNOTINCLUDE
 	CodeNeverCheckedOut = -41  // LM_NEVERCHECKOUT
@@ -30,6 +31,7 @@ var denialText = map[int]string{
 	CodeOldVersion:      "License file does not support this version.",
 	CodeTooMany:         "Request for more licenses than this feature supports.",
 	CodeTooEarly:        "Feature start date is in the future.",
+	CodeFeatQueue:       "In the queue for this feature.",
 	CodeNeverCheckedOut: "Feature was never checked out.",
 	CodeFeatExclude:     "User/host on EXCLUDE list for feature.",
 	CodeFeatNotInclude:  "User/host not on INCLUDE list for feature.",
@@ -49,6 +51,8 @@ type Denial struct {
 	// BadSecret marks a reattach refused because the client presented a
 	// wrong or no secret for a handle held under its identity.
 	BadSecret bool
+	// Handle is, for -35 (CodeFeatQueue), the queued request's handle.
+	Handle uint64
 }
 
 func newSecretDenial() *Denial {

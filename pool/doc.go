@@ -144,6 +144,42 @@
 // free at once, without lingering. Lingering holders are in Snapshots and
 // survive Restore.
 //
+// # Queue
+//
+// A CheckoutRequest with Queue set (FlexLM's LM_CO_QUEUE) that would be
+// denied only for lack of free licenses (-4, or -101: the rest are
+// reserved for others) is queued instead: it gets a handle at once, an
+// Enqueue delta records it at the tail of its feature name's queue, and
+// Checkout returns the queued request as its Holder with a -35 Denial
+// (CodeFeatQueue, Denial.Handle). A request denied for anything else (-5,
+// -21, -10, -31, -9, -38, -39, -26, -87) is not queued. A checkout that fits
+// is granted at once, queue or not, even while others wait: the queue
+// orders only those who wait (FlexLM's LM_USERSQUEUED, -24, is not used).
+//
+// The queue is strictly FIFO per feature name (which is also handle
+// order). Every operation that may free licenses (Checkin, CloseSession,
+// Expire, Remove, RemoveHandle, Reload; ServeQueues, which a master calls
+// after SetPolicy) then serves the queues, feature by feature in name
+// order: while a queue's head passes the checks of a checkout from its
+// client (policy included) it is granted, a Grant delta with its queued
+// handle, its queued secret and Start the grant time, which takes it out
+// of the queue on replicas too; a head short of licenses (-4, -101) blocks
+// those behind it; a head refused for anything else can no longer be
+// granted as asked and is dropped: a Dequeue delta with Code that denial
+// (reason Reread after a Reload or ServeQueues, none otherwise). These
+// deltas follow, in the same slice, the deltas of the operation that
+// freed the licenses.
+//
+// A queued request belongs to its client's session: CloseSession drops it
+// (Dequeue, SessionClosed) and so does Expire when the session is silent
+// (Timeout; heartbeats keep it alive, idle TIMEOUTs do not apply); its
+// client cancels it with a Checkin of its handle (Dequeue, Checkin). A
+// checkout presenting the handle and secret of a queued request of the
+// same client (feature, user, host, display, PID) moves it to the
+// request's session, keeping its place (a Rebind delta; -35 again), as a
+// client does after a failover. Queued requests are in Snapshots
+// (Snapshot.Queued) and Status (FeatureStatus.Queued).
+//
 // # Handles and reattach
 //
 // Handles increase from Options.FirstHandle (1 by default) and are never
@@ -224,7 +260,7 @@
 // state.go holds the types, the pool and session structures and Checkout;
 // ops.go the other operations; policy.go the options file (PoolRef, MAX,
 // RESERVE, SetPolicy, SetIdle, LINGER); reload.go lmreread; apply.go Apply,
-// Snapshot and Restore; status.go lmstat's view; delta.go and denial.go the
-// deltas and denial codes; version.go decimal versions; named.go
-// USER_BASED/HOST_BASED named users.
+// Snapshot and Restore; queue.go the queue; status.go lmstat's view;
+// delta.go and denial.go the deltas and denial codes; version.go decimal
+// versions; named.go USER_BASED/HOST_BASED named users.
 package pool

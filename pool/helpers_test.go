@@ -125,8 +125,8 @@ func checkInvariants(t *testing.T, s *State) {
 	inSessions, lru := 0, 0
 	for ss := s.lruHead; ss != nil; ss = ss.next {
 		lru++
-		if s.sessions[ss.id] != ss || ss.n == 0 {
-			t.Fatalf("session %d: LRU entry stale (n=%d)", ss.id, ss.n)
+		if s.sessions[ss.id] != ss || ss.n == 0 && ss.nq == 0 {
+			t.Fatalf("session %d: LRU entry stale (n=%d nq=%d)", ss.id, ss.n, ss.nq)
 		}
 		k := 0
 		for h := ss.head; h != nil; h = h.sessNext {
@@ -167,6 +167,7 @@ func checkInvariants(t *testing.T, s *State) {
 	if lru != len(s.sessions) || inSessions+lingering != len(s.holders) {
 		t.Fatalf("sessions: %d in LRU, %d by id; %d holders in sessions, %d lingering, %d by handle", lru, len(s.sessions), inSessions, lingering, len(s.holders))
 	}
+	checkQueues(t, s)
 	for hnd := range s.holders {
 		if hnd >= s.nextHandle {
 			t.Fatalf("handle %d not below next handle %d", hnd, s.nextHandle)
@@ -224,6 +225,41 @@ func checkPolicyCounters(t *testing.T, s *State) {
 	for _, l := range s.ps.limits {
 		if l.used != limits[l] {
 			t.Fatalf("MAX at %s: used %d, recomputed %d", l.Pos, l.used, limits[l])
+		}
+	}
+}
+
+// checkQueues checks the queue indexes: each queued request once in its
+// feature's queue, in handle order, counted by its session, holding no
+// handle of a holder.
+func checkQueues(t *testing.T, s *State) {
+	t.Helper()
+	n := 0
+	perSession := map[uint64]int{}
+	for name, q := range s.queues {
+		if len(q) == 0 {
+			t.Fatalf("queue of %q empty but present", name)
+		}
+		for i, h := range q {
+			n++
+			if s.queued[h.Handle] != h || h.Feature != name || h.pool != nil || s.holders[h.Handle] != nil {
+				t.Fatalf("queued %d: index inconsistent", h.Handle)
+			}
+			if i > 0 && q[i-1].Handle >= h.Handle {
+				t.Fatalf("queue of %q not in handle order", name)
+			}
+			if h.sess == nil || s.sessions[h.Session] != h.sess || h.Handle >= s.nextHandle {
+				t.Fatalf("queued %d: session %d inconsistent", h.Handle, h.Session)
+			}
+			perSession[h.Session]++
+		}
+	}
+	if n != len(s.queued) {
+		t.Fatalf("%d queued in queues, %d by handle", n, len(s.queued))
+	}
+	for id, ss := range s.sessions {
+		if ss.nq != perSession[id] {
+			t.Fatalf("session %d: nq=%d, queued %d", id, ss.nq, perSession[id])
 		}
 	}
 }

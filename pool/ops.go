@@ -17,8 +17,14 @@ func (s *State) rebind(h *holder, id uint64, now time.Time) Delta {
 // Checkin frees the license handle of session, or lets it linger (a Linger
 // delta) when its feature has a LINGER. It fails with -41 when the handle is
 // unknown or belongs to another session (a lingering handle belongs to none).
+// The handle of a request queued by session cancels it (a Dequeue delta).
+// Requests that the freed licenses let through the queues are granted, their
+// Grant deltas following.
 func (s *State) Checkin(session, handle uint64, now time.Time) ([]Delta, error) {
 	now = now.Round(0)
+	if q := s.queued[handle]; q != nil && q.Session == session {
+		return s.cancelQueued(q, now), nil
+	}
 	h := s.holders[handle]
 	if h == nil || h.Session != session || h.lingering() {
 		return nil, NewDenial(CodeNeverCheckedOut)
@@ -28,7 +34,7 @@ func (s *State) Checkin(session, handle uint64, now time.Time) ([]Delta, error) 
 	if h.pool.linger > 0 {
 		return []Delta{s.startLinger(h, Checkin, now)}, nil
 	}
-	return []Delta{s.release(h, Checkin, now)}, nil
+	return append([]Delta{s.release(h, Checkin, now)}, s.serveQueues(NoReason, now)...), nil
 }
 
 // Heartbeat records that session is alive at now and returns how many
@@ -61,16 +67,21 @@ func (s *State) TouchAll(now time.Time) {
 
 // CloseSession frees every license of session (its connection closed), in
 // handle order; those of a feature with a LINGER linger instead (a Linger
-// delta each).
+// delta each); its queued requests are dropped (Dequeue, reason
+// SessionClosed) first; then the queues are served.
 func (s *State) CloseSession(session uint64, now time.Time) []Delta {
 	now = now.Round(0)
 	ss := s.sessions[session]
 	if ss == nil {
 		return nil
 	}
+	qs := s.dropSessionQueued(map[uint64]bool{session: true}, SessionClosed, now)
+	if s.sessions[session] == nil {
+		return append(qs, s.serveQueues(NoReason, now)...)
+	}
 	hs := sessionHolders(ss, nil)
 	slices.SortFunc(hs, byHandle)
-	ds := make([]Delta, 0, len(hs))
+	ds := append(qs, make([]Delta, 0, len(hs))...)
 	for _, h := range hs {
 		if h.pool.linger > 0 {
 			ds = append(ds, s.startLinger(h, SessionClosed, now))
@@ -78,7 +89,7 @@ func (s *State) CloseSession(session uint64, now time.Time) []Delta {
 			ds = append(ds, s.release(h, SessionClosed, now))
 		}
 	}
-	return ds
+	return append(ds, s.serveQueues(NoReason, now)...)
 }
 
 func sessionHolders(ss *session, hs []*holder) []*holder {
@@ -100,12 +111,19 @@ func (s *State) Expire(now time.Time) []Delta {
 	now = now.Round(0)
 	var hs []*holder
 	var silent map[*session]bool
+	var gone map[uint64]bool // silent sessions with queued requests
 	if timeout := s.opts.HeartbeatTimeout; timeout > 0 {
 		// The LRU list is in touch order, which is the order of the readings
 		// while the clock does not step back: the monotonic clock never does; a
 		// wall clock stepping back frees a session late, never early.
 		mark := func(ss *session) {
 			hs = sessionHolders(ss, hs)
+			if ss.nq > 0 {
+				if gone == nil {
+					gone = map[uint64]bool{}
+				}
+				gone[ss.id] = true
+			}
 			if len(s.idle) > 0 {
 				if silent == nil {
 					silent = map[*session]bool{}
@@ -127,11 +145,12 @@ func (s *State) Expire(now time.Time) []Delta {
 	if len(s.idle) > 0 {
 		hs = s.idleExpired(now, silent, hs)
 	}
-	ds := s.releaseAll(hs, Timeout, now)
+	ds := s.dropSessionQueued(gone, Timeout, now)
+	ds = append(ds, s.releaseAll(hs, Timeout, now)...)
 	if len(s.lingerQ) > 0 {
 		ds = append(ds, s.releaseAll(s.lingerEnded(now), LingerEnd, now)...)
 	}
-	return ds
+	return append(ds, s.serveQueues(NoReason, now)...)
 }
 
 // Remove frees, in handle order, every license of feature held by
@@ -163,7 +182,7 @@ func (s *State) Remove(feature, user, host, display string, now time.Time) ([]De
 		}
 		return nil, NewDenial(CodeNeverCheckedOut)
 	}
-	return s.releaseAll(hs, Removed, now), nil
+	return append(s.releaseAll(hs, Removed, now), s.serveQueues(NoReason, now)...), nil
 }
 
 // RemoveHandle frees license handle of feature (lmremove -h). It fails with
@@ -181,7 +200,7 @@ func (s *State) RemoveHandle(feature string, handle uint64, now time.Time) ([]De
 	if h.lingering() {
 		return nil, NewDenial(CodeRemoveLinger)
 	}
-	return []Delta{s.release(h, Removed, now)}, nil
+	return append([]Delta{s.release(h, Removed, now)}, s.serveQueues(NoReason, now)...), nil
 }
 
 // Holders returns the number of license handles held.

@@ -16,7 +16,10 @@ import (
 // feature name, in checkout order, with a version at least its old pool's,
 // not expired, started, node-lock matching and with room. The rest are
 // released with reason Reread (their clients should be told -92). The deltas
-// are those Release deltas, in handle order, then one Reload delta.
+// are those Release deltas, in handle order, then one Reload delta, then
+// the queues are served: Grants, and Dequeues (reason Reread, Delta.Code
+// the checkout's denial) of heads that can no longer be granted, such as
+// requests for a feature gone.
 func (s *State) Reload(pools []licfile.Pool, now time.Time) []Delta {
 	now = now.Round(0)
 	pools = slices.Clone(pools)
@@ -51,7 +54,8 @@ func (s *State) Reload(pools []licfile.Pool, now time.Time) []Delta {
 		s.forget(h)
 	}
 	s.ps = np
-	return append(ds, s.emit(Delta{Kind: Reload, Time: now, Pools: pools, Moves: moves}))
+	ds = append(ds, s.emit(Delta{Kind: Reload, Time: now, Pools: pools, Moves: moves}))
+	return append(ds, s.serveQueues(Reread, now)...)
 }
 
 // unlinkAll detaches every holder from the current pools (which are about to

@@ -18,6 +18,8 @@ func assertSameSnapshot(t *testing.T, a, b Snapshot, exact bool) {
 	if !exact {
 		a.Holders = withoutLastSeen(a.Holders)
 		b.Holders = withoutLastSeen(b.Holders)
+		a.Queued = withoutLastSeen(a.Queued)
+		b.Queued = withoutLastSeen(b.Queued)
 	}
 	if !reflect.DeepEqual(a, b) {
 		t.Fatalf("snapshots differ:\nmaster  %+v\nreplica %+v", a, b)
@@ -25,6 +27,9 @@ func assertSameSnapshot(t *testing.T, a, b Snapshot, exact bool) {
 }
 
 func withoutLastSeen(hs []Holder) []Holder {
+	if hs == nil {
+		return nil
+	}
 	out := make([]Holder, len(hs))
 	for i, h := range hs {
 		h.LastSeen = time.Time{}
@@ -94,9 +99,14 @@ func randomRun(t *testing.T, s *State, seed uint64, n int, heartbeats bool, onDe
 		case op < 40:
 			cr := CheckoutRequest{Client: randClient(r), Feature: randFeatures[r.IntN(len(randFeatures))],
 				Version: randVersions[r.IntN(len(randVersions))], Count: r.IntN(4)}
-			if r.IntN(5) == 0 { // reattach: a live handle or any number
+			cr.Queue = r.IntN(3) == 0
+			if r.IntN(5) == 0 { // reattach: a live or queued handle or any number
 				cr.Handle = uint64(1 + r.IntN(int(s.nextHandle)+3))
-				if h := s.holders[cr.Handle]; h != nil && r.IntN(2) == 0 {
+				h := s.holders[cr.Handle]
+				if h == nil {
+					h = s.queued[cr.Handle]
+				}
+				if h != nil && r.IntN(2) == 0 {
 					cr.Feature, cr.Client.User, cr.Client.Host, cr.Client.Display, cr.Client.PID = h.Feature, h.User, h.Host, h.Display, h.PID
 				}
 			}
@@ -105,11 +115,21 @@ func randomRun(t *testing.T, s *State, seed uint64, n int, heartbeats bool, onDe
 			if err == nil && (h.Handle == 0 || h.Session != cr.Client.Session) {
 				t.Fatalf("op %d: bad holder %+v", i, h)
 			}
+			var den *Denial
+			if errors.As(err, &den) && den.Code == CodeFeatQueue {
+				if h.Handle != den.Handle || s.queued[h.Handle] == nil || h.Session != cr.Client.Session || len(ds) != 1 {
+					t.Fatalf("op %d: bad queued request %+v %v", i, h, ds)
+				}
+				err = nil
+			}
 		case op < 60:
 			hnd := uint64(1 + r.IntN(int(s.nextHandle)+1))
 			sess := uint64(1 + r.IntN(8))
 			if h := s.holders[hnd]; h != nil && r.IntN(4) != 0 {
 				sess = h.Session
+			}
+			if q := s.queued[hnd]; q != nil && r.IntN(4) != 0 {
+				sess = q.Session
 			}
 			ds, err = s.Checkin(sess, hnd, now)
 		case op < 70:
@@ -276,7 +296,7 @@ func TestReplicationCoverage(t *testing.T) {
 			}
 		})
 	}
-	for _, k := range []DeltaKind{Grant, Rebind, Release, Reload, Linger} {
+	for _, k := range []DeltaKind{Grant, Rebind, Release, Reload, Linger, Enqueue, Dequeue} {
 		if kinds[k] == 0 {
 			t.Errorf("no %v delta in the random runs", k)
 		}

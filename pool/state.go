@@ -79,6 +79,11 @@ type CheckoutRequest struct {
 	// gets on its reattach). The caller draws it from a cryptographic random
 	// source; the pool itself stays deterministic.
 	NewSecret string
+	// Queue asks to wait (FlexLM's LM_CO_QUEUE): a request denied only for
+	// lack of free licenses (-4, -101), or one arriving while others wait
+	// for the feature, is queued instead (see Queue in the package
+	// documentation).
+	Queue bool
 }
 
 // Holder is one checked-out license handle.
@@ -150,6 +155,11 @@ type State struct {
 	// named is the named users of USER_BASED and HOST_BASED pools: pool
 	// key -> user (host) -> last used (named.go).
 	named map[string]map[string]time.Time
+	// queues holds each feature name's queued requests (queue.go), head
+	// first, which is also handle order; queued indexes them by handle.
+	// A queued request is a holder in no pool.
+	queues map[string][]*holder
+	queued map[uint64]*holder
 }
 
 // poolSet is the pool structure built from one license-file read.
@@ -220,6 +230,8 @@ type session struct {
 	idle      bool          // the client said it is inactive (SetIdle)
 	idleSince time.Duration // Options.Monotonic when it said so, when set
 	idleAt    time.Time     // now when it said so
+
+	nq int // queued requests of the session
 }
 
 // New returns a State serving pools (in license-file order). Pool keys must
@@ -630,7 +642,13 @@ func (s *State) detach(h *holder) {
 		ss.tail = h.sessPrev
 	}
 	h.sessPrev, h.sessNext, h.sess = nil, nil, nil
-	if ss.n--; ss.n == 0 {
+	ss.n--
+	s.maybeDropSession(ss)
+}
+
+// maybeDropSession forgets ss once it holds nothing and queues nothing.
+func (s *State) maybeDropSession(ss *session) {
+	if ss.n == 0 && ss.nq == 0 {
 		delete(s.sessions, ss.id)
 		delete(s.idle, ss.id)
 		s.lruRemove(ss)
@@ -713,7 +731,9 @@ func byStart(a, b *holder) int {
 // ---- operations ----
 
 // Checkout grants req.Count licenses of req.Feature at a version of at least
-// req.Version, or reattaches req.Handle. The error is a *Denial.
+// req.Version, or reattaches req.Handle. The error is a *Denial. A request
+// queued (req.Queue) is denied with -35 (CodeFeatQueue, Denial.Handle its
+// handle), the returned Holder being the queued request.
 func (s *State) Checkout(req CheckoutRequest, now time.Time) (Holder, []Delta, error) {
 	now = now.Round(0)
 	if req.Count <= 0 {
@@ -722,6 +742,9 @@ func (s *State) Checkout(req CheckoutRequest, now time.Time) (Holder, []Delta, e
 	c := &req.Client
 	handle := s.nextHandle
 	if req.Handle != 0 {
+		if h, ds, err, ok := s.reattachQueued(&req, now); ok {
+			return h, ds, err
+		}
 		if h := s.holders[req.Handle]; h != nil {
 			if h.Feature == req.Feature && h.User == c.User && h.Host == c.Host &&
 				h.Display == c.Display && h.PID == c.PID {
@@ -749,6 +772,10 @@ func (s *State) Checkout(req CheckoutRequest, now time.Time) (Holder, []Delta, e
 		return h.export(), []Delta{d}, nil
 	}
 	p, err := s.choose(&req, now)
+	if req.Queue && queueable(err) {
+		q, d := s.enqueue(&req, handle, now)
+		return q, []Delta{d}, queuedDenial(handle)
+	}
 	if err != nil {
 		return Holder{}, nil, err
 	}

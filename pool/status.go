@@ -17,6 +17,9 @@ type FeatureStatus struct {
 	InUse     int          // licenses consumed, all pools
 	Uncounted bool         // every pool of the name is uncounted
 	Pools     []PoolStatus // in license-file order
+	// Queued are the requests waiting for the feature, head first (Start:
+	// when queued; no pool).
+	Queued []Holder
 }
 
 // PoolStatus is the usage of one pool.
@@ -36,11 +39,15 @@ func (s *State) Status(feature string) []FeatureStatus {
 		if f == nil {
 			return nil
 		}
-		return []FeatureStatus{f.status()}
+		fs := f.status()
+		fs.Queued = s.queuedStatus(feature)
+		return []FeatureStatus{fs}
 	}
 	out := make([]FeatureStatus, 0, len(s.ps.names))
 	for _, n := range s.ps.names {
-		out = append(out, s.ps.byName[n].status())
+		fs := s.ps.byName[n].status()
+		fs.Queued = s.queuedStatus(n)
+		out = append(out, fs)
 	}
 	return out
 }

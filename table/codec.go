@@ -55,6 +55,7 @@ type wireDelta struct {
 	Reason int         `json:"r,omitempty"`
 	Pools  []wirePool  `json:"pools,omitempty"`
 	Moves  []wireMove  `json:"moves,omitempty"`
+	Code   int         `json:"c,omitempty"`
 }
 
 type wireHolder struct {
@@ -115,6 +116,7 @@ type wireSnapshot struct {
 	NextHandle uint64       `json:"next,omitempty"`
 	Pools      []wirePool   `json:"pools,omitempty"`
 	Holders    []wireHolder `json:"holders,omitempty"`
+	Queued     []wireHolder `json:"queued,omitempty"`
 	Named      []wireNamed  `json:"named,omitempty"`
 }
 
@@ -318,14 +320,15 @@ func checkEntry(e *Entry) error {
 // Kind and reason numbers of the format: fixed here, whatever pool's own
 // constants are.
 const (
-	wireGrant   = 1
-	wireRebind  = 2
-	wireRelease = 3
-	wireReload  = 4
-	wireLinger  = 5
-	// 6 and 9 are the queue's (Enqueue, Dequeue).
+	wireGrant    = 1
+	wireRebind   = 2
+	wireRelease  = 3
+	wireReload   = 4
+	wireLinger   = 5
+	wireEnqueue  = 6
 	wireNamedUse = 7
 	wireRecycle  = 8
+	wireDequeue  = 9
 
 	wireNoReason      = 0
 	wireCheckin       = 1
@@ -352,6 +355,10 @@ func kindToWire(k pool.DeltaKind) (int, error) {
 		return wireNamedUse, nil
 	case pool.Recycle:
 		return wireRecycle, nil
+	case pool.Enqueue:
+		return wireEnqueue, nil
+	case pool.Dequeue:
+		return wireDequeue, nil
 	}
 	return 0, malformed("unknown delta kind %v", k)
 }
@@ -372,6 +379,10 @@ func kindFromWire(k int) (pool.DeltaKind, error) {
 		return pool.NamedUse, nil
 	case wireRecycle:
 		return pool.Recycle, nil
+	case wireEnqueue:
+		return pool.Enqueue, nil
+	case wireDequeue:
+		return pool.Dequeue, nil
 	}
 	return 0, malformed("unknown delta kind %d", k)
 }
@@ -418,7 +429,7 @@ func reasonFromWire(r int) (pool.ReleaseReason, error) {
 
 func deltaToWire(d *pool.Delta, w *wireDelta) error {
 	var err error
-	w.Seq = d.Seq
+	w.Seq, w.Code = d.Seq, d.Code
 	if w.Kind, err = kindToWire(d.Kind); err != nil {
 		return err
 	}
@@ -446,7 +457,7 @@ func deltaToWire(d *pool.Delta, w *wireDelta) error {
 
 func deltaFromWire(w *wireDelta, d *pool.Delta) error {
 	var err error
-	d.Seq = w.Seq
+	d.Seq, d.Code = w.Seq, w.Code
 	if d.Kind, err = kindFromWire(w.Kind); err != nil {
 		return err
 	}
@@ -672,6 +683,14 @@ func snapshotToWire(s pool.Snapshot) (*wireSnapshot, error) {
 			w.Named[i] = wireNamed{PoolKey: encStr(n.PoolKey), User: encStr(n.User), LastUsed: lu}
 		}
 	}
+	if len(s.Queued) > 0 {
+		w.Queued = make([]wireHolder, len(s.Queued))
+		for i := range s.Queued {
+			if err := holderToWire(&s.Queued[i], &w.Queued[i]); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return w, nil
 }
 
@@ -697,6 +716,14 @@ func snapshotFromWire(w *wireSnapshot) (pool.Snapshot, error) {
 				return pool.Snapshot{}, err
 			}
 			if nu.LastUsed, err = decTime(n.LastUsed); err != nil {
+				return pool.Snapshot{}, err
+			}
+		}
+	}
+	if len(w.Queued) > 0 {
+		s.Queued = make([]pool.Holder, len(w.Queued))
+		for i := range w.Queued {
+			if err := holderFromWire(&w.Queued[i], &s.Queued[i]); err != nil {
 				return pool.Snapshot{}, err
 			}
 		}

@@ -174,7 +174,7 @@ func TestEncodeRefuses(t *testing.T) {
 	}{
 		{"no vendor", Entry{}, "without a vendor"},
 		{"negative proposer", Entry{Vendor: "v", Proposer: -1}, "proposer -1"},
-		{"unknown kind", Entry{Vendor: "v", Deltas: grant(func(d *pool.Delta) { d.Kind = 9 })}, "unknown delta kind"},
+		{"unknown kind", Entry{Vendor: "v", Deltas: grant(func(d *pool.Delta) { d.Kind = 10 })}, "unknown delta kind"},
 		{"zero kind", Entry{Vendor: "v", Deltas: grant(func(d *pool.Delta) { d.Kind = 0 })}, "unknown delta kind"},
 		{"unknown reason", Entry{Vendor: "v", Deltas: grant(func(d *pool.Delta) { d.Reason = 7 })}, "unknown release reason"},
 		{"year 10000", Entry{Vendor: "v", Deltas: grant(func(d *pool.Delta) { d.Time = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) })}, "year"},
@@ -264,6 +264,10 @@ func TestEveryFieldCovered(t *testing.T) {
 	roundTrip(t, Entry{Proposer: 1, Vendor: "v", Gen: 1, Deltas: []pool.Delta{d}})
 	d.Kind, d.Reason = pool.Release, pool.LingerEnd
 	roundTrip(t, Entry{Proposer: 1, Vendor: "v", Gen: 1, Deltas: []pool.Delta{d}})
+	d.Kind, d.Reason = pool.Enqueue, pool.NoReason
+	roundTrip(t, Entry{Proposer: 1, Vendor: "v", Gen: 1, Deltas: []pool.Delta{d}})
+	d.Kind, d.Reason, d.Code = pool.Dequeue, pool.Reread, pool.CodeNoFeature
+	roundTrip(t, Entry{Proposer: 1, Vendor: "v", Gen: 1, Deltas: []pool.Delta{d}})
 
 	d.Kind, d.Reason = pool.NamedUse, pool.NoReason
 	roundTrip(t, Entry{Proposer: 1, Vendor: "v", Gen: 1, Deltas: []pool.Delta{d}})
@@ -343,7 +347,7 @@ func TestDecodeMalformed(t *testing.T) {
 		{"Go field name", e(`{"Vendor":"v"}`), "unknown field"},
 		{"trailing data", e(`{"vnd":"v"} {}`), "trailing data"},
 		{"trailing garbage", e(`{"vnd":"v"}x`), "trailing data"},
-		{"unknown kind", e(`{"vnd":"v","d":[{"seq":1,"k":6}]}`), "unknown delta kind 6"},
+		{"unknown kind", e(`{"vnd":"v","d":[{"seq":1,"k":10}]}`), "unknown delta kind 10"},
 		{"missing kind", e(`{"vnd":"v","d":[{"seq":1}]}`), "unknown delta kind 0"},
 		{"unknown reason", e(`{"vnd":"v","d":[{"seq":1,"k":3,"r":7}]}`), "unknown release reason 7"},
 		{"negative seq", e(`{"vnd":"v","d":[{"seq":-1,"k":1}]}`), "cannot unmarshal"},

@@ -71,7 +71,8 @@
 //
 //	seq     uint     Seq (required)
 //	k       int      kind: 1 Grant, 2 Rebind, 3 Release, 4 Reload,
-//	                 5 Linger, 7 NamedUse, 8 Recycle (required)
+//	                 5 Linger, 6 Enqueue, 7 NamedUse, 8 Recycle, 9 Dequeue
+//	                 (required)
 //	t       time     Time of the operation
 //	h       holder   Holder (Grant, Rebind, Release, Linger)
 //	r       int      Reason: 1 checkin, 2 session closed, 3 timeout,
@@ -79,6 +80,8 @@
 //	                 1 or 2); 0 or absent otherwise
 //	pools   [pool]   Pools (Reload), in file order
 //	moves   [move]   Moves (Reload)
+//	c       int      Code (Dequeue of a request that can no longer be
+//	                 granted: the FlexLM error number); 0 or absent otherwise
 //
 // holder (pool.Holder):
 //
@@ -113,6 +116,7 @@
 //	seq     uint     Seq             pools   [pool]   Pools, in file order
 //	next    uint     NextHandle      holders [holder] Holders, by handle
 //	named   [named]  Named, by pool key then user (absent when empty)
+//	queued  [holder] Queued: the queued requests, by handle (absent when none)
 //
 // named (pool.NamedUser): pk string PoolKey, user string User, lu time
 // LastUsed.
@@ -150,16 +154,18 @@
 //	        d      count     Deltas, then each delta:
 //	delta:  seq    uvarint   Seq
 //	        k      uvarint   kind: 1 Grant, 2 Rebind, 3 Release, 4 Reload,
-//	                         5 Linger, 7 NamedUse, 8 Recycle
+//	                         5 Linger, 6 Enqueue, 7 NamedUse, 8 Recycle,
+//	                         9 Dequeue
 //	        r      uvarint   Reason: 0 none, 1 checkin, 2 session closed,
 //	                         3 timeout, 4 removed, 5 reread, 6 linger end
 //	        t      time      Time
 //	        h      bytes     Holder: a holder record, empty for the zero Holder
-//	        has    uvarint   bit 0: pools follow, bit 1: moves follow; no
-//	                         other bits
+//	        has    uvarint   bit 0: pools follow, bit 1: moves follow, bit 2:
+//	                         code follows; no other bits
 //	        pools  count     Pools (only if has bit 0; at least 1), then each pool
 //	        moves  count     Moves (only if has bit 1; at least 1), then each
 //	                         move: hnd uvarint, pk string, pv string
+//	        c      varint    Code (only if has bit 2; not 0)
 //	holder: hnd    uvarint   Handle
 //	        feat   string    Feature
 //	        pk     string    PoolKey
@@ -213,6 +219,10 @@
 // before. An older build refuses an entry holding a NamedUse or Recycle
 // (unknown kind) and a snapshot with named users (unknown field). Kinds 6
 // and 9 are reserved for the queue.
+// The queue (Enqueue and Dequeue kinds, the delta's code, a snapshot's
+// queued) came after that, the same way: absent unless used, so older
+// entries and snapshots decode as before and encode byte for byte as
+// before; an older build refuses an entry or snapshot using them.
 //
 // Holder secrets (pool.Holder.Secret) came after versions 1 and 2 were
 // fixed: they are an optional last field of both (sec), so every entry and

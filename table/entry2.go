@@ -19,7 +19,8 @@ import (
 const (
 	hasPools = 1 << iota
 	hasMoves
-	hasAll = hasPools | hasMoves
+	hasCode
+	hasAll = hasPools | hasMoves | hasCode
 )
 
 const (
@@ -120,6 +121,9 @@ func appendDelta(b []byte, d *pool.Delta) ([]byte, error) {
 	if len(d.Moves) > 0 {
 		has |= hasMoves
 	}
+	if d.Code != 0 {
+		has |= hasCode
+	}
 	b = binary.AppendUvarint(b, uint64(has))
 	if len(d.Pools) > 0 {
 		b = binary.AppendUvarint(b, uint64(len(d.Pools)))
@@ -134,6 +138,9 @@ func appendDelta(b []byte, d *pool.Delta) ([]byte, error) {
 			b = appendStr(b, m.PoolKey)
 			b = appendStr(b, m.PoolVersion)
 		}
+	}
+	if d.Code != 0 {
+		b = binary.AppendVarint(b, int64(d.Code))
 	}
 	return b, nil
 }
@@ -448,6 +455,12 @@ func (r *reader2) delta(d *pool.Delta) {
 			m.Handle = r.uvarint("move hnd")
 			m.PoolKey = r.str("move pk")
 			m.PoolVersion = r.str("move pv")
+		}
+	}
+	if has&hasCode != 0 {
+		d.Code = r.int("code")
+		if r.err == nil && d.Code == 0 {
+			r.fail("code: 0, but marked present")
 		}
 	}
 }

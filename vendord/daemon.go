@@ -346,9 +346,18 @@ func (d *daemon) reread() {
 	// Every member takes the options file itself (it is enrolled like the
 	// license files): it changes what later checkouts get, frees nobody.
 	d.pool.SetPolicy(policy, d.now())
+	if d.mayChange() {
+		// The new options file may let queued requests through, or refuse
+		// them for good.
+		served := d.pool.ServeQueues(d.now())
+		d.queue(served)
+		deltas = append(deltas, served...)
+	}
+	commit, seq := d.commit, d.pool.Seq()
 	d.mu.Unlock()
 	d.logDeltas(deltas)
 	d.revoke(deltas)
+	d.tellQueued(deltas, commit, seq)
 	d.log.Info("Rereading license file: done")
 	d.logServing(pools)
 }
@@ -446,8 +455,10 @@ func (d *daemon) serve(ctx context.Context, c net.Conn, first *wire.Message, pas
 			deltas = d.pool.CloseSession(s.id, d.now())
 			d.queue(deltas)
 		}
+		commit, seq := d.commit, d.pool.Seq()
 		d.mu.Unlock()
 		d.logDeltas(deltas)
+		d.tellQueued(deltas, commit, seq)
 	}()
 }
 
@@ -512,9 +523,11 @@ func (d *daemon) expireLoop(ctx context.Context) {
 			}
 			recycled = d.autoRecycle(now)
 			d.queue(recycled)
+			commit, seq := d.commit, d.pool.Seq()
 			d.mu.Unlock()
 			d.logDeltas(deltas)
 			d.revoke(deltas)
+			d.tellQueued(deltas, commit, seq)
 			d.logRecycled(recycled, " (automatic)")
 		}
 	}
@@ -547,6 +560,9 @@ func (d *daemon) logDeltas(deltas []pool.Delta) {
 			if r := releaseNote(dl.Reason); r != "" {
 				f[flexlog.FieldReason] = r
 			}
+		case pool.Enqueue, pool.Dequeue:
+			d.logQueue(dl, site)
+			continue
 		default:
 			continue
 		}

@@ -25,8 +25,9 @@ import (
 // crash loses at most that much.
 //
 // Events: checkout, checkin (reason: checkin, exited, linger), timeout,
-// remove, reread (freed by an lmreread), denied (with code), and the
-// queue's and borrowing's events where those exist. Fields: time (RFC 3339
+// remove, reread (freed by an lmreread), denied (with code), queued,
+// dequeued (with the code why, when the server dropped it), and
+// borrowing's events. Fields: time (RFC 3339
 // with milliseconds, UTC), event, feature, user, host, display, count,
 // handle, code (denied), reason.
 
@@ -214,6 +215,10 @@ func reportEventsOf(deltas []pool.Delta) []reportEvent {
 		switch dl.Kind {
 		case pool.Grant:
 			e.Event = "checkout"
+		case pool.Enqueue:
+			e.Event = "queued"
+		case pool.Dequeue:
+			e.Event, e.Code = "dequeued", dl.Code
 		case pool.Release:
 			switch dl.Reason {
 			case pool.Checkin:

@@ -26,6 +26,9 @@ type session struct {
 	wmu     sync.Mutex // held by Serve while it writes a reply, and by revoke
 	greeted bool
 	revokes bool // the client said at HELLO it takes REVOKED lines (notify=revoked)
+	// queues: the client said at HELLO it takes GRANTED lines
+	// (notify=granted), so its CHECKOUT queue=1 may wait in the queue.
+	queues bool
 	// password is the level of the administrator password this connection
 	// proved to lmgrd (AccessAnonymous: none).
 	password hostid.Access
@@ -86,6 +89,7 @@ func (s *session) hello(req wire.Message) (wire.Message, []wire.Message, bool) {
 	}
 	s.greeted = true
 	s.revokes = hasWord(req.Get("notify"), "revoked")
+	s.queues = hasWord(req.Get("notify"), "granted")
 	pid, _ := strconv.Atoi(req.Get("pid"))
 	s.client = pool.Client{
 		Session: s.id,
@@ -150,7 +154,10 @@ func (s *session) checkout(req wire.Message) wire.Message {
 		return wire.NewError(wire.CodeBadComm, 347).WithDetail("no random secret").Message()
 	}
 	creq := pool.CheckoutRequest{Client: s.client, Feature: req.Get("feature"), Version: req.Get("version"), Count: count,
-		Handle: handle, Secret: req.Get("secret"), NewSecret: secret}
+		Handle: handle, Secret: req.Get("secret"), NewSecret: secret,
+		// Only a client that takes GRANTED lines can wait in the queue;
+		// another's queue=1 is an ordinary checkout.
+		Queue: s.queues && req.Get("queue") == "1"}
 	d.mu.Lock()
 	if !d.mayChange() {
 		d.mu.Unlock()
@@ -169,6 +176,13 @@ func (s *session) checkout(req wire.Message) wire.Message {
 		code := wire.CodeBadComm
 		if errors.As(err, &denial) {
 			code = denial.Code
+		}
+		if denial != nil && denial.Code == pool.CodeFeatQueue {
+			if !d.committed(commit, seq) {
+				return wire.NewError(wire.CodeBusyNewServ, 345).WithDetail("the triad did not commit the queued checkout").Message()
+			}
+			d.logDeltas(deltas)
+			return queuedMessage(h)
 		}
 		if denial != nil && denial.BadSecret {
 			// Never log the secret presented: it may be a client's typo of the real one.
@@ -197,11 +211,14 @@ func (s *session) checkout(req wire.Message) wire.Message {
 		if isGrant(deltas) { // nobody else holds it: take it back rather than risk a double grant
 			d.log.Warnf("Checkout of %q by %s@%s taken back: the triad did not commit it", creq.Feature, s.client.User, s.client.Host)
 			d.mu.Lock()
+			var undo []pool.Delta
 			if d.mayChange() {
-				undo, _ := d.pool.Checkin(s.id, h.Handle, d.now())
+				undo, _ = d.pool.Checkin(s.id, h.Handle, d.now())
 				d.queue(undo)
 			}
+			commit, seq := d.commit, d.pool.Seq()
 			d.mu.Unlock()
+			d.tellQueued(undo, commit, seq)
 		}
 		return wire.NewError(wire.CodeBusyNewServ, 345).WithDetail("the triad did not commit the checkout").Message()
 	}
@@ -257,6 +274,7 @@ func (s *session) checkin(req wire.Message) wire.Message {
 		return denialMessage(err)
 	}
 	d.logDeltas(deltas)
+	d.tellQueued(deltas, commit, seq)
 	if !d.committed(commit, seq) {
 		return wire.NewError(wire.CodeBusyNewServ, 346).WithDetail("the triad did not commit the checkin").Message()
 	}
@@ -286,17 +304,28 @@ func (s *session) remove(req wire.Message) wire.Message {
 		deltas, err = d.pool.Remove(req.Get("feature"), req.Get("user"), req.Get("host"), req.Get("display"), d.now())
 	}
 	d.queue(deltas)
+	commit, seq := d.commit, d.pool.Seq()
 	d.mu.Unlock()
 	if err != nil {
 		return denialMessage(err)
 	}
 	for _, dl := range deltas {
+		if dl.Kind != pool.Release {
+			continue // the queue's grants that follow
+		}
 		h := dl.Holder
 		d.log.Infof("REMOVING %s@%s:%s from %s", h.User, h.Host, h.Display, h.Feature)
 	}
 	d.logDeltas(deltas)
 	d.revoke(deltas)
-	return wire.OK("removed", strconv.Itoa(len(deltas)))
+	d.tellQueued(deltas, commit, seq)
+	removed := 0
+	for _, dl := range deltas {
+		if dl.Kind == pool.Release {
+			removed++
+		}
+	}
+	return wire.OK("removed", strconv.Itoa(removed))
 }
 
 // policy is lmgrd's rule for administrators, as lmgrd passed it
@@ -329,7 +358,7 @@ func (s *session) authorise(command string, disabled bool) *wire.Error {
 func anonymousStatus(resp wire.Message, records []wire.Message) (wire.Message, []wire.Message) {
 	kept := records[:0:0]
 	for _, r := range records {
-		if r.Verb != "HOLDER" && r.Verb != "RESERVATION" && r.Verb != "NAMED" { // all name users
+		if r.Verb != "HOLDER" && r.Verb != "RESERVATION" && r.Verb != "NAMED" && r.Verb != wire.RecQueued { // all name users
 			kept = append(kept, r)
 		}
 	}

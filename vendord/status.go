@@ -11,9 +11,10 @@ import (
 )
 
 // status answers STATUS: one FEATURE record per feature name, then a POOL
-// record per pool and a HOLDER record per holder of that pool; a NAMED
-// record per named user of a USER_BASED or HOST_BASED feature comes just
-// after its FEATURE record (user=, last_used= Unix seconds). The records
+// record per pool and a HOLDER record per holder of that pool, then a
+// QUEUED record per queued checkout request of the feature, head first; a
+// NAMED record per named user of a USER_BASED or HOST_BASED feature comes
+// just after its FEATURE record (user=, last_used= Unix seconds). The records
 // are built under the lock so lmstat's figures are exact at one moment.
 func (d *daemon) status(feature string) (wire.Message, []wire.Message) {
 	d.mu.Lock()
@@ -73,6 +74,17 @@ func (d *daemon) status(feature string) (wire.Message, []wire.Message) {
 				}
 				records = append(records, rec)
 			}
+		}
+		for _, q := range f.Queued {
+			version := q.Version
+			if version == "" && len(f.Pools) > 0 {
+				version = f.Pools[0].Pool.Version
+			}
+			records = append(records, wire.New(wire.RecQueued, "feature", f.Name,
+				"user", q.User, "host", q.Host, "display", q.Display, "version", version,
+				"server", server, "port", port, "handle", strconv.FormatUint(q.Handle, 10),
+				"start", strconv.FormatInt(q.Start.Unix(), 10), "count", strconv.Itoa(q.Count),
+				"pid", strconv.Itoa(q.PID)))
 		}
 	}
 	if skipped := d.skipped.Load(); skipped != nil {

@@ -36,6 +36,9 @@ const (
 	// Unsolicited, from a vendor daemon to a client: a license it held was
 	// freed by the server (lmremove, lmreread, heartbeat timeout).
 	VerbRevoked = "REVOKED"
+	// Unsolicited, from a vendor daemon to a client that asked for
+	// notify=granted: a checkout it queued (queue=1) is now granted.
+	VerbGranted = "GRANTED"
 
 	// Between triad peers (role=peer).
 	VerbPing = "PING"
@@ -51,6 +54,7 @@ const (
 	RecPool    = "POOL"    // STATUS: one license pool
 	RecHolder  = "HOLDER"  // STATUS: one checked-out license
 	RecNamed   = "NAMED"   // STATUS: one named user of a USER_BASED/HOST_BASED feature
+	RecQueued  = "QUEUED"  // STATUS: one queued checkout request
 )
 
 // Roles a HELLO may declare with role=.
