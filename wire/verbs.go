@@ -31,6 +31,8 @@ const (
 	VerbStatus    = "STATUS"
 	VerbRemove    = "REMOVE"
 	VerbShutdown  = "SHUTDOWN"
+	VerbBorrow    = "BORROW" // lmborrow: a checkout held without a connection
+	VerbReturn    = "RETURN" // lmborrow -return
 
 	// Unsolicited, from a vendor daemon to a client: a license it held was
 	// freed by the server (lmremove, lmreread, heartbeat timeout).
