@@ -126,6 +126,14 @@ func TestTriadBorrowSurvivesFailover(t *testing.T) {
 
 	out := tc.lmstat(t)
 	assert.Contains(t, out, "Total of 1 license in use")
+	// Any member refuses lmdown: the borrow is in every member's table.
+	require.Eventually(t, func() bool {
+		out, code := lmutil(t, nil, "lmdown", "-q", "-c", fmt.Sprintf("%d@127.0.0.3", port))
+		return code == 1 && strings.Contains(out, "-120")
+	}, 10*time.Second, 100*time.Millisecond, "a replica's lmdown was not refused")
+	for i := range tc.procs {
+		require.False(t, tc.procs[i].exited(), "member %d stopped", i)
+	}
 
 	tc.kill(t, 0)
 	out = tc.waitMaster(t, "127.0.0.2")

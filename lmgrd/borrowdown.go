@@ -15,13 +15,20 @@ import (
 // borrowQueryTimeout bounds lmgrd's question to one vendor daemon.
 const borrowQueryTimeout = 5 * time.Second
 
-// borrowed asks the running vendor daemons (only vendor's when not empty)
-// how many licenses are borrowed: lmdown without -force refuses while any
-// is (FlexLM's -120). Each daemon is asked as an administrator's client
-// would, STATUS over a connection lmgrd hands it as it hands clients'; a
-// daemon that is down or does not answer counts none (it serves nothing
-// to stop). In a triad every member's table holds the borrowed licenses.
+// borrowed is how many licenses are borrowed of vendor ("": of every
+// vendor): lmdown without -force refuses while any is (FlexLM's -120). A
+// triad member reads its committed license tables, the same on every
+// member whether its vendor daemons serve or not. A lone lmgrd asks its
+// running vendor daemons as an administrator's client would, STATUS over
+// a connection it hands each as it hands clients'; a daemon that is down
+// or does not answer counts none (it serves nothing to stop).
 func (s *server) borrowed(vendor string) int {
+	if s.isTriad() {
+		if tables := s.tri.shown.Load(); tables != nil {
+			return tables.Borrowed(vendor)
+		}
+		return 0
+	}
 	s.mu.Lock()
 	var vs []*vendorProc
 	for name, v := range s.vendors {
