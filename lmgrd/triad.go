@@ -79,7 +79,7 @@ type triad struct {
 	// run goroutine stores it whenever it replaces tables, which are safe
 	// for concurrent reads.
 	shown atomic.Pointer[table.Tables]
-	stuck *stuckLog    // the raft log could not be written (state.go); nil when it can
+	stuck *stuckLog // the raft log could not be written (state.go); nil when it can
 }
 
 type proposal struct {
