@@ -71,7 +71,9 @@ func (s *server) askBorrowed(v *vendorProc) (int, error) {
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, borrowQueryTimeout)
 	defer cancel()
-	resp, _, err := c.Call(ctx, wire.New("STATUS", "feature", "."))
+	// All features: a feature= the daemon does not serve may be refused
+	// (-5), and borrowed= counts every feature anyway.
+	resp, _, err := c.Call(ctx, wire.New("STATUS"))
 	if err != nil {
 		return 0, err
 	}
