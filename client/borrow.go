@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/lmtriad/lmtriad/licfile"
@@ -114,6 +115,32 @@ func WriteBorrowFile(path string, f BorrowFile) error {
 	return os.Rename(tmp.Name(), path)
 }
 
+// UpdateBorrowFile reads the borrow file at path, lets change edit it and
+// writes it back, holding a lock (path+".lock", flock) throughout so that
+// the processes of a user that borrow at once lose no record.
+func UpdateBorrowFile(path string, change func(*BorrowFile) error) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	lock, err := os.OpenFile(path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return err
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	f, err := ReadBorrowFile(path)
+	if err != nil {
+		return err
+	}
+	if err := change(&f); err != nil {
+		return err
+	}
+	return WriteBorrowFile(path, f)
+}
+
 // Intent is the end of the intent that covers vendor at now (the latest
 // of those not over), or the zero time.
 func (f *BorrowFile) Intent(vendor string, now time.Time) time.Time {
@@ -190,14 +217,12 @@ func (c *Client) recordBorrow(lic *License) error {
 			}
 		}
 	}
-	f, err := ReadBorrowFile(c.opts.BorrowFile)
-	if err != nil {
-		return err
-	}
-	f.Prune(time.Now())
-	f.Borrowed = append(f.Borrowed, BorrowedLicense{Vendor: lic.vendor, Feature: lic.Feature, Version: lic.granted,
-		Count: lic.Count, Servers: servers, Handle: lic.handle, Secret: lic.secret, Until: lic.until})
-	return WriteBorrowFile(c.opts.BorrowFile, f)
+	return UpdateBorrowFile(c.opts.BorrowFile, func(f *BorrowFile) error {
+		f.Prune(time.Now())
+		f.Borrowed = append(f.Borrowed, BorrowedLicense{Vendor: lic.vendor, Feature: lic.Feature, Version: lic.granted,
+			Count: lic.Count, Servers: servers, Handle: lic.handle, Secret: lic.secret, Until: lic.until})
+		return nil
+	})
 }
 
 // Return gives back the borrowed license of feature recorded in the borrow
@@ -261,13 +286,13 @@ func (c *Client) Return(ctx context.Context, feature string) error {
 	if err != nil && !errors.Is(err, wire.ErrNeverCheckout) {
 		return err
 	}
-	if f, rerr := ReadBorrowFile(c.opts.BorrowFile); rerr == nil {
+	if werr := UpdateBorrowFile(c.opts.BorrowFile, func(f *BorrowFile) error {
 		f.Borrowed = slices.DeleteFunc(f.Borrowed, func(x BorrowedLicense) bool {
 			return x.Feature == b.Feature && x.Handle == b.Handle && x.Secret == b.Secret
 		})
-		if werr := WriteBorrowFile(c.opts.BorrowFile, f); werr != nil {
-			return werr
-		}
+		return nil
+	}); werr != nil {
+		return werr
 	}
 	return err
 }

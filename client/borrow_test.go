@@ -117,3 +117,27 @@ func TestDefaultBorrowFile(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+// Concurrent updates (processes borrowing at once) lose no record.
+func TestUpdateBorrowFileSerialises(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "borrow.json")
+	const n = 20
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			errs <- UpdateBorrowFile(file, func(f *BorrowFile) error {
+				f.Borrowed = append(f.Borrowed, BorrowedLicense{Feature: "f", Handle: uint64(i + 1), Until: time.Now().Add(time.Hour)})
+				return nil
+			})
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := ReadBorrowFile(file)
+	if err != nil || len(f.Borrowed) != n {
+		t.Fatalf("got %d records (%v), want %d", len(f.Borrowed), err, n)
+	}
+}

@@ -47,12 +47,10 @@ func lmborrowCommand(env *environment) *cli.Command {
 			case c.Bool("status"):
 				return borrowStatus(c, file, env.now())
 			case c.Bool("clear"):
-				f, err := client.ReadBorrowFile(file)
-				if err != nil {
-					return cli.Exit("lmborrow: "+err.Error(), 1)
-				}
-				f.Intents = nil
-				if err := client.WriteBorrowFile(file, f); err != nil {
+				if err := client.UpdateBorrowFile(file, func(f *client.BorrowFile) error {
+					f.Intents = nil
+					return nil
+				}); err != nil {
 					return cli.Exit("lmborrow: "+err.Error(), 1)
 				}
 				fmt.Fprintln(c.App.Writer, "Borrow intent cleared")
@@ -83,20 +81,18 @@ func lmborrowCommand(env *environment) *cli.Command {
 			if err != nil {
 				return cli.Exit("lmborrow: "+err.Error(), 2)
 			}
-			f, err := client.ReadBorrowFile(file)
-			if err != nil {
-				return cli.Exit("lmborrow: "+err.Error(), 1)
-			}
-			f.Prune(env.now())
-			// One intent per vendor: the new one replaces it.
-			kept := f.Intents[:0]
-			for _, in := range f.Intents {
-				if in.Vendor != args[0] {
-					kept = append(kept, in)
+			if err := client.UpdateBorrowFile(file, func(f *client.BorrowFile) error {
+				f.Prune(env.now())
+				// One intent per vendor: the new one replaces it.
+				kept := f.Intents[:0]
+				for _, in := range f.Intents {
+					if in.Vendor != args[0] {
+						kept = append(kept, in)
+					}
 				}
-			}
-			f.Intents = append(kept, client.BorrowIntent{Vendor: args[0], Until: until})
-			if err := client.WriteBorrowFile(file, f); err != nil {
+				f.Intents = append(kept, client.BorrowIntent{Vendor: args[0], Until: until})
+				return nil
+			}); err != nil {
 				return cli.Exit("lmborrow: "+err.Error(), 1)
 			}
 			fmt.Fprintf(c.App.Writer, "Setting borrow of %s licenses until %s\n", args[0], until.Format(borrowLayout))
