@@ -95,6 +95,10 @@ type License struct {
 	// the server holds the request in its queue.
 	queue bool
 	grant chan wire.Message
+	// borrowed: held by the server without a connection until until
+	// (borrow.go); never on a link, never checked in.
+	borrowed bool
+	until    time.Time
 }
 
 // New returns a client for opts (see NewOptions for the defaults).
@@ -114,9 +118,18 @@ func (c *Client) Checkout(ctx context.Context, feature, version string, count in
 	if count <= 0 {
 		count = 1
 	}
+	if lic := c.localBorrow(feature, version, count); lic != nil {
+		return lic, nil
+	}
 	lic := &License{c: c, Feature: feature, Version: version, Count: count, events: make(chan Event, 16)}
 	if err := c.checkout(ctx, lic); err != nil {
 		return nil, err
+	}
+	if lic.Borrowed() {
+		if err := c.recordBorrow(lic); err != nil {
+			c.opts.Logger.WithError(err).Warn("borrowed license not recorded in the borrow file")
+		}
+		return lic, nil
 	}
 	c.mu.Lock()
 	c.licenses[lic] = struct{}{}
@@ -218,6 +231,18 @@ func (c *Client) checkoutOn(ctx context.Context, l *link, lic *License) error {
 		req.Set("version", lic.Version)
 	}
 	lic.mu.Lock()
+	if until := c.borrowUntil(l.vendor); lic.handle == 0 && !until.IsZero() {
+		lic.mu.Unlock()
+		breq := req.Clone()
+		breq.Verb = "BORROW"
+		breq.Set("until", strconv.FormatInt(until.Unix(), 10))
+		err := c.borrowOn(ctx, l, lic, breq)
+		if !errors.Is(err, wire.ErrNoneToBorrow) {
+			return err
+		}
+		// Not borrowable: an ordinary checkout (FlexLM does the same).
+		lic.mu.Lock()
+	}
 	if lic.handle != 0 {
 		req.Set("handle", strconv.FormatUint(lic.handle, 10))
 		if lic.secret != "" {
@@ -243,6 +268,7 @@ func (c *Client) checkoutOn(ctx context.Context, l *link, lic *License) error {
 	}
 	lic.mu.Lock()
 	lic.handle, lic.granted, lic.server, lic.vendor, lic.held, lic.link = handle, resp.Get("version"), l.server, l.vendor, true, l
+	lic.borrowed, lic.until = false, time.Time{}
 	lic.secret = resp.Get("secret") // "" from a server older than secrets
 	lic.mu.Unlock()
 	if err := l.hold(handle, lic); err != nil {
@@ -252,6 +278,29 @@ func (c *Client) checkoutOn(ctx context.Context, l *link, lic *License) error {
 		lic.mu.Unlock()
 		return err
 	}
+	return nil
+}
+
+// borrowOn sends BORROW req on l for lic.
+func (c *Client) borrowOn(ctx context.Context, l *link, lic *License, req wire.Message) error {
+	rctx, cancel := context.WithTimeout(ctx, c.opts.RequestTimeout)
+	defer cancel()
+	resp, _, err := l.do(rctx, req)
+	if err != nil {
+		return err
+	}
+	handle, err := resp.Uint64("handle")
+	if err != nil {
+		return wire.NewError(wire.CodeBadComm, 3).WithDetail(err.Error())
+	}
+	until, err := strconv.ParseInt(resp.Get("until"), 10, 64)
+	if err != nil {
+		return wire.NewError(wire.CodeBadComm, 3).WithDetail("BORROW answer without until=")
+	}
+	lic.mu.Lock()
+	lic.handle, lic.granted, lic.server, lic.vendor, lic.held = handle, resp.Get("version"), l.server, l.vendor, true
+	lic.secret, lic.borrowed, lic.until = resp.Get("secret"), true, time.Unix(until, 0)
+	lic.mu.Unlock()
 	return nil
 }
 
@@ -414,6 +463,12 @@ func (l *License) Checkin() error {
 	l.done = true
 	held, handle, ln := l.held, l.handle, l.link
 	l.held = false
+	if l.borrowed {
+		// The borrow goes on without us: only its end or a Return frees it.
+		close(l.events)
+		l.mu.Unlock()
+		return nil
+	}
 	l.mu.Unlock()
 
 	c := l.c

@@ -166,6 +166,29 @@ func (f *fakeServer) handler(sess uint64) wire.Handler {
 		case "HEARTBEAT":
 			f.pool.Heartbeat(sess, time.Now())
 			return wire.OK(), nil, false
+		case "BORROW":
+			count, _ := req.Int("count")
+			until, err := strconv.ParseInt(req.Get("until"), 10, 64)
+			if err != nil {
+				return wire.NewError(wire.CodeBadComm, 9).Message(), nil, false
+			}
+			f.secrets++
+			h, _, err := f.pool.Borrow(pool.CheckoutRequest{Client: who, Feature: req.Get("feature"),
+				Version: req.Get("version"), Count: count, NewSecret: "secret" + strconv.Itoa(f.secrets)}, time.Unix(until, 0), time.Now())
+			if err != nil {
+				return denial(err), nil, false
+			}
+			return wire.OK("handle", strconv.FormatUint(h.Handle, 10), "version", h.PoolVersion,
+				"count", strconv.Itoa(h.Count), "secret", h.Secret, "until", strconv.FormatInt(h.BorrowUntil.Unix(), 10)), nil, false
+		case "RETURN":
+			h, err := req.Uint64("handle")
+			if err != nil {
+				return wire.NewError(wire.CodeBadComm, 10).Message(), nil, false
+			}
+			if _, err := f.pool.Return(req.Get("feature"), h, req.Get("secret"), time.Now()); err != nil {
+				return denial(err), nil, false
+			}
+			return wire.OK(), nil, false
 		}
 		return wire.NewError(wire.CodeNoServSupp, 904).Message(), nil, false
 	})

@@ -41,6 +41,12 @@ type Options struct {
 	// a connection is lost.
 	RetryInterval time.Duration
 
+	// BorrowFile is the borrow file (lmborrow): its intents turn checkouts
+	// into borrows, and its borrowed licenses are used without asking the
+	// server. Empty means DefaultBorrowFile: LM_BORROW_FILE, else
+	// $HOME/.lmtriad/borrow.json; "none" means no borrowing.
+	BorrowFile string
+
 	// Dial opens connections; nil means a net.Dialer.
 	Dial   func(ctx context.Context, network, addr string) (net.Conn, error)
 	Logger logrus.FieldLogger
@@ -99,6 +105,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RetryInterval <= 0 {
 		o.RetryInterval = d.RetryInterval
+	}
+	switch o.BorrowFile {
+	case "":
+		o.BorrowFile = DefaultBorrowFile(o.Getenv)
+	case "none":
+		o.BorrowFile = ""
 	}
 	if o.Dial == nil {
 		var nd net.Dialer

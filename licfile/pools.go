@@ -277,6 +277,7 @@ func newPool(key string, f *Feature) Pool {
 		DupGroup:     f.DupGroup,
 		UserBased:    f.UserBased,
 		HostBased:    f.HostBased,
+		Borrow:       f.Borrow,
 	}
 }
 

@@ -283,3 +283,22 @@ func TestSuiteKey(t *testing.T) {
 		t.Fatalf("suite key %q: want the enabling pool's", suites["c1"])
 	}
 }
+
+func TestPoolBorrowHours(t *testing.T) {
+	text := "SERVER h ANY 27000\nVENDOR demo\n" +
+		"FEATURE a demo 1.0 permanent 1 BORROW SIGN=0\n" +
+		"FEATURE b demo 1.0 permanent 1 BORROW=72 SIGN=0\n" +
+		"FEATURE c demo 1.0 permanent 1 SIGN=0\n"
+	f, err := Parse("t.lic", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pools, _ := Pools([]*File{f}, poolNow)
+	got := map[string]int{}
+	for _, p := range pools {
+		got[p.Name] = p.Borrow
+	}
+	if want := map[string]int{"a": 168, "b": 72, "c": 0}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Borrow hours = %v, want %v", got, want)
+	}
+}

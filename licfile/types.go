@@ -167,5 +167,8 @@ type Pool struct {
 	Overdraft    int
 	UserBased    bool
 	HostBased    bool
-	Lines        []Pos
+	// Borrow is the line's BORROW in hours (a bare BORROW is 168); 0 when
+	// the pool cannot be borrowed.
+	Borrow int
+	Lines  []Pos
 }

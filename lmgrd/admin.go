@@ -76,6 +76,13 @@ func (a *adminSession) Handle(req wire.Message) (wire.Message, []wire.Message, b
 		if err := a.authorise("lmdown", what, s.opts.NoDown, true); err != nil {
 			return err.Message(), nil, false
 		}
+		if req.Get("force") != "1" {
+			// FlexLM: no lmdown while licenses are borrowed, unless -force.
+			if n := s.borrowed(req.Get("vendor")); n > 0 {
+				s.log.Warnf("%s refused: %d licenses borrowed (lmdown -force stops anyway)", what, n)
+				return wire.NewError(wire.CodeBorrowDown, 1).WithDetail(strconv.Itoa(n) + " licenses borrowed").Message(), nil, false
+			}
+		}
 		if vendor := req.Get("vendor"); vendor != "" {
 			return s.downVendor(vendor), nil, false
 		}

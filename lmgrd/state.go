@@ -535,6 +535,7 @@ func (t *triad) renewNode() error {
 		return err
 	}
 	t.node, t.tables, t.enrolled, t.enrolDirty = node, tables, enrolled, true
+	t.shown.Store(tables)
 	t.start, t.lastSnap = t.clock(), snap.Metadata.Index
 	st := node.Status()
 	t.mu.Lock()

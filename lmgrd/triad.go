@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lmtriad/lmtriad/clusterkey"
@@ -74,7 +75,12 @@ type triad struct {
 	notReady flexlog.Throttle // log lines of a log that cannot be stored
 
 	state *memberState // the locked state directory (state.go)
-	stuck *stuckLog    // the raft log could not be written (state.go); nil when it can
+
+	// shown is tables for other goroutines (lmdown's borrowed count): the
+	// run goroutine stores it whenever it replaces tables, which are safe
+	// for concurrent reads.
+	shown atomic.Pointer[table.Tables]
+	stuck *stuckLog // the raft log could not be written (state.go); nil when it can
 }
 
 type proposal struct {
@@ -139,6 +145,7 @@ func newTriad(s *server, files []*licfile.File, key *clusterkey.Key, clock func(
 		genSeq: uint64(time.Now().UnixNano()) &^ 3, lastSnap: ms.snap, state: ms,
 		dir: dir, key: key, enrolled: enrolled, enrolProps: make(chan []byte, 16)}
 	t.status = node.Status()
+	t.shown.Store(tables)
 	t.watchRebuild() // state.go: says when a lost or damaged log is rebuilt
 	t.enroller = newEnroller(t, s.opts.LicensePath)
 	t.enroller.setServers(files)
@@ -368,6 +375,7 @@ func (t *triad) cycle() {
 func (t *triad) restore(data []byte) {
 	if len(data) == 0 { // the bootstrap snapshot: no tables yet
 		t.tables, t.enrolled, t.enrolDirty = table.New(tablePoolOptions(t.s)), enrol.NewSet(), true
+		t.shown.Store(t.tables)
 		return
 	}
 	tables, enrolled, err := decodeState(data, tablePoolOptions(t.s))
@@ -376,6 +384,7 @@ func (t *triad) restore(data []byte) {
 		return
 	}
 	t.tables, t.enrolled, t.enrolDirty = tables, enrolled, true
+	t.shown.Store(tables)
 	t.s.passwords.set(enrolled.Passwords)
 	t.s.log.Info("Triad: caught up from the master's snapshot of the license tables and enrolled license files")
 }

@@ -159,6 +159,11 @@ type Holder struct {
 	// Linger, when not zero, is the LINGER time of a checked-in license
 	// still held: "  (linger: <LingerLeft> / <Linger>)" in seconds.
 	Linger, LingerLeft time.Duration
+	// BorrowedUntil, when not zero, is the end of a borrowed license (held
+	// without a connection, lmborrow). FlexLM implements a borrow as a
+	// linger and prints it so, which lmstat parsers read: "  (linger:
+	// <BorrowedUntil-Report.Now> / <BorrowedUntil-Start>)" in seconds.
+	BorrowedUntil time.Time
 }
 
 // Cluster states, as printed in "Cluster status: <state>".

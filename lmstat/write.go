@@ -497,6 +497,13 @@ func appendHolder(b []byte, r *Report, h *Holder, opts Options) []byte {
 		b = strconv.AppendInt(b, int64(h.Linger/time.Second), 10)
 		b = append(b, ')')
 	}
+	if !h.BorrowedUntil.IsZero() && h.Linger == 0 {
+		b = append(b, "  (linger: "...)
+		b = strconv.AppendInt(b, int64(max(h.BorrowedUntil.Sub(r.Now), 0)/time.Second), 10)
+		b = append(b, " / "...)
+		b = strconv.AppendInt(b, int64(max(h.BorrowedUntil.Sub(h.Start), 0)/time.Second), 10)
+		b = append(b, ')')
+	}
 	if opts.ShowPID && h.PID > 0 {
 		b = append(b, ", PID: "...)
 		b = strconv.AppendInt(b, int64(h.PID), 10)

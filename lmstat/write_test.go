@@ -178,9 +178,18 @@ func goldenCases() []goldenCase {
 					{User: "carol", Host: "ws03", Display: ":0", Version: "2017.06", Handle: 12, Count: 2},
 				}},
 		}}
+	borrowed := Report{Program: "lmutil", Now: now, Servers: singleServer(), LicenseFile: "/etc/lmtriad/site.lic",
+		Vendors: []Vendor{{Name: "lmtriad", Up: true, Version: "v0.1"}},
+		Features: []Feature{{Name: "solver", Issued: 4, InUse: 2, Pools: []Pool{{Name: "solver", Version: "1.0", Vendor: "lmtriad",
+			Holders: []Holder{
+				{User: "alice", Host: "ws01", Display: "/dev/pts/0", Version: "1.0", Handle: 9, Start: at(8, 3), Count: 1},
+				{User: "bob", Host: "laptop", Display: "/dev/pts/1", Version: "1.0", Handle: 10, Start: at(9, 15), Count: 1,
+					BorrowedUntil: at(9, 15).AddDate(0, 0, 7)},
+			}}}}}}
 	return []goldenCase{
 		{name: "single_queued", report: queued, opts: Options{All: true}},
 		{name: "single_idle", report: idle, opts: Options{All: true}},
+		{name: "borrowed", report: borrowed, opts: Options{All: true}},
 		{name: "policy_reservations_linger", report: policy, opts: Options{All: true}},
 		{name: "single_active_seconds", report: busyReport(), opts: Options{All: true, ActiveOnly: true, Seconds: true}},
 		{name: "single_holders", report: busyReport(), opts: Options{All: true}},

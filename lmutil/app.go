@@ -36,6 +36,7 @@ func newApp(stdout, stderr io.Writer, env *environment) *cli.App {
 			lmpasswdCommand(env),
 			lmswitchrCommand(env),
 			lmnewlogCommand(env),
+			lmborrowCommand(env),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {

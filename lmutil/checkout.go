@@ -75,7 +75,12 @@ func checkoutCommand(env *environment) *cli.Command {
 			if err != nil {
 				return cli.Exit(fmt.Sprintf("lmutil checkout: %s: %v", feature, err), 1)
 			}
-			fmt.Fprintf(c.App.ErrWriter, "lmutil checkout: %s checked out from %s (handle %d)\n", feature, lic.Server(), lic.Handle())
+			if lic.Borrowed() {
+				fmt.Fprintf(c.App.ErrWriter, "lmutil checkout: %s borrowed from %s (handle %d) until %s\n", feature, lic.Server(), lic.Handle(),
+					lic.BorrowedUntil().Local().Format(borrowLayout))
+			} else {
+				fmt.Fprintf(c.App.ErrWriter, "lmutil checkout: %s checked out from %s (handle %d)\n", feature, lic.Server(), lic.Handle())
+			}
 			revoked := make(chan error, 1)
 			go func() {
 				for ev := range lic.Events() {

@@ -244,10 +244,14 @@ func featuresOf(vendor string, recs []wire.Message) []lmstat.Feature {
 			pid, _ := rec.Int("pid")
 			linger, _ := rec.Int("linger")
 			left, _ := rec.Int("linger_left")
-			p.Holders = append(p.Holders, lmstat.Holder{User: rec.Get("user"), Host: rec.Get("host"),
+			hl := lmstat.Holder{User: rec.Get("user"), Host: rec.Get("host"),
 				Display: rec.Get("display"), Version: rec.Get("version"), Server: rec.Get("server"), Port: port,
 				Handle: handle, Start: time.Unix(start, 0), Count: count, PID: pid,
-				Linger: time.Duration(linger) * time.Second, LingerLeft: time.Duration(left) * time.Second})
+				Linger: time.Duration(linger) * time.Second, LingerLeft: time.Duration(left) * time.Second}
+			if until, err := strconv.ParseInt(rec.Get("borrowed_until"), 10, 64); err == nil && until > 0 {
+				hl.BorrowedUntil = time.Unix(until, 0)
+			}
+			p.Holders = append(p.Holders, hl)
 		case wire.RecQueued:
 			if len(out) == 0 {
 				continue

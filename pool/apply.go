@@ -100,6 +100,10 @@ func (s *State) applyGrant(d Delta) error {
 		return fmt.Errorf("%w: grant in unknown pool %q", ErrDiverged, d.Holder.PoolKey)
 	}
 	h := &holder{Holder: d.Holder}
+	if h.borrowedOut() {
+		s.insertBorrowed(h, p, d.Time)
+		return nil
+	}
 	h.LastSeen = zeroTime
 	s.insert(h, p, d.Holder.Session, d.Time)
 	return nil
@@ -205,6 +209,10 @@ func Restore(snap Snapshot, opts Options) (*State, error) {
 			s.holders[h.Handle] = h
 			s.nextHandle = max(s.nextHandle, h.Handle+1)
 			s.enlinger(h)
+			continue
+		}
+		if h.borrowedOut() {
+			s.insertBorrowed(h, p, hv.LastSeen)
 			continue
 		}
 		h.LastSeen = zeroTime

@@ -84,6 +84,15 @@ const (
 	LingerEnd
 )
 
+// Borrowing's reasons have numbers of their own (table wire 10 and 11),
+// apart from the ones other work adds after LingerEnd.
+const (
+	// BorrowEnd: a borrowed license reached its BorrowUntil.
+	BorrowEnd ReleaseReason = 10 + iota
+	// Returned: a borrowed license was given back early (lmborrow -return).
+	Returned
+)
+
 func (r ReleaseReason) String() string {
 	switch r {
 	case NoReason:
@@ -100,6 +109,10 @@ func (r ReleaseReason) String() string {
 		return "reread"
 	case LingerEnd:
 		return "linger end"
+	case BorrowEnd:
+		return "borrow end"
+	case Returned:
+		return "returned"
 	}
 	return "ReleaseReason(" + strconv.Itoa(int(r)) + ")"
 }

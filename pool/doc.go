@@ -180,6 +180,18 @@
 // client does after a failover. Queued requests are in Snapshots
 // (Snapshot.Queued) and Status (FeatureStatus.Queued).
 //
+// BORROW: Borrow grants as Checkout does, to a holder that belongs to no
+// session from the start (Session 0) and carries BorrowUntil, recorded by
+// an ordinary Grant delta (a replica sees BorrowUntil and makes it
+// borrowed too). Only Expire at BorrowUntil (reason BorrowEnd) or Return
+// with the holder's secret (reason Returned) free it: CloseSession,
+// timeouts, Checkin and lmremove pass it by, a reattach never takes it,
+// and lmreread frees it only when its license is gone. The pool must have
+// a BORROW (else -67); the options file's EXCLUDE_BORROW/INCLUDE_BORROW
+// apply (-38/-39), MAX_BORROW_HOURS lowers the line's BORROW hours (past
+// them: -104), and BORROW_LOWWATER licenses of the pool stay unborrowed
+// (-67). Borrowed holders are in Snapshots and survive Restore.
+//
 // # Handles and reattach
 //
 // Handles increase from Options.FirstHandle (1 by default) and are never
@@ -259,8 +271,9 @@
 //
 // state.go holds the types, the pool and session structures and Checkout;
 // ops.go the other operations; policy.go the options file (PoolRef, MAX,
-// RESERVE, SetPolicy, SetIdle, LINGER); reload.go lmreread; apply.go Apply,
-// Snapshot and Restore; queue.go the queue; status.go lmstat's view;
-// delta.go and denial.go the deltas and denial codes; version.go decimal
-// versions; named.go USER_BASED/HOST_BASED named users.
+// RESERVE, SetPolicy, SetIdle, LINGER); borrow.go BORROW; reload.go
+// lmreread; apply.go Apply, Snapshot and Restore; queue.go the queue;
+// status.go lmstat's view; delta.go and denial.go the deltas and denial
+// codes; version.go decimal versions; named.go USER_BASED/HOST_BASED named
+// users.
 package pool

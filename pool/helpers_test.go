@@ -140,8 +140,14 @@ func checkInvariants(t *testing.T, s *State) {
 		}
 		inSessions += k
 	}
-	lingering := 0
+	lingering, borrowed := 0, 0
 	for _, h := range s.holders {
+		if h.borrowedOut() {
+			borrowed++
+			if h.sess != nil || h.Session != 0 || h.lingering() || s.borrowed[h.Handle] != h {
+				t.Fatalf("borrowed holder %d: in session %d, lingering or not indexed", h.Handle, h.Session)
+			}
+		}
 		if h.lingering() {
 			lingering++
 			if h.sess != nil || h.Session != 0 || s.lingerQ[h.lingerIdx] != h {
@@ -164,7 +170,10 @@ func checkInvariants(t *testing.T, s *State) {
 			t.Fatalf("idle session %d stale", id)
 		}
 	}
-	if lru != len(s.sessions) || inSessions+lingering != len(s.holders) {
+	if borrowed != len(s.borrowed) {
+		t.Fatalf("%d borrowed holders, %d indexed", borrowed, len(s.borrowed))
+	}
+	if lru != len(s.sessions) || inSessions+lingering+borrowed != len(s.holders) {
 		t.Fatalf("sessions: %d in LRU, %d by id; %d holders in sessions, %d lingering, %d by handle", lru, len(s.sessions), inSessions, lingering, len(s.holders))
 	}
 	checkQueues(t, s)

@@ -26,7 +26,7 @@ func (s *State) Checkin(session, handle uint64, now time.Time) ([]Delta, error) 
 		return s.cancelQueued(q, now), nil
 	}
 	h := s.holders[handle]
-	if h == nil || h.Session != session || h.lingering() {
+	if h == nil || h.Session != session || h.lingering() || h.borrowedOut() {
 		return nil, NewDenial(CodeNeverCheckedOut)
 	}
 	s.touch(h.sess, now)
@@ -106,7 +106,9 @@ func sessionHolders(ss *session, hs []*holder) []*holder {
 // It also frees, with the same reason Timeout, the licenses of sessions
 // idle (SetIdle) for at least their feature's TIMEOUT, on the same clock;
 // then, with reason LingerEnd and in handle order, the lingering licenses
-// whose LingerUntil is not after now (the wall clock, as replicated).
+// whose LingerUntil is not after now (the wall clock, as replicated); then,
+// with reason BorrowEnd, the borrowed ones whose BorrowUntil is not after
+// now.
 func (s *State) Expire(now time.Time) []Delta {
 	now = now.Round(0)
 	var hs []*holder
@@ -150,6 +152,9 @@ func (s *State) Expire(now time.Time) []Delta {
 	if len(s.lingerQ) > 0 {
 		ds = append(ds, s.releaseAll(s.lingerEnded(now), LingerEnd, now)...)
 	}
+	if len(s.borrowed) > 0 {
+		ds = append(ds, s.releaseAll(s.borrowEnded(now), BorrowEnd, now)...)
+	}
 	return append(ds, s.serveQueues(NoReason, now)...)
 }
 
@@ -167,7 +172,7 @@ func (s *State) Remove(feature, user, host, display string, now time.Time) ([]De
 	lingering := false
 	for _, p := range f.byFile {
 		for h := p.head; h != nil; h = h.poolNext {
-			if h.User == user && h.Host == host && h.Display == display {
+			if h.User == user && h.Host == host && h.Display == display && !h.borrowedOut() {
 				if h.lingering() {
 					lingering = true
 					continue
@@ -194,7 +199,7 @@ func (s *State) RemoveHandle(feature string, handle uint64, now time.Time) ([]De
 		return nil, NewDenial(CodeNoFeature)
 	}
 	h := s.holders[handle]
-	if h == nil || h.Feature != feature {
+	if h == nil || h.Feature != feature || h.borrowedOut() {
 		return nil, NewDenial(CodeNeverCheckedOut)
 	}
 	if h.lingering() {

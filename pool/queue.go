@@ -142,7 +142,7 @@ func (s *State) serveQueues(dropReason ReleaseReason, now time.Time) []Delta {
 		for len(s.queues[n]) > 0 {
 			h := s.queues[n][0]
 			req := CheckoutRequest{Client: h.client(), Feature: h.Feature, Version: h.Version, Count: h.Count}
-			p, err := s.choose(&req, now)
+			p, err := s.choose(&req, now, nil)
 			if err == nil {
 				ds = append(ds, s.grantQueued(h, p, now))
 				continue

@@ -117,6 +117,10 @@ type Holder struct {
 	// that lmstat prints "(linger: LingerUntil-now / Linger)" in seconds.
 	LingerUntil time.Time
 	Linger      time.Duration
+	// BorrowUntil is, for a borrowed license (Borrow), when it comes back
+	// by itself (wall clock); zero otherwise. A borrowed holder belongs to
+	// no session (Session is 0): only Expire or Return frees it.
+	BorrowUntil time.Time
 }
 
 // Requester is the holder's client as the options file sees it.
@@ -160,6 +164,8 @@ type State struct {
 	// A queued request is a holder in no pool.
 	queues map[string][]*holder
 	queued map[uint64]*holder
+	// borrowed is the borrowed holders by handle (borrow.go).
+	borrowed map[uint64]*holder
 }
 
 // poolSet is the pool structure built from one license-file read.
@@ -245,6 +251,7 @@ func New(pools []licfile.Pool, opts Options) *State {
 		idle:     make(map[uint64]*session),
 		lingerBy: make(map[lingerKey][]*holder),
 		named:    make(map[string]map[string]time.Time),
+		borrowed: make(map[uint64]*holder),
 	}
 	if s.loc == nil {
 		s.loc = time.UTC
@@ -694,6 +701,8 @@ func (s *State) drop(h *holder) {
 func (s *State) forget(h *holder) {
 	if h.lingering() {
 		s.unlinger(h)
+	} else if h.borrowedOut() {
+		delete(s.borrowed, h.Handle)
 	} else {
 		s.detach(h)
 	}
@@ -735,6 +744,11 @@ func byStart(a, b *holder) int {
 // queued (req.Queue) is denied with -35 (CodeFeatQueue, Denial.Handle its
 // handle), the returned Holder being the queued request.
 func (s *State) Checkout(req CheckoutRequest, now time.Time) (Holder, []Delta, error) {
+	return s.checkout(req, now, nil)
+}
+
+// checkout is Checkout, with borrow (a Borrow) vetting each pool.
+func (s *State) checkout(req CheckoutRequest, now time.Time, borrow *borrowCheck) (Holder, []Delta, error) {
 	now = now.Round(0)
 	if req.Count <= 0 {
 		req.Count = 1
@@ -742,10 +756,12 @@ func (s *State) Checkout(req CheckoutRequest, now time.Time) (Holder, []Delta, e
 	c := &req.Client
 	handle := s.nextHandle
 	if req.Handle != 0 {
-		if h, ds, err, ok := s.reattachQueued(&req, now); ok {
-			return h, ds, err
+		if borrow == nil {
+			if h, ds, err, ok := s.reattachQueued(&req, now); ok {
+				return h, ds, err
+			}
 		}
-		if h := s.holders[req.Handle]; h != nil {
+		if h := s.holders[req.Handle]; h != nil && !h.borrowedOut() {
 			if h.Feature == req.Feature && h.User == c.User && h.Host == c.Host &&
 				h.Display == c.Display && h.PID == c.PID {
 				if h.Secret != "" && subtle.ConstantTimeCompare([]byte(h.Secret), []byte(req.Secret)) != 1 {
@@ -767,12 +783,12 @@ func (s *State) Checkout(req CheckoutRequest, now time.Time) (Holder, []Delta, e
 			handle = req.Handle // never given out here: keep the client's number
 		}
 	}
-	if h := s.lingerFor(&req); h != nil {
+	if h := s.lingerFor(&req); h != nil && borrow == nil {
 		d := s.takeBack(h, &req, now)
 		return h.export(), []Delta{d}, nil
 	}
-	p, err := s.choose(&req, now)
-	if req.Queue && queueable(err) {
+	p, err := s.choose(&req, now, borrow)
+	if req.Queue && borrow == nil && queueable(err) {
 		q, d := s.enqueue(&req, handle, now)
 		return q, []Delta{d}, queuedDenial(handle)
 	}
@@ -795,8 +811,13 @@ func (s *State) Checkout(req CheckoutRequest, now time.Time) (Holder, []Delta, e
 		IP:        c.IP,
 		Project:   c.Project,
 	}}
-	s.insert(h, p, c.Session, now)
-	s.active(h.sess)
+	if borrow != nil {
+		h.BorrowUntil = borrow.until
+		s.insertBorrowed(h, p, now)
+	} else {
+		s.insert(h, p, c.Session, now)
+		s.active(h.sess)
+	}
 	out := h.export()
 	ds := []Delta{s.emit(Delta{Kind: Grant, Time: now, Holder: out})}
 	if p.named() {
@@ -808,7 +829,7 @@ func (s *State) Checkout(req CheckoutRequest, now time.Time) (Holder, []Delta, e
 }
 
 // choose picks the pool for a new checkout or explains the denial.
-func (s *State) choose(req *CheckoutRequest, now time.Time) (*poolState, error) {
+func (s *State) choose(req *CheckoutRequest, now time.Time, borrow *borrowCheck) (*poolState, error) {
 	f := s.ps.byName[req.Feature]
 	if f == nil {
 		return nil, NewDenial(CodeNoFeature)
@@ -849,6 +870,14 @@ func (s *State) choose(req *CheckoutRequest, now time.Time) (*poolState, error) 
 		}
 		if pol != nil {
 			if code, _ := pol.Allowed(p.ref, r); code != 0 {
+				if listCode == 0 {
+					listCode = code
+				}
+				continue
+			}
+		}
+		if borrow != nil {
+			if code := s.borrowable(p, req, borrow, now); code != 0 {
 				if listCode == 0 {
 					listCode = code
 				}

@@ -79,6 +79,7 @@ type wireHolder struct {
 	Project     string   `json:"proj,omitempty"`
 	LingerUntil string   `json:"lu,omitempty"`
 	Linger      int64    `json:"lng,omitempty"`
+	BorrowUntil string   `json:"bu,omitempty"`
 }
 
 type wireMove struct {
@@ -103,6 +104,7 @@ type wirePool struct {
 	Overdraft    int       `json:"od,omitempty"`
 	UserBased    bool      `json:"ub,omitempty"`
 	HostBased    bool      `json:"hb,omitempty"`
+	Borrow       int       `json:"bor,omitempty"`
 	Lines        []wirePos `json:"lines,omitempty"`
 }
 
@@ -337,6 +339,9 @@ const (
 	wireRemoved       = 4
 	wireReread        = 5
 	wireLingerEnd     = 6
+	// 7 to 9 are other branches' (a named-user and queue release each).
+	wireBorrowEnd = 10
+	wireReturned  = 11
 )
 
 func kindToWire(k pool.DeltaKind) (int, error) {
@@ -403,6 +408,10 @@ func reasonToWire(r pool.ReleaseReason) (int, error) {
 		return wireReread, nil
 	case pool.LingerEnd:
 		return wireLingerEnd, nil
+	case pool.BorrowEnd:
+		return wireBorrowEnd, nil
+	case pool.Returned:
+		return wireReturned, nil
 	}
 	return 0, malformed("unknown release reason %v", r)
 }
@@ -423,6 +432,10 @@ func reasonFromWire(r int) (pool.ReleaseReason, error) {
 		return pool.Reread, nil
 	case wireLingerEnd:
 		return pool.LingerEnd, nil
+	case wireBorrowEnd:
+		return pool.BorrowEnd, nil
+	case wireReturned:
+		return pool.Returned, nil
 	}
 	return 0, malformed("unknown release reason %d", r)
 }
@@ -530,6 +543,9 @@ func holderToWire(h *pool.Holder, w *wireHolder) error {
 	if w.LingerUntil, err = encTime(h.LingerUntil); err != nil {
 		return fmt.Errorf("holder %d linger until: %w", h.Handle, err)
 	}
+	if w.BorrowUntil, err = encTime(h.BorrowUntil); err != nil {
+		return fmt.Errorf("holder %d borrow until: %w", h.Handle, err)
+	}
 	return nil
 }
 
@@ -570,6 +586,9 @@ func holderFromWire(w *wireHolder, h *pool.Holder) error {
 	if h.LingerUntil, err = decTime(w.LingerUntil); err != nil {
 		return fmt.Errorf("holder %d linger until: %w", w.Handle, err)
 	}
+	if h.BorrowUntil, err = decTime(w.BorrowUntil); err != nil {
+		return fmt.Errorf("holder %d borrow until: %w", w.Handle, err)
+	}
 	return nil
 }
 
@@ -599,6 +618,7 @@ func poolsToWire(ps []licfile.Pool) []wirePool {
 			Overdraft:    p.Overdraft,
 			UserBased:    p.UserBased,
 			HostBased:    p.HostBased,
+			Borrow:       p.Borrow,
 		}
 		if len(p.Lines) > 0 {
 			w.Lines = make([]wirePos, len(p.Lines))
@@ -625,6 +645,7 @@ func poolsFromWire(ws []wirePool, nonNil bool) ([]licfile.Pool, error) {
 			Overdraft: w.Overdraft,
 			UserBased: w.UserBased,
 			HostBased: w.HostBased,
+			Borrow:    w.Borrow,
 		}
 		for _, f := range [...]struct {
 			dst *string

@@ -273,6 +273,10 @@ func TestEveryFieldCovered(t *testing.T) {
 	roundTrip(t, Entry{Proposer: 1, Vendor: "v", Gen: 1, Deltas: []pool.Delta{d}})
 	d.Kind = pool.Recycle
 	roundTrip(t, Entry{Proposer: 1, Vendor: "v", Gen: 1, Deltas: []pool.Delta{d}})
+	for _, r := range []pool.ReleaseReason{pool.BorrowEnd, pool.Returned} {
+		d.Kind, d.Reason = pool.Release, r
+		roundTrip(t, Entry{Proposer: 1, Vendor: "v", Gen: 1, Deltas: []pool.Delta{d}})
+	}
 
 	var s pool.Snapshot
 	fill(t, reflect.ValueOf(&s).Elem(), &n)
@@ -460,6 +464,8 @@ func TestRoundTripPolicyFields(t *testing.T) {
 			h.Secret, h.IP, h.Project, h.LingerUntil, h.Linger = "s", "::ffff:10.0.0.1", "p", until, time.Minute
 		}),
 		"secret only":       with(func(h *pool.Holder) { h.Secret = "s" }),
+		"borrow only":       with(func(h *pool.Holder) { h.BorrowUntil = until }),
+		"secret and borrow": with(func(h *pool.Holder) { h.Secret, h.BorrowUntil = "s", until }),
 		"negative duration": with(func(h *pool.Holder) { h.Linger = -1 }),
 	}
 	for name, h := range holders {
@@ -504,4 +510,31 @@ func TestNamedUserWireForm(t *testing.T) {
 	got, err := DecodeSnapshot(b)
 	require.NoError(t, err)
 	requireSame(t, snap.Named, got.Named)
+}
+
+// A pool that is not borrowable and a holder that is not borrowed encode
+// byte for byte as before borrowing; the new fields round-trip in both
+// versions.
+func TestBorrowFieldsOptional(t *testing.T) {
+	p := licfile.Pool{Key: "k", Name: "f", Vendor: "v", Version: "1.0", Count: 2}
+	h := pool.Holder{Handle: 1, Feature: "f", PoolKey: "k", Count: 1, Start: t0, Secret: "s"}
+	e := Entry{Vendor: "v", Deltas: []pool.Delta{{Seq: 1, Kind: pool.Reload, Time: t0, Pools: []licfile.Pool{p}},
+		{Seq: 2, Kind: pool.Grant, Time: t0, Holder: h}}}
+	plain, err := EncodeEntry(e)
+	require.NoError(t, err)
+	plain1, err := encodeEntryV1(e)
+	require.NoError(t, err)
+	assert.NotContains(t, string(plain1), `"bor"`)
+	assert.NotContains(t, string(plain1), `"bu"`)
+
+	e.Deltas[0].Pools[0].Borrow, e.Deltas[1].Holder.BorrowUntil = 168, t0.Add(time.Hour)
+	borrowed, err := EncodeEntry(e)
+	require.NoError(t, err)
+	assert.Greater(t, len(borrowed), len(plain))
+	roundTrip(t, e)
+	b1, err := encodeEntryV1(e)
+	require.NoError(t, err)
+	got, err := DecodeEntry(b1)
+	require.NoError(t, err)
+	requireSame(t, e, got)
 }

@@ -76,8 +76,9 @@
 //	t       time     Time of the operation
 //	h       holder   Holder (Grant, Rebind, Release, Linger)
 //	r       int      Reason: 1 checkin, 2 session closed, 3 timeout,
-//	                 4 removed, 5 reread, 6 linger end (Release; Linger:
-//	                 1 or 2); 0 or absent otherwise
+//	                 4 removed, 5 reread, 6 linger end, 10 borrow end,
+//	                 11 returned (Release; Linger: 1 or 2); 0 or absent
+//	                 otherwise
 //	pools   [pool]   Pools (Reload), in file order
 //	moves   [move]   Moves (Reload)
 //	c       int      Code (Dequeue of a request that can no longer be
@@ -95,6 +96,7 @@
 //	seen    time     LastSeen        sec     string  Secret (absent when empty)
 //	ip      string   IP              proj    string  Project
 //	lu      time     LingerUntil     lng     int     Linger (nanoseconds)
+//	bu      time     BorrowUntil (absent when zero)
 //
 // move (pool.Move): hnd uint Handle, pk string PoolKey, pv string PoolVersion.
 //
@@ -108,6 +110,7 @@
 //	expt    string   ExpiryText      hb      bool    HostBased
 //	start   date     Start           lines   [pos]   Lines
 //	n       int      Count           unc     bool    Uncounted
+//	bor     int      Borrow (hours; absent when 0)
 //
 // pos (licfile.Pos): file string File, line int Line.
 //
@@ -157,7 +160,8 @@
 //	                         5 Linger, 6 Enqueue, 7 NamedUse, 8 Recycle,
 //	                         9 Dequeue
 //	        r      uvarint   Reason: 0 none, 1 checkin, 2 session closed,
-//	                         3 timeout, 4 removed, 5 reread, 6 linger end
+//	                         3 timeout, 4 removed, 5 reread, 6 linger end,
+//	                         10 borrow end, 11 returned
 //	        t      time      Time
 //	        h      bytes     Holder: a holder record, empty for the zero Holder
 //	        has    uvarint   bit 0: pools follow, bit 1: moves follow, bit 2:
@@ -189,6 +193,8 @@
 //	        proj   string    Project     } only when one is not empty; a
 //	        lu     time      LingerUntil } record that ends after sec has
 //	        lng    varint    Linger (ns) } none (as every holder before it)
+//	        bu     time      BorrowUntil, only when not zero (the policy
+//	                         tail is then written, empty or not)
 //	        (the fields fill the record exactly)
 //	pool:   key    string    Key
 //	        name   string    Name
@@ -199,7 +205,9 @@
 //	        start  date      Start
 //	        n      varint    Count
 //	        flags  uvarint   bit 0 Uncounted (unc), bit 1 UserBased (ub),
-//	                         bit 2 HostBased (hb); no other bits
+//	                         bit 2 HostBased (hb), bit 3 Borrow follows;
+//	                         no other bits
+//	        bor    varint    Borrow (hours, not 0), only when flags bit 3
 //	        hid    string    HostID
 //	        vstr   string    VendorString
 //	        dup    string    DupGroup
@@ -230,6 +238,11 @@
 // holder without one encodes byte for byte as before. A build older than
 // secrets refuses an entry or snapshot holding one (bytes left in a holder
 // record, an unknown JSON field): upgrade all three members together.
+//
+// Borrowing (pool.Holder.BorrowUntil, licfile.Pool.Borrow, the reasons
+// BorrowEnd 10 and Returned 11) came the same way: optional fields, so
+// older entries and snapshots decode as holders and pools without them,
+// which encode byte for byte as before; an older build refuses them.
 //
 // Types of the binary:
 //

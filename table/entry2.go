@@ -27,7 +27,8 @@ const (
 	poolUncounted = 1 << iota
 	poolUserBased
 	poolHostBased
-	poolAll = poolUncounted | poolUserBased | poolHostBased
+	poolBorrow // a varint of BORROW hours follows the flags
+	poolAll    = poolUncounted | poolUserBased | poolHostBased | poolBorrow
 )
 
 // The fewest bytes each repeated item takes: a count is refused unless the
@@ -170,7 +171,8 @@ func appendHolder(b []byte, h *pool.Holder) ([]byte, error) {
 		return nil, fmt.Errorf("holder %d last seen: %w", h.Handle, err)
 	}
 	// Optional tail: a holder without these encodes as before.
-	ext := h.IP != "" || h.Project != "" || !h.LingerUntil.IsZero() || h.Linger != 0
+	bu := !h.BorrowUntil.IsZero()
+	ext := h.IP != "" || h.Project != "" || !h.LingerUntil.IsZero() || h.Linger != 0 || bu
 	if h.Secret != "" || ext {
 		b = appendStr(b, h.Secret)
 	}
@@ -181,6 +183,11 @@ func appendHolder(b []byte, h *pool.Holder) ([]byte, error) {
 			return nil, fmt.Errorf("holder %d linger until: %w", h.Handle, err)
 		}
 		b = binary.AppendVarint(b, int64(h.Linger))
+	}
+	if bu {
+		if b, err = appendTime(b, h.BorrowUntil); err != nil {
+			return nil, fmt.Errorf("holder %d borrow until: %w", h.Handle, err)
+		}
 	}
 	return b, nil
 }
@@ -204,7 +211,13 @@ func appendPool(b []byte, p *licfile.Pool) []byte {
 	if p.HostBased {
 		flags |= poolHostBased
 	}
+	if p.Borrow != 0 {
+		flags |= poolBorrow
+	}
 	b = binary.AppendUvarint(b, uint64(flags))
+	if p.Borrow != 0 {
+		b = binary.AppendVarint(b, int64(p.Borrow))
+	}
 	b = appendStr(b, p.HostID)
 	b = appendStr(b, p.VendorString)
 	b = appendStr(b, p.DupGroup)
@@ -524,6 +537,12 @@ func (r *reader2) holderFields(h *pool.Holder) {
 	h.Project = r.str("proj")
 	h.LingerUntil = r.time("lu")
 	h.Linger = time.Duration(r.varint("lng"))
+	if r.err == nil && r.i < len(r.b) {
+		if h.BorrowUntil = r.time("bu"); r.err == nil && h.BorrowUntil.IsZero() {
+			r.fail("bu: zero, but present (a zero borrow end is left out)")
+		}
+		return
+	}
 	if r.err == nil && h.IP == "" && h.Project == "" && h.LingerUntil.IsZero() && h.Linger == 0 {
 		r.fail("ip..lng: all empty, but present (an empty tail is left out)")
 	}
@@ -545,6 +564,11 @@ func (r *reader2) pool(p *licfile.Pool) {
 	p.Uncounted = flags&poolUncounted != 0
 	p.UserBased = flags&poolUserBased != 0
 	p.HostBased = flags&poolHostBased != 0
+	if flags&poolBorrow != 0 {
+		if p.Borrow = r.int("bor"); r.err == nil && p.Borrow == 0 {
+			r.fail("bor: zero, but flagged (a zero BORROW is left out)")
+		}
+	}
 	p.HostID = r.str("hid")
 	p.VendorString = r.str("vstr")
 	p.DupGroup = r.str("dup")

@@ -81,7 +81,10 @@ func TestDecodeMalformedV2(t *testing.T) {
 	zeroSec := time.Time{}.Unix()
 	// a pool: key name vnd ver, exp, expt, start, n, flags, hid vstr dup, od, lines
 	pool1 := cat(s2("k"), s2("f"), s2("v"), s2("1"), z(2030), z(12), z(31), s2(""), z(0), z(0), z(0), z(1),
-		u(poolAll), s2(""), s2(""), s2(""), z(0), u(0))
+		u(poolUncounted|poolUserBased|poolHostBased), s2(""), s2(""), s2(""), z(0), u(0))
+	// the same borrowable for 72 hours
+	pool1b := cat(s2("k"), s2("f"), s2("v"), s2("1"), z(2030), z(12), z(31), s2(""), z(0), z(0), z(0), z(1),
+		u(poolAll), z(72), s2(""), s2(""), s2(""), z(0), u(0))
 
 	// The valid blobs the bad ones are made from decode.
 	for _, b := range [][]byte{
@@ -91,6 +94,7 @@ func TestDecodeMalformedV2(t *testing.T) {
 		grant(wtime(minLocalSec+3600, 0, -3600)),
 		v2(head, u(1), delta(1, 0, u(0), rec(emptyHolder()), u(0))),
 		v2(head, u(1), delta(4, 0, u(0), u(0), u(hasPools), u(1), pool1)),
+		v2(head, u(1), delta(4, 0, u(0), u(0), u(hasPools), u(1), pool1b)),
 		v2(head, u(1), delta(4, 0, u(0), u(0), u(hasPools|hasMoves), u(1), pool1, u(1), u(1), s2("k"), s2("1"))),
 	} {
 		_, err := DecodeEntry(b)
@@ -129,7 +133,8 @@ func TestDecodeMalformedV2(t *testing.T) {
 		{"holder record short", v2(head, u(1), delta(1, 0, u(0), rec(u(1), s2("f")), u(0))), "truncated"},
 		{"holder string past its record", v2(head, u(1), delta(1, 0, u(0), cat(u(3), u(1), u(5), []byte("f")), u(0), make([]byte, 8))),
 			"feat: length 5, more than the 1 bytes left"},
-		{"holder record too long", v2(head, u(1), delta(1, 0, u(0), rec(emptyHolder(s2("s"), s2("10.0.0.1"), s2(""), u(0), z(0), u(0))), u(0))), "1 bytes left at the end of the holder record"},
+		{"holder record too long", v2(head, u(1), delta(1, 0, u(0), rec(emptyHolder(s2("s"), s2("10.0.0.1"), s2(""), u(0), z(0), wtime(zeroSec+1, 0, 0), u(0))), u(0))), "1 bytes left at the end of the holder record"},
+		{"zero borrow end written", v2(head, u(1), delta(1, 0, u(0), rec(emptyHolder(s2("s"), s2("10.0.0.1"), s2(""), u(0), z(0), u(0))), u(0))), "bu: zero, but present"},
 		{"empty tail written", v2(head, u(1), delta(1, 0, u(0), rec(emptyHolder(s2(""), s2(""), s2(""), u(0), z(0))), u(0))), "ip..lng: all empty, but present"},
 		{"tail truncated", v2(head, u(1), delta(1, 0, u(0), rec(emptyHolder(s2("s"), s2("10.0.0.1"))), u(0))), "proj: truncated"},
 		{"empty secret, nothing after", v2(head, u(1), delta(1, 0, u(0), rec(emptyHolder(s2(""))), u(0))), "sec: empty, but present"},
@@ -142,8 +147,11 @@ func TestDecodeMalformedV2(t *testing.T) {
 		{"no moves", v2(head, u(1), delta(4, 0, u(0), u(0), u(hasMoves), u(0))), "moves: none, but marked present"},
 		{"too many pools", v2(head, u(1), delta(4, 0, u(0), u(0), u(hasPools), u(2), pool1)), "pools: 2 items"},
 		{"pool flags", v2(head, u(1), delta(4, 0, u(0), u(0), u(hasPools), u(1),
-			cat(s2("k"), s2("f"), s2("v"), s2("1"), z(0), z(0), z(0), s2(""), z(0), z(0), z(0), z(1), u(8), make([]byte, 8)))),
-			"pool flags: unknown bits 0x8"},
+			cat(s2("k"), s2("f"), s2("v"), s2("1"), z(0), z(0), z(0), s2(""), z(0), z(0), z(0), z(1), u(16), make([]byte, 8)))),
+			"pool flags: unknown bits 0x10"},
+		{"zero borrow", v2(head, u(1), delta(4, 0, u(0), u(0), u(hasPools), u(1),
+			cat(s2("k"), s2("f"), s2("v"), s2("1"), z(0), z(0), z(0), s2(""), z(0), z(0), z(0), z(1), u(8), z(0), make([]byte, 8)))),
+			"bor: zero, but flagged"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -94,6 +94,20 @@ func (t *Tables) Seq(vendor string) uint64 {
 	return 0
 }
 
+// Borrowed is how many licenses of vendor's table are borrowed (all
+// vendors' when vendor is "").
+func (t *Tables) Borrowed(vendor string) int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	n := 0
+	for name, s := range t.vendors {
+		if vendor == "" || name == vendor {
+			n += s.Borrowed()
+		}
+	}
+	return n
+}
+
 // Snapshot returns one vendor's table; for an unknown vendor, that of an
 // empty table (no pools, no holders, Seq 0). It shares the tables' slices
 // (Lines, HostIDs): do not modify them.

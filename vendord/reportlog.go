@@ -215,6 +215,9 @@ func reportEventsOf(deltas []pool.Delta) []reportEvent {
 		switch dl.Kind {
 		case pool.Grant:
 			e.Event = "checkout"
+			if !h.BorrowUntil.IsZero() {
+				e.Event, e.Reason = "borrow", "until "+h.BorrowUntil.UTC().Format(time.RFC3339)
+			}
 		case pool.Enqueue:
 			e.Event = "queued"
 		case pool.Dequeue:
@@ -233,6 +236,10 @@ func reportEventsOf(deltas []pool.Delta) []reportEvent {
 				e.Event = "remove"
 			case pool.Reread:
 				e.Event = "reread"
+			case pool.Returned:
+				e.Event, e.Reason = "return", "returned"
+			case pool.BorrowEnd:
+				e.Event, e.Reason = "return", "borrow ended"
 			default:
 				e.Event, e.Reason = "checkin", dl.Reason.String()
 			}

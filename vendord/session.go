@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -47,6 +48,10 @@ func (s *session) Handle(req wire.Message) (wire.Message, []wire.Message, bool) 
 		return s.checkout(req), nil, false
 	case "CHECKIN":
 		return s.checkin(req), nil, false
+	case "BORROW":
+		return s.borrow(req), nil, false
+	case "RETURN":
+		return s.giveBack(req), nil, false
 	case "HEARTBEAT":
 		s.d.mu.Lock()
 		held := s.d.pool.Heartbeat(s.id, s.d.now())
@@ -127,7 +132,10 @@ func (d *daemon) notServing(r *role) wire.Message {
 	return m
 }
 
-func (s *session) checkout(req wire.Message) wire.Message {
+func (s *session) checkout(req wire.Message) wire.Message { return s.grant(req, time.Time{}) }
+
+// grant answers a CHECKOUT, or a BORROW until until when it is not zero.
+func (s *session) grant(req wire.Message, until time.Time) wire.Message {
 	d := s.d
 	if r := d.role.Load(); !d.grants(r) {
 		return d.notServing(r)
@@ -163,7 +171,13 @@ func (s *session) checkout(req wire.Message) wire.Message {
 		d.mu.Unlock()
 		return d.notServing(d.role.Load())
 	}
-	h, deltas, err := d.pool.Checkout(creq, d.now())
+	var h pool.Holder
+	var deltas []pool.Delta
+	if until.IsZero() {
+		h, deltas, err = d.pool.Checkout(creq, d.now())
+	} else {
+		h, deltas, err = d.pool.Borrow(creq, until, d.now())
+	}
 	d.queue(deltas)
 	commit, seq := d.commit, d.pool.Seq()
 	if denial := (*pool.Denial)(nil); errors.As(err, &denial) && denial.Code == pool.CodeNoFeature && d.packages[creq.Feature] {
@@ -213,7 +227,11 @@ func (s *session) checkout(req wire.Message) wire.Message {
 			d.mu.Lock()
 			var undo []pool.Delta
 			if d.mayChange() {
-				undo, _ = d.pool.Checkin(s.id, h.Handle, d.now())
+				if until.IsZero() {
+					undo, _ = d.pool.Checkin(s.id, h.Handle, d.now())
+				} else {
+					undo, _ = d.pool.Return(h.Feature, h.Handle, h.Secret, d.now())
+				}
 				d.queue(undo)
 			}
 			commit, seq := d.commit, d.pool.Seq()
@@ -223,8 +241,12 @@ func (s *session) checkout(req wire.Message) wire.Message {
 		return wire.NewError(wire.CodeBusyNewServ, 345).WithDetail("the triad did not commit the checkout").Message()
 	}
 	d.logDeltas(deltas)
-	return wire.OK("handle", strconv.FormatUint(h.Handle, 10), "version", h.PoolVersion, "count", strconv.Itoa(h.Count),
+	ok := wire.OK("handle", strconv.FormatUint(h.Handle, 10), "version", h.PoolVersion, "count", strconv.Itoa(h.Count),
 		"secret", h.Secret)
+	if !h.BorrowUntil.IsZero() {
+		ok.Set("until", strconv.FormatInt(h.BorrowUntil.Unix(), 10))
+	}
+	return ok
 }
 
 // newSecret is a holder's secret: 128 bits from crypto/rand, in hex.

@@ -23,6 +23,7 @@ func (d *daemon) status(feature string) (wire.Message, []wire.Message) {
 	for _, f := range features {
 		named[f.Name] = d.pool.NamedUsers(f.Name)
 	}
+	borrowed := d.pool.Borrowed()
 	d.mu.Unlock()
 
 	var records []wire.Message
@@ -72,6 +73,9 @@ func (d *daemon) status(feature string) (wire.Message, []wire.Message) {
 					rec.Set("linger", strconv.Itoa(int(h.Linger/time.Second)))
 					rec.Set("linger_left", strconv.Itoa(int(max(h.LingerUntil.Sub(now), 0)/time.Second)))
 				}
+				if !h.BorrowUntil.IsZero() {
+					rec.Set("borrowed_until", strconv.FormatInt(h.BorrowUntil.Unix(), 10))
+				}
 				records = append(records, rec)
 			}
 		}
@@ -92,7 +96,8 @@ func (d *daemon) status(feature string) (wire.Message, []wire.Message) {
 			records = append(records, wire.New("SKIPPED", "text", text))
 		}
 	}
-	resp := wire.OK("vendor", d.opts.Vendor, "version", wire.Version, "records", strconv.Itoa(len(records)))
+	resp := wire.OK("vendor", d.opts.Vendor, "version", wire.Version, "records", strconv.Itoa(len(records)),
+		"borrowed", strconv.Itoa(borrowed))
 	if d.opts.Unsigned {
 		resp.Set("unsigned", "1") // lmgrd -unsigned: lmstat says so under the daemon's status
 	}

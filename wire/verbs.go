@@ -32,6 +32,8 @@ const (
 	VerbRemove    = "REMOVE"
 	VerbRecycle   = "RECYCLE" // lmrecycle: free a named user's seat
 	VerbShutdown  = "SHUTDOWN"
+	VerbBorrow    = "BORROW" // lmborrow: a checkout held without a connection
+	VerbReturn    = "RETURN" // lmborrow -return
 
 	// Unsolicited, from a vendor daemon to a client: a license it held was
 	// freed by the server (lmremove, lmreread, heartbeat timeout).
