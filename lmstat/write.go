@@ -59,13 +59,38 @@ func (p *printer) flush() error {
 // Write prints r as `lmutil lmstat` would, shaped by opts. It returns the
 // first error of w.
 func Write(w io.Writer, r Report, opts Options) error {
-	p := newPrinter(w)
-	p.line(CopyrightLine(r.Program, r.Now.Year()))
-	p.str("Flexible License Manager status on ")
-	p.buf = appendDate(p.buf, r.Now)
-	p.nl()
-	p.nl()
+	return WriteAll(w, []Report{r}, opts)
+}
 
+// EntrySeparator is the line FlexLM prints between the reports of the
+// entries of a license path list (LM_LICENSE_FILE=27000@h1:27000@h2), on
+// which tools split its output.
+const EntrySeparator = "----------------------------------------------------------------------------"
+
+// WriteAll prints the reports of a license path list's entries in order:
+// the banner and date once, then each report, separated by
+// EntrySeparator.
+func WriteAll(w io.Writer, rs []Report, opts Options) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	p := newPrinter(w)
+	p.line(CopyrightLine(rs[0].Program, rs[0].Now.Year()))
+	p.str("Flexible License Manager status on ")
+	p.buf = appendDate(p.buf, rs[0].Now)
+	p.nl()
+	p.nl()
+	for i := range rs {
+		if i > 0 {
+			p.line(EntrySeparator)
+		}
+		p.report(rs[i], opts)
+	}
+	return p.flush()
+}
+
+// report prints one report's body.
+func (p *printer) report(r Report, opts Options) {
 	switch {
 	case r.ConnectErr != "":
 		p.str("Error getting status: ")
@@ -103,7 +128,6 @@ func Write(w io.Writer, r Report, opts Options) error {
 			}
 		}
 	}
-	return p.flush()
 }
 
 // servers prints the server list, the per-server status paragraph and, for

@@ -50,7 +50,7 @@ func lmstatCommand(env *environment) *cli.Command {
 			if c.IsSet("i") {
 				return lmstatIncrements(w, c.String("c"), c.String("i"), env)
 			}
-			t, err := resolveTarget(c.String("c"), env.getenv)
+			targets, err := resolveTargets(c.String("c"), env.getenv)
 			if err != nil {
 				return err
 			}
@@ -73,12 +73,20 @@ func lmstatCommand(env *environment) *cli.Command {
 					opts.Vendor, opts.All = "", true
 				}
 			}
-			report := gatherStatus(c.Context, t, opts.Feature, env.now())
-			report.Program = env.program("lmutil")
-			if err := lmstat.Write(w, report, opts); err != nil {
+			// Each entry of a path list in order; the status is had when
+			// any entry answered in full.
+			var reports []lmstat.Report
+			answered := false
+			for _, t := range targets {
+				report := gatherStatus(c.Context, t, opts.Feature, env.now())
+				report.Program = env.program("lmutil")
+				reports = append(reports, report)
+				answered = answered || report.ConnectErr == "" && !report.Incomplete
+			}
+			if err := lmstat.WriteAll(w, reports, opts); err != nil {
 				return err
 			}
-			if report.ConnectErr != "" || report.Incomplete {
+			if !answered {
 				return cli.Exit("", 1)
 			}
 			return nil

@@ -56,6 +56,33 @@ func resolveTarget(spec string, getenv func(string) string) (target, error) {
 	return target{}, wire.NewError(wire.CodeNoServerInFile, 1).WithDetail(spec)
 }
 
+// resolveTargets is resolveTarget for every entry of a path list that
+// names servers, in order (lmstat reports each, as FlexLM does).
+func resolveTargets(spec string, getenv func(string) string) ([]target, error) {
+	if spec == "" {
+		spec = licfile.SearchPathFromEnv("", getenv)
+	}
+	if spec == "" {
+		return nil, wire.NewError(wire.CodeNoConfFile, 1).WithDetail("use -c port@host or set LM_LICENSE_FILE")
+	}
+	entries, errs := licfile.ParseSearchPath(spec, nil)
+	var out []target
+	for _, e := range entries {
+		if t, err := resolveTarget(e.Text, func(string) string { return "" }); err == nil {
+			out = append(out, t)
+		} else {
+			errs = append(errs, err)
+		}
+	}
+	if len(out) == 0 {
+		if len(errs) > 0 {
+			return nil, fmt.Errorf("%s: %w", spec, errs[0])
+		}
+		return nil, wire.NewError(wire.CodeNoServerInFile, 1).WithDetail(spec)
+	}
+	return out, nil
+}
+
 func withDefaultPorts(hps []licfile.HostPort) []licfile.HostPort {
 	out := make([]licfile.HostPort, len(hps))
 	for i, hp := range hps {

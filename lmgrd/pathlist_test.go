@@ -1,0 +1,34 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lmtriad/lmtriad/lmstat"
+)
+
+// LM_LICENSE_FILE with several entries: lmstat reports each in order,
+// separated by FlexLM's 76-dash line, a dead one included, and exits 0
+// when any answered.
+func TestLmstatReportsEveryEntryOfAPathList(t *testing.T) {
+	port1, _, _ := startDemo(t)
+	port2, _, _ := startDemo(t)
+	dead := freePort(t, "127.0.0.1")
+	path := fmt.Sprintf("%d@127.0.0.1:%d@127.0.0.1:%d@127.0.0.1", dead, port1, port2)
+	out, code := lmutil(t, []string{"LM_LICENSE_FILE=" + path}, "lmstat", "-a")
+	require.Equal(t, 0, code, out)
+	sections := strings.Split(out, lmstat.EntrySeparator+"\n")
+	require.Len(t, sections, 3, out)
+	assert.Contains(t, sections[0], "Error getting status: Cannot connect to license server system. (-15,570:")
+	assert.Contains(t, sections[1], fmt.Sprintf("License server status: %d@127.0.0.1", port1))
+	assert.Contains(t, sections[1], "Users of solver:")
+	assert.Contains(t, sections[2], fmt.Sprintf("License server status: %d@127.0.0.1", port2))
+	assert.Equal(t, 1, strings.Count(out, "Flexible License Manager status on"), "one banner")
+
+	out, code = lmutil(t, []string{"LM_LICENSE_FILE=" + fmt.Sprint(dead) + "@127.0.0.1"}, "lmstat", "-a")
+	assert.Equal(t, 1, code, "nothing answered: %s", out)
+}
