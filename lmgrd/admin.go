@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"net"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/lmtriad/lmtriad/clusterkey"
 	"github.com/lmtriad/lmtriad/hostid"
+	"github.com/lmtriad/lmtriad/licfile"
 	"github.com/lmtriad/lmtriad/wire"
 )
 
@@ -118,8 +120,35 @@ func (a *adminSession) Handle(req wire.Message) (wire.Message, []wire.Message, b
 		return a.enrol(req), nil, false
 	case "PASSWD":
 		return a.setPassword(req), nil, false
+	case "LICENSE":
+		// The license files this server serves, as FlexLM sends them to
+		// clients: any requester may read them (lmstat -i, lmcksum -c
+		// port@host).
+		resp, records := s.licenseText()
+		return resp, records, false
 	}
 	return wire.NewError(wire.CodeBadComm, 20).Message(), nil, false
+}
+
+// licenseText answers LICENSE: a FILE record per license file (name= its
+// base name) followed by one LINE record per line of it (text=), as this
+// server read it (the lines it could parse, written again; SIGN= kept).
+func (s *server) licenseText() (wire.Message, []wire.Message) {
+	s.mu.Lock()
+	files := s.files
+	s.mu.Unlock()
+	var records []wire.Message
+	for _, f := range files {
+		var b strings.Builder
+		if err := licfile.Print(&b, f); err != nil {
+			continue
+		}
+		records = append(records, wire.New("FILE", "name", filepath.Base(f.Name)))
+		for _, line := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
+			records = append(records, wire.New("LINE", "text", line))
+		}
+	}
+	return wire.OK("records", strconv.Itoa(len(records))), records
 }
 
 // policy is lmgrd's rule for administrators (-remote-admin, -local).

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -31,4 +32,28 @@ func TestLmstatReportsEveryEntryOfAPathList(t *testing.T) {
 
 	out, code = lmutil(t, []string{"LM_LICENSE_FILE=" + fmt.Sprint(dead) + "@127.0.0.1"}, "lmstat", "-a")
 	assert.Equal(t, 1, code, "nothing answered: %s", out)
+}
+
+// lmstat -i and lmcksum given a server address read the license lines the
+// server serves, as FlexLM clients get the license file from the server;
+// the expiry dates monitoring tools look for are there.
+func TestLicenseLinesFromTheServer(t *testing.T) {
+	port, _, _ := startDemo(t)
+	server := fmt.Sprintf("%d@127.0.0.1", port)
+	out, code := lmutil(t, nil, "lmstat", "-i", "-c", server)
+	require.Equal(t, 0, code, out)
+	lines := strings.Split(out, "\n")
+	require.Greater(t, len(lines), 9, out)
+	assert.Contains(t, lines[0], "lmutil - Copyright")
+	assert.True(t, strings.HasPrefix(lines[1], "Flexible License Manager status on "), "the banner and date come first")
+	assert.Equal(t, "NOTE: lmstat -i does not give information from the server,", lines[3])
+	assert.Regexp(t, `(?m)^solver\s+1\.0\s+\d+\s+demo\s+permanent\(no expiration date\)$`, out)
+
+	out, code = lmutil(t, nil, "lmcksum", "-c", server)
+	require.Equal(t, 0, code, out)
+	// phpLicenseWatcher's expression for lmcksum's lines.
+	php := regexp.MustCompile(`(?i)(?:INCREMENT|FEATURE) (?P<name>[^ ]+) (?P<vendor>[^ ]+) [^ ]+ (?P<expiry>[^ ]+) (?P<count>[^ ]+)`)
+	m := php.FindStringSubmatch(out)
+	require.NotNil(t, m, out)
+	assert.Equal(t, []string{"solver", "demo", "permanent"}, m[1:4])
 }

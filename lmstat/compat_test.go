@@ -293,7 +293,7 @@ func countMatches(r *regexp.Regexp, lines []string) int {
 
 func TestParsersReadGoldenFiles(t *testing.T) {
 	for _, c := range goldenCases() {
-		if c.incs != nil || c.opts.ActiveOnly || c.opts.Seconds {
+		if c.incs != nil || c.incReport != nil || c.opts.ActiveOnly || c.opts.Seconds {
 			continue // -A and -asec are not what the monitoring tools run
 		}
 		t.Run(c.name, func(t *testing.T) {

@@ -32,6 +32,8 @@ type goldenCase struct {
 	report Report
 	opts   Options
 	incs   []IncrementLine // when not nil the case is WriteIncrements
+	// incReport, when not nil, is a WriteIncrementsReport case.
+	incReport *IncrementsReport
 }
 
 func singleServer() []Server {
@@ -205,6 +207,14 @@ func goldenCases() []goldenCase {
 		{name: "filter_f", report: busyReport(), opts: Options{FeatureSet: true, Feature: "solver"}},
 		{name: "filter_f_all", report: triadReport(false), opts: Options{FeatureSet: true}},
 		{name: "filter_S", report: busyReport(), opts: Options{Vendor: "caddaemon"}},
+		{name: "increments_report", incReport: &IncrementsReport{Program: "lmutil", Now: now, Lines: []IncrementLine{
+			{Feature: "solver", Version: "2018.12", Count: 2, Expires: "31-dec-2018", Vendor: "lmtriad"},
+			{Feature: "serial", Version: "6.3", Count: 0, Vendor: "lmtriad"},
+			{Feature: "FEATURE_NAME_2_38_05", Version: "1.1", Count: 1, Expires: "12-jun-2020", Vendor: "VENDOR"},
+		}}},
+		{name: "increments_report_expires_first", incReport: &IncrementsReport{Program: "lmutil", Now: now, ExpiresFirst: true, Lines: []IncrementLine{
+			{Feature: "solver", Version: "2018.12", Count: 2, Expires: "31-dec-2018", Vendor: "lmtriad"},
+		}}},
 		{name: "increments", incs: []IncrementLine{
 			{Feature: "solver", Version: "2018.12", Count: 2, Expires: "31-dec-2018", Vendor: "lmtriad"},
 			{Feature: "solver", Version: "2018.12", Count: 600, Expires: "1-jan-2030", Vendor: "lmtriad"},
@@ -218,7 +228,9 @@ func render(t testing.TB, c goldenCase) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	var err error
-	if c.incs != nil {
+	if c.incReport != nil {
+		err = WriteIncrementsReport(&buf, *c.incReport)
+	} else if c.incs != nil {
 		err = WriteIncrements(&buf, c.incs)
 	} else {
 		err = Write(&buf, c.report, c.opts)

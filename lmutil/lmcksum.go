@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/lmtriad/lmtriad/licfile"
@@ -44,7 +46,7 @@ func lmcksumCommand() *cli.Command {
 			if opts.LicensePath == "" {
 				opts.LicensePath = licfile.SearchPathFromEnv("", os.Getenv)
 			}
-			return lmcksum(c.App.Writer, opts)
+			return lmcksum(c.Context, c.App.Writer, opts)
 		},
 	}
 }
@@ -52,7 +54,7 @@ func lmcksumCommand() *cli.Command {
 // lmcksum prints a banner, then for each file its lines in order: an OK
 // line per valid FEATURE/INCREMENT/UPGRADE/PACKAGE line, every error and
 // warning with its file:line. It returns exitError{1} when anything is wrong.
-func lmcksum(w io.Writer, opts lmcksumOptions) error {
+func lmcksum(ctx context.Context, w io.Writer, opts lmcksumOptions) error {
 	fmt.Fprintln(w, "lmcksum - Copyright (c) 2026 The lmtriad Authors. All Rights Reserved.")
 	if opts.LicensePath == "" {
 		fmt.Fprintln(w, "lmcksum: no license file: give -c file or set LM_LICENSE_FILE (-1: Cannot find license file.)")
@@ -66,7 +68,7 @@ func lmcksum(w io.Writer, opts lmcksumOptions) error {
 			return exitError{1}
 		}
 	}
-	files, err := licfile.Load(opts.LicensePath)
+	files, err := licenseFiles(ctx, opts.LicensePath, func(string) string { return "" })
 	var errs licfile.ErrorList
 	if err != nil && !errors.As(err, &errs) {
 		return err
@@ -79,12 +81,13 @@ func lmcksum(w io.Writer, opts lmcksumOptions) error {
 	for _, f := range files {
 		fmt.Fprintf(w, "lmcksum: using license file %q\n", f.Name)
 		var items []item
+		heads := lineHeads(f)
 		for _, l := range f.SignedLines() {
 			if keys == nil || opts.Feature != "" && l.Name != opts.Feature {
 				continue
 			}
 			found = true
-			text := fmt.Sprintf("%s: %s %s %s: OK", l.Pos, l.Keyword, l.Name, l.Vendor)
+			text := fmt.Sprintf("%s: %s: OK", l.Pos, heads[l.Pos])
 			if err := licsign.Verify(l, keys); err != nil {
 				bad = true
 				text = strings.TrimSuffix(text, "OK") + "BAD: " + err.Error()
@@ -97,7 +100,7 @@ func lmcksum(w io.Writer, opts lmcksumOptions) error {
 			}
 			if opts.Feature == "" || ft.Name == opts.Feature {
 				found = true
-				items = append(items, item{ft.Pos.Line, okLine(ft.Kind.String(), ft.Name, ft.Vendor, ft.Version)})
+				items = append(items, item{ft.Pos.Line, heads[ft.Pos] + ": OK"})
 			}
 		}
 		for _, p := range f.Packages {
@@ -106,7 +109,7 @@ func lmcksum(w io.Writer, opts lmcksumOptions) error {
 			}
 			if opts.Feature == "" || p.Name == opts.Feature {
 				found = true
-				items = append(items, item{p.Pos.Line, okLine("PACKAGE", p.Name, p.Vendor, p.Version)})
+				items = append(items, item{p.Pos.Line, heads[p.Pos] + ": OK"})
 			}
 		}
 		for _, e := range byFile[f.Name] {
@@ -143,12 +146,29 @@ type item struct {
 	text string
 }
 
-func okLine(kind string, fields ...string) string {
-	var parts []string
-	for _, f := range append([]string{kind}, fields...) {
-		if f != "" {
-			parts = append(parts, f)
+// lineHeads are FlexLM's heads of f's lines, as lmcksum prints them and
+// tools read them (phpLicenseWatcher: "FEATURE name vendor version expiry
+// count"): KEYWORD name vendor version expiry count for FEATURE,
+// INCREMENT and UPGRADE lines, KEYWORD name vendor [version] for PACKAGE.
+func lineHeads(f *licfile.File) map[licfile.Pos]string {
+	heads := make(map[licfile.Pos]string, len(f.Features)+len(f.Packages))
+	for _, ft := range f.Features {
+		expiry := ft.ExpiryText
+		if expiry == "" {
+			expiry = "permanent"
 		}
+		count := strconv.Itoa(ft.Count)
+		if ft.Uncounted {
+			count = "uncounted"
+		}
+		heads[ft.Pos] = strings.Join([]string{ft.Kind.String(), ft.Name, ft.Vendor, ft.Version, expiry, count}, " ")
 	}
-	return strings.Join(parts, " ") + ": OK"
+	for _, p := range f.Packages {
+		parts := []string{"PACKAGE", p.Name, p.Vendor}
+		if p.Version != "" {
+			parts = append(parts, p.Version)
+		}
+		heads[p.Pos] = strings.Join(parts, " ")
+	}
+	return heads
 }

@@ -76,8 +76,8 @@ func TestLmcryptAndVerify(t *testing.T) {
 	}
 	t.Run("OK", func(t *testing.T) {
 		code, out := check(t, keys, signed)
-		want := fmt.Sprintf("F:6: FEATURE solver demo: OK\nF:%d: INCREMENT viewer demo: OK\n"+
-			"F:%d: FEATURE tool other: BAD: no public key for the line's vendor other\nF:%d: PACKAGE suite demo: OK\n",
+		want := fmt.Sprintf("F:6: FEATURE solver demo 1.0 permanent 5: OK\nF:%d: INCREMENT viewer demo 2.0 1-jan-2040 2: OK\n"+
+			"F:%d: FEATURE tool other 1.0 permanent 1: BAD: no public key for the line's vendor other\nF:%d: PACKAGE suite demo 1.0: OK\n",
 			lineOf(signed, "INCREMENT"), lineOf(signed, "FEATURE tool"), lineOf(signed, "PACKAGE"))
 		if code != 1 || !strings.HasSuffix(out, want) {
 			t.Errorf("exit %d\n%s\nwant ...\n%s", code, out, want)
@@ -91,7 +91,7 @@ func TestLmcryptAndVerify(t *testing.T) {
 	})
 	t.Run("count 5 to 500", func(t *testing.T) {
 		code, out := check(t, keys, strings.Replace(withoutOther, "permanent 5 ", "permanent 500 ", 1))
-		if want := "F:6: FEATURE solver demo: BAD: signature does not match the line\n"; code != 1 || !strings.Contains(out, want) {
+		if want := "F:6: FEATURE solver demo 1.0 permanent 500: BAD: signature does not match the line\n"; code != 1 || !strings.Contains(out, want) {
 			t.Errorf("exit %d\n%s\nwant %q", code, out, want)
 		}
 		if strings.Count(out, ": OK\n") != 2 {
@@ -101,7 +101,7 @@ func TestLmcryptAndVerify(t *testing.T) {
 	t.Run("SIGN=0", func(t *testing.T) {
 		text := replaceLogical(withoutOther, "INCREMENT", "INCREMENT viewer demo 2.0 1-jan-2040 2 SIGN=\"0\"\n")
 		code, out := check(t, keys, text)
-		want := fmt.Sprintf("F:%d: INCREMENT viewer demo: BAD: no ed1: signature (SIGN=0)\n", lineOf(text, "INCREMENT"))
+		want := fmt.Sprintf("F:%d: INCREMENT viewer demo 2.0 1-jan-2040 2: BAD: no ed1: signature (SIGN=0)\n", lineOf(text, "INCREMENT"))
 		if code != 1 || !strings.Contains(out, want) {
 			t.Errorf("exit %d\n%s\nwant %q", code, out, want)
 		}
@@ -138,7 +138,7 @@ func TestLmcryptAndVerify(t *testing.T) {
 	t.Run("one feature", func(t *testing.T) {
 		p := writeLic(t, t.TempDir(), "c.lic", withoutOther)
 		code, out, _ := runLmutil(t, "lmutil", "lmcksum", "-vendor-keys", keys, "-c", p, "viewer")
-		if code != 0 || !strings.HasSuffix(out, fmt.Sprintf("\"%s\"\n%s:%d: INCREMENT viewer demo: OK\n", p, p, lineOf(withoutOther, "INCREMENT"))) {
+		if code != 0 || !strings.HasSuffix(out, fmt.Sprintf("\"%s\"\n%s:%d: INCREMENT viewer demo 2.0 1-jan-2040 2: OK\n", p, p, lineOf(withoutOther, "INCREMENT"))) {
 			t.Errorf("exit %d\n%s", code, out)
 		}
 	})

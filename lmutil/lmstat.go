@@ -38,6 +38,7 @@ func lmstatCommand(env *environment) *cli.Command {
 			&cli.BoolFlag{Name: "named", Usage: "list the named users of USER_BASED and HOST_BASED features, with their last use"},
 			&cli.BoolFlag{Name: "pid", Usage: "show client PIDs on user lines (as FlexLM v11.19)"},
 			&cli.BoolFlag{Name: "A", Usage: "only the features with licenses in use"},
+			&cli.BoolFlag{Name: "i-expires-first", Usage: "lmstat -i in the older column order (Expires before Vendor)"},
 			&cli.BoolFlag{Name: "asec", Usage: "checkout times with seconds"},
 			&cli.IntFlag{Name: "t", Usage: "give up on a server after `SECONDS`"},
 		},
@@ -48,7 +49,7 @@ func lmstatCommand(env *environment) *cli.Command {
 				return nil
 			}
 			if c.IsSet("i") {
-				return lmstatIncrements(w, c.String("c"), c.String("i"), env)
+				return lmstatIncrements(c.Context, w, c.String("c"), c.String("i"), env, c.Bool("i-expires-first"))
 			}
 			targets, err := resolveTargets(c.String("c"), env.getenv)
 			if err != nil {
@@ -335,11 +336,8 @@ func withOwnWord(c *lmstat.Cluster, t target, records [][]wire.Message, about in
 
 // lmstatIncrements prints lmstat -i: the FEATURE/INCREMENT lines of the
 // license file, read locally.
-func lmstatIncrements(w io.Writer, spec, feature string, env *environment) error {
-	if spec == "" {
-		spec = licfile.SearchPathFromEnv("", env.getenv)
-	}
-	files, err := licfile.Load(spec)
+func lmstatIncrements(ctx context.Context, w io.Writer, spec, feature string, env *environment, oldLayout bool) error {
+	files, err := licenseFiles(ctx, spec, env.getenv)
 	if err != nil && len(files) == 0 {
 		return err
 	}
@@ -356,5 +354,6 @@ func lmstatIncrements(w io.Writer, spec, feature string, env *environment) error
 	if len(lines) == 0 && feature != "" && feature != allFeatures {
 		return errors.New(wire.NewError(wire.CodeNoFeature, 1).Error())
 	}
-	return lmstat.WriteIncrements(w, lines)
+	return lmstat.WriteIncrementsReport(w, lmstat.IncrementsReport{Program: env.program("lmutil"), Now: env.now(),
+		Lines: lines, ExpiresFirst: oldLayout})
 }

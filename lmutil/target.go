@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/user"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lmtriad/lmtriad/licfile"
@@ -95,6 +97,89 @@ func withDefaultPorts(hps []licfile.HostPort) []licfile.HostPort {
 }
 
 func addr(hp licfile.HostPort) string { return net.JoinHostPort(hp.Host, strconv.Itoa(hp.Port)) }
+
+// licenseFiles reads the license files a -c (or LM_LICENSE_FILE) names:
+// files and directories from disk, and, for a port@host or triad entry,
+// the lines that server serves (its LICENSE answer, as FlexLM clients get
+// the license file from the server). Every file that could be read is
+// returned, with the problems of the others.
+func licenseFiles(ctx context.Context, spec string, getenv func(string) string) ([]*licfile.File, error) {
+	if spec == "" {
+		spec = licfile.SearchPathFromEnv("", getenv)
+	}
+	if spec == "" {
+		return nil, wire.NewError(wire.CodeNoConfFile, 1).WithDetail("use -c port@host or set LM_LICENSE_FILE")
+	}
+	entries, perrs := licfile.ParseSearchPath(spec, nil)
+	var files []*licfile.File
+	var errs licfile.ErrorList
+	for _, err := range perrs {
+		errs = append(errs, &licfile.Error{Pos: licfile.Pos{File: spec}, Msg: err.Error()})
+	}
+	for _, e := range entries {
+		switch e.Kind {
+		case licfile.EntryPortAtHost, licfile.EntryTriad:
+			fs, err := serverLicenseFiles(ctx, withDefaultPorts(e.Servers))
+			if err != nil {
+				errs = append(errs, &licfile.Error{Pos: licfile.Pos{File: e.Text}, Msg: err.Error()})
+			}
+			files = append(files, fs...)
+		default:
+			fs, err := licfile.Load(e.Text)
+			var list licfile.ErrorList
+			if errors.As(err, &list) {
+				errs = append(errs, list...)
+			} else if err != nil {
+				errs = append(errs, &licfile.Error{Pos: licfile.Pos{File: e.Text}, Msg: err.Error()})
+			}
+			files = append(files, fs...)
+		}
+	}
+	if len(errs) > 0 {
+		return files, errs
+	}
+	return files, nil
+}
+
+// serverLicenseFiles asks the first server of servers that answers for
+// the license files it serves, named PORT@HOST:FILE.
+func serverLicenseFiles(ctx context.Context, servers []licfile.HostPort) ([]*licfile.File, error) {
+	var lastErr error
+	for _, hp := range servers {
+		_, recs, err := adminCall(ctx, hp, "", wire.New("LICENSE"))
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		var files []*licfile.File
+		var name string
+		var text strings.Builder
+		flush := func() {
+			if name == "" {
+				return
+			}
+			f, _ := licfile.Parse(fmt.Sprintf("%d@%s:%s", hp.Port, hp.Host, name), []byte(text.String()))
+			if f != nil {
+				files = append(files, f)
+			}
+			name = ""
+			text.Reset()
+		}
+		for _, r := range recs {
+			switch r.Verb {
+			case "FILE":
+				flush()
+				name = r.Get("name")
+			case "LINE":
+				text.WriteString(r.Get("text"))
+				text.WriteByte('\n')
+			}
+		}
+		flush()
+		return files, nil
+	}
+	return nil, lastErr
+}
 
 // adminTimeout bounds every admin exchange with one server.
 const adminTimeout = 5 * time.Second
