@@ -21,18 +21,21 @@ import (
 
 func main() {
 	app := &cli.App{
-		Name:    "lmgrd",
-		Usage:   "FlexLM-compatible license server manager",
-		Version: wire.Version,
+		Name:  "lmgrd",
+		Usage: "FlexLM-compatible license server manager",
+		UsageText: "lmgrd [-c license_file_list] [-l [+]debug_log_path] [-z] [-local] [-x lmdown] [-x lmremove]\n" +
+			"         [-remote-admin none|restricted|full] [-vendor-keys KEYS] [-self HOST] [-state DIR] ...",
+		HideHelpCommand: true,
+		Version:         wire.Version,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "c", EnvVars: []string{"LM_LICENSE_FILE"}, Usage: "license file, directory or `PATH` list"},
 			&cli.StringFlag{Name: "l", Usage: "debug log `FILE` (+FILE appends)"},
 			&cli.BoolFlag{Name: "z", Usage: "run in the foreground"},
 			&cli.BoolFlag{Name: "local", Usage: "lmdown, lmreread and lmremove only from this host"},
-			&cli.StringFlag{Name: "remote-admin", Value: hostid.DefaultRemoteAdmin, Usage: "what admin requests from other hosts get: `none` (feature totals, no actions), restricted (read everything, no actions) or full; requests from this host are always full"},
+			&cli.StringFlag{Name: "remote-admin", Value: hostid.DefaultRemoteAdmin, Usage: "what admin requests from other hosts without a password get: none (feature totals, no actions), restricted (read everything, no actions) or full; requests from this host are always full", DefaultText: "restricted"},
 			&cli.StringFlag{Name: "vendor-keys", Usage: "verify license signatures with the public key `FILE` or the *.pub files of a DIR (lmutil lmkeygen); lines unsigned, tampered with or of a vendor without a key (here or built in) are not served. Never taken from the license directory"},
 			&cli.StringSliceFlag{Name: "unsigned", Usage: "serve the licenses of `VENDOR` without checking signatures (repeat it, or a comma list)"},
-			&cli.StringSliceFlag{Name: "x", Usage: "disable `lmdown` or `lmremove`"},
+			&cli.StringSliceFlag{Name: "x", Usage: "disable the `COMMAND` lmdown or lmremove for everyone (repeat for both)"},
 			&cli.StringFlag{Name: "self", Usage: "which SERVER line `HOST` this process is"},
 			&cli.BoolFlag{Name: "bind-any", Usage: "a triad member listens on every address, not only its SERVER host's"},
 			&cli.StringFlag{Name: "state", Usage: "`DIR` of a triad member's raft log (default /var/lib/lmtriad/HOST-PORT)"},
