@@ -39,6 +39,7 @@ func (s *server) serveAdmin(c net.Conn, hello wire.Message, password hostid.Acce
 		// Only now that lmdown has its answer: stopping first could close
 		// the connection under it, and the member that asked (a triad
 		// peer) would count this one as not stopped.
+		s.exitWhy.Store("shut down by lmdown from " + a.who())
 		s.cancel()
 	}
 }

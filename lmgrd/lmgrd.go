@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -42,6 +43,7 @@ type server struct {
 	tri     *triad // nil for a lone server
 
 	rejections flexlog.Throttle // the warnings of connections refused at their greeting
+	exitWhy    atomic.Value     // string: why lmgrd stops, when not a signal (lmdown)
 
 	passwords passwordStore       // the administrator passwords' credentials
 	guesses   *adminauth.Throttle // failed password attempts, per source address
@@ -144,7 +146,11 @@ func Run(ctx context.Context, opts Options) error {
 	s.ln.Close()
 	s.stopVendors()
 	s.wg.Wait()
-	log.Info("EXITING DUE TO SIGNAL 15")
+	if why, _ := s.exitWhy.Load().(string); why != "" {
+		log.Info("EXITING: " + why)
+	} else {
+		log.Info("EXITING DUE TO SIGNAL 15") // SIGTERM (or SIGINT) from outside
+	}
 	return nil
 }
 

@@ -187,6 +187,9 @@ func TestRemoteAdministrationLevels(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatal("lmgrd still running after a local lmdown")
 		}
+		assert.Contains(t, p.log.String(), fmt.Sprintf("(lmgrd) EXITING: shut down by lmdown from %s at %s (%s)", who, host, n.Server))
+		assert.Contains(t, p.log.String(), "(demo) EXITING: shut down by lmgrd")
+		assert.NotContains(t, p.log.String(), "SIGNAL 15", "an lmdown is not a signal")
 	})
 
 	t.Run("-remote-admin none", func(t *testing.T) {

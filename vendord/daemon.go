@@ -69,6 +69,7 @@ type daemon struct {
 	siteOptionsPath string                          // its path, for the log (loadPolicy's own)
 	skipped         atomic.Pointer[[]string]        // the lines the last load left out, for lmstat
 	reports         reportLog                       // REPORTLOG
+	exitWhy         atomic.Value                    // string: why the daemon stops, when not a signal
 	debugLog        *os.File                        // DEBUGLOG, when open (followDebugLog's own)
 	debugLogPath    string
 	logOut          io.Writer        // where the log went before DEBUGLOG
@@ -188,7 +189,11 @@ func Run(ctx context.Context, opts Options) error {
 	d.mu.Unlock()
 	d.closeAll()
 	d.wg.Wait()
-	d.log.Info("EXITING DUE TO SIGNAL 15")
+	if why, _ := d.exitWhy.Load().(string); why != "" {
+		d.log.Info("EXITING: " + why)
+	} else {
+		d.log.Info("EXITING DUE TO SIGNAL 15") // SIGTERM (or SIGINT) from outside
+	}
 	return nil
 }
 
@@ -271,6 +276,7 @@ func (d *daemon) control(ctx context.Context) {
 		if errors.Is(err, vendorctl.ErrPeerClosed) {
 			if ctx.Err() == nil {
 				d.log.Info("lmgrd has gone away, shutting down")
+				d.exitWhy.Store("lmgrd has gone away")
 				d.cancel()
 			}
 			return
@@ -322,6 +328,7 @@ func (d *daemon) command(ctx context.Context, m vendorctl.Message) {
 		d.reread()
 	case vendorctl.KindShutdown:
 		d.log.Info("SERVER shutdown requested")
+		d.exitWhy.Store("shut down by lmgrd (lmdown, or lmgrd stopping)")
 		d.cancel()
 	default:
 		d.log.Warnf("Unexpected %v message from lmgrd", m.Kind)

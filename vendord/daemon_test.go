@@ -394,3 +394,17 @@ func TestShutdownAndRereadOnlyFromLmgrd(t *testing.T) {
 		t.Fatal("the daemon did not shut down on lmgrd's word")
 	}
 }
+
+// The last line says why the daemon stopped: lmgrd gone is not a signal.
+func TestExitLineSaysWhy(t *testing.T) {
+	h := startDaemon(t, "FEATURE f demo 1.0 permanent 1 SIGN=0\n", nil)
+	h.ctl.Close() // lmgrd dies
+	select {
+	case err := <-h.done:
+		h.done <- err // for the cleanup
+	case <-time.After(5 * time.Second):
+		t.Fatal("the daemon outlived lmgrd")
+	}
+	assert.Contains(t, h.log.String(), "EXITING: lmgrd has gone away")
+	assert.NotContains(t, h.log.String(), "SIGNAL 15")
+}
