@@ -110,21 +110,34 @@ func writeUsage(b *bytes.Buffer, event string, data logrus.Fields) {
 
 var usageFields = map[string]bool{FieldDaemon: true, FieldEvent: true}
 
+// writeFields ends a plain line with its fields in words, not as a
+// library's key=value fragments: an error as ": <error>", the others as
+// " (key: value, ...)" with underscores read as blanks, keys sorted.
 func writeFields(b *bytes.Buffer, data logrus.Fields) {
+	if err, ok := data[logrus.ErrorKey]; ok {
+		b.WriteString(": ")
+		b.WriteString(fmt.Sprint(err))
+	}
 	keys := make([]string, 0, len(data))
 	for k := range data {
-		if !usageFields[k] {
+		if !usageFields[k] && k != logrus.ErrorKey {
 			keys = append(keys, k)
 		}
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		v := fmt.Sprint(data[k])
-		if strings.ContainsAny(v, " \t") {
-			v = fmt.Sprintf("%q", v)
-		}
-		fmt.Fprintf(b, " %s=%s", k, v)
+	if len(keys) == 0 {
+		return
 	}
+	sort.Strings(keys)
+	b.WriteString(" (")
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strings.ReplaceAll(k, "_", " "))
+		b.WriteString(": ")
+		b.WriteString(fmt.Sprint(data[k]))
+	}
+	b.WriteByte(')')
 }
 
 // New returns a logger that writes FlexLM lines for daemon to w.

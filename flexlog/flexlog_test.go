@@ -35,9 +35,9 @@ func TestFormat(t *testing.T) {
 		{"denied", evening, "denied", logrus.Fields{FieldDaemon: "demo", FieldEvent: EventDenied, FieldFeature: "solver", FieldUser: "bob", FieldHost: "ws2", FieldReason: "Licensed number of users already reached. (-4,342)"},
 			"21:53:14 (demo) DENIED: \"solver\" bob@ws2  (Licensed number of users already reached. (-4,342))\n"},
 		{"other fields sorted", evening, "Restarting vendor daemon", logrus.Fields{"vendor": "demo", "after": "1s"},
-			"21:53:14 (lmgrd) Restarting vendor daemon after=1s vendor=demo\n"},
+			"21:53:14 (lmgrd) Restarting vendor daemon (after: 1s, vendor: demo)\n"},
 		{"quoted field", evening, "Bad file", logrus.Fields{"error": "a b"},
-			"21:53:14 (lmgrd) Bad file error=\"a b\"\n"},
+			"21:53:14 (lmgrd) Bad file: a b\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

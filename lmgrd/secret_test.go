@@ -64,6 +64,6 @@ func TestSeatOnlyItsHolderCanUse(t *testing.T) {
 	log := p.log.String()
 	assert.Contains(t, log, "Refused reattach of handle "+handle)
 	assert.Contains(t, log, "Refused checkin of handle "+handle)
-	assert.Contains(t, log, "peer=127.0.0.1:")
+	assert.Contains(t, log, "peer: 127.0.0.1:")
 	assert.NotContains(t, log, secret)
 }

@@ -39,7 +39,7 @@ func TestSeatNeedsItsSecret(t *testing.T) {
 	log := h.log.String()
 	assert.Contains(t, log, "Refused reattach of handle "+handle)
 	assert.Contains(t, log, "Refused checkin of handle "+handle)
-	assert.Contains(t, log, "peer=127.0.0.1:")
+	assert.Contains(t, log, "peer: 127.0.0.1:")
 	assert.NotContains(t, log, secret)
 
 	// The holder, over a new connection (a reconnect), with its secret.
