@@ -57,3 +57,19 @@ func TestLicenseLinesFromTheServer(t *testing.T) {
 	require.NotNil(t, m, out)
 	assert.Equal(t, []string{"solver", "demo", "permanent"}, m[1:4])
 }
+
+// lmdiag tries each feature and says why one cannot be checked out.
+func TestLmdiagSaysWhyAFeatureCannotBeCheckedOut(t *testing.T) {
+	port := freePort(t, "127.0.0.1")
+	lic := writeLicense(t, t.TempDir(), "demo.lic", port,
+		"FEATURE solver demo 1.0 permanent 1 SIGN=0\nFEATURE oldtool demo 1.0 1-jan-2020 1 SIGN=0\n")
+	p := startLmgrd(t, "-c", lic)
+	p.waitLog(t, "Serving features for the following vendor: demo")
+	out, code := lmutil(t, nil, "lmdiag", "-n", "-c", fmt.Sprintf("%d@127.0.0.1", port))
+	assert.Equal(t, 1, code, out)
+	assert.Regexp(t, `(?s)"oldtool" v1\.0, vendor: demo, expiry: 1-jan-2020.*This license cannot be checked out because:\s+Feature has expired\. \(-10,`, out)
+	assert.Regexp(t, `(?s)"solver" v1\.0, vendor: demo, expiry: permanent\(no expiration date\)\n  floating license\n\nThis license can be checked out`, out)
+	out, code = lmutil(t, nil, "lmdiag", "-n", "-c", fmt.Sprintf("%d@127.0.0.1", port), "solver")
+	assert.Equal(t, 0, code, out)
+	assert.NotContains(t, out, "oldtool")
+}

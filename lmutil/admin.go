@@ -22,6 +22,15 @@ type environment struct {
 	getenv func(string) string
 	stdin  io.Reader
 	clock  func() time.Time
+	// environ lists the environment (lmpath -status); nil: os.Environ.
+	environFunc func() []string
+}
+
+func (e *environment) environ() []string {
+	if e.environFunc == nil {
+		return os.Environ()
+	}
+	return e.environFunc()
 }
 
 func (e *environment) now() time.Time {

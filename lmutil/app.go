@@ -35,6 +35,8 @@ func newApp(stdout, stderr io.Writer, env *environment) *cli.App {
 			lmcryptCommand(),
 			lmpasswdCommand(env),
 			lmswitchrCommand(env),
+			lmdiagCommand(env),
+			lmpathCommand(env),
 			lmnewlogCommand(env),
 			lmborrowCommand(env),
 		},

@@ -191,3 +191,26 @@ func TestCommandsNotOfferedSaySo(t *testing.T) {
 		t.Errorf("lmfrobnicate: exit %d, %q", code, errOut)
 	}
 }
+
+func TestLmpathStatus(t *testing.T) {
+	env := &environment{getenv: func(k string) string {
+		if k == "LM_LICENSE_FILE" {
+			return "27000@lic1"
+		}
+		return ""
+	}, environFunc: func() []string {
+		return []string{"PATH=/bin", "LM_LICENSE_FILE=27000@lic1", "DEMO_LICENSE_FILE=/opt/demo.lic"}
+	}}
+	var out, errOut bytes.Buffer
+	code := runEnv([]string{"lmutil", "lmpath", "-status"}, &out, &errOut, env)
+	if code != 0 || !strings.Contains(out.String(), "Known Vendors:\n_____________\ndemo: /opt/demo.lic\n") ||
+		!strings.Contains(out.String(), "Other Vendors:\n______________\n27000@lic1\n") {
+		t.Errorf("exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	out.Reset()
+	errOut.Reset()
+	if code := runEnv([]string{"lmutil", "lmpath", "-add", "all", "/x"}, &out, &errOut, env); code == 0 ||
+		!strings.Contains(errOut.String(), "not offered") {
+		t.Errorf("lmpath -add: exit %d %s", code, errOut.String())
+	}
+}
