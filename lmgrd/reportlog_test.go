@@ -49,3 +49,28 @@ func TestReportLogWithLmnewlogAndLmswitchr(t *testing.T) {
 	assert.NotContains(t, lines(report), "bob")
 	p.waitLog(t, "lmswitchr request from ")
 }
+
+// lmswitch sends a vendor daemon's log lines to a new file; never an
+// existing one.
+func TestLmswitchMovesTheDebugLog(t *testing.T) {
+	dir := t.TempDir()
+	port := freePort(t, "127.0.0.1")
+	lic := writeLicense(t, dir, "demo.lic", port, "FEATURE solver demo 1.0 permanent 1 SIGN=0\n")
+	p := startLmgrd(t, "-c", lic)
+	p.waitLog(t, "Serving features for the following vendor: demo")
+	server := fmt.Sprintf("%d@127.0.0.1", port)
+	debug := filepath.Join(dir, "demo-debug.log")
+	out, code := lmutil(t, nil, "lmswitch", "-c", server, "demo", debug)
+	require.Equal(t, 0, code, out)
+	p.waitLog(t, "Debug log of demo continues in "+debug+" (lmswitch)")
+	_, err := clientAs(t, server, "alice").Checkout(ctx(t), "solver", "", 1)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		b, _ := os.ReadFile(debug)
+		return strings.Contains(string(b), `OUT: "solver" alice@ws`)
+	}, 10*time.Second, 20*time.Millisecond)
+	assert.NotContains(t, p.log.String(), `OUT: "solver" alice@ws`)
+	out, code = lmutil(t, nil, "lmswitch", "-c", server, "demo", debug)
+	assert.NotEqual(t, 0, code)
+	assert.Contains(t, out, "exists already")
+}

@@ -305,6 +305,39 @@ func lmswitchrCommand(env *environment) *cli.Command {
 		"lmswitchr [-c port@host] {feature|vendor} new_report_log", "SWITCHR", "path")
 }
 
+func lmswitchCommand(env *environment) *cli.Command {
+	return &cli.Command{
+		Name:      "lmswitch",
+		Usage:     "switch one vendor daemon's debug log to a new file",
+		UsageText: "lmswitch [-c port@host] vendor new_debug_log",
+		Before:    withAdminLogin(env),
+		Flags: []cli.Flag{
+			passwordFileFlag(),
+			&cli.StringFlag{Name: "c", Usage: "license `PATH`"},
+			&cli.BoolFlag{Name: "rollover", Usage: "not offered: rotate lmgrd's log with logrotate and SIGHUP instead"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.Bool("rollover") {
+				return cli.Exit("lmswitch: -rollover is not offered: rotate lmgrd's debug log with logrotate (create) and SIGHUP", 2)
+			}
+			args := c.Args().Slice()
+			if len(args) != 2 {
+				return cli.Exit("usage: "+c.Command.UsageText, 2)
+			}
+			t, err := resolveTarget(c.String("c"), env.getenv)
+			if err != nil {
+				return err
+			}
+			resp, err := callServingVendor(c.Context, t, "vendor", args[0], wire.New("SWITCH", "path", args[1]))
+			if err != nil {
+				return cli.Exit(fmt.Sprintf("lmswitch: %v", err), 1)
+			}
+			fmt.Fprintf(c.App.Writer, "lmswitch: the debug log of %s continues in %s\n", args[0], resp.Get("path"))
+			return nil
+		},
+	}
+}
+
 func lmnewlogCommand(env *environment) *cli.Command {
 	return reportLogCommand(env, "lmnewlog", "rotate a vendor daemon's report log: rename its content, keep writing under its name",
 		"lmnewlog [-c port@host] {feature|vendor} renamed_report_log", "NEWLOG", "renamed")

@@ -36,6 +36,7 @@ func newApp(stdout, stderr io.Writer, env *environment) *cli.App {
 			lmpasswdCommand(env),
 			lmswitchrCommand(env),
 			lmdiagCommand(env),
+			lmswitchCommand(env),
 			lmpathCommand(env),
 			lmnewlogCommand(env),
 			lmborrowCommand(env),
@@ -65,7 +66,6 @@ var notOffered = map[string]string{
 	"lminstall":      "license files here are plain text; lmcrypt signs them and lmcksum checks them",
 	"lmlicvalidator": "lmcksum -vendor-keys checks signatures, and a server refuses a bad line with its file:line",
 	"lmborrowl":      "use lmborrow",
-	"lmswitch":       "use DEBUGLOG in the vendor's options file, then lmreread",
 	"lmtools":        "there is no GUI; lmutil has the same commands",
 }
 

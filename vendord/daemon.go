@@ -64,18 +64,20 @@ type daemon struct {
 	role        atomic.Pointer[role]
 	nextSession atomic.Uint64
 
-	maxClients      int                             // client connections allowed; admins get AdminReserve more
-	siteOptions     atomic.Pointer[options.Options] // the options file in force (nil: none)
-	siteOptionsPath string                          // its path, for the log (loadPolicy's own)
-	skipped         atomic.Pointer[[]string]        // the lines the last load left out, for lmstat
-	reports         reportLog                       // REPORTLOG
-	exitWhy         atomic.Value                    // string: why the daemon stops, when not a signal
-	debugLog        *os.File                        // DEBUGLOG, when open (followDebugLog's own)
-	debugLogPath    string
-	logOut          io.Writer        // where the log went before DEBUGLOG
-	clients         atomic.Int64     // client and admin connections open now (see reserve)
-	refusals        flexlog.Throttle // the warnings of -106 answers
-	hosts           hostShares       // connections open per source address
+	maxClients       int                             // client connections allowed; admins get AdminReserve more
+	siteOptions      atomic.Pointer[options.Options] // the options file in force (nil: none)
+	siteOptionsPath  string                          // its path, for the log (loadPolicy's own)
+	skipped          atomic.Pointer[[]string]        // the lines the last load left out, for lmstat
+	reports          reportLog                       // REPORTLOG
+	exitWhy          atomic.Value                    // string: why the daemon stops, when not a signal
+	debugMu          sync.Mutex                      // guards the fields of the debug log below
+	debugLog         *os.File                        // DEBUGLOG or lmswitch, when open
+	debugFromOptions bool                            // debugLog is the options file's DEBUGLOG (not lmswitch's)
+	debugLogPath     string
+	logOut           io.Writer        // where the log went before DEBUGLOG
+	clients          atomic.Int64     // client and admin connections open now (see reserve)
+	refusals         flexlog.Throttle // the warnings of -106 answers
+	hosts            hostShares       // connections open per source address
 
 	connsMu sync.Mutex
 	conns   map[net.Conn]bool // true: a client's (closed when this server steps down)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/lmtriad/lmtriad/licfile"
 	"github.com/lmtriad/lmtriad/options"
+	"github.com/lmtriad/lmtriad/wire"
 )
 
 // The vendor daemon's options file (flexlm.md §6): OPTIONS= on this
@@ -86,18 +88,15 @@ func (d *daemon) loadPolicy(files []*licfile.File, skipped *[]string) *options.O
 // options file's directory); without it, or when the file cannot be
 // opened, they stay in lmgrd's log. The switch is said in both logs.
 func (d *daemon) followDebugLog(site *options.Options) {
-	var logger *logrus.Logger
-	switch l := d.log.(type) {
-	case *logrus.Logger:
-		logger = l
-	case *logrus.Entry:
-		logger = l.Logger
-	default:
+	d.debugMu.Lock()
+	defer d.debugMu.Unlock()
+	logger := d.logger()
+	if logger == nil {
 		return // a logger of another kind cannot be redirected
 	}
 	path, appendMode, ok := site.DebugLog()
 	if !ok {
-		if d.debugLog != nil { // DEBUGLOG removed: back to lmgrd's log
+		if d.debugLog != nil && d.debugFromOptions { // DEBUGLOG removed: back to lmgrd's log
 			logger.SetOutput(d.logOut)
 			_ = d.debugLog.Close()
 			d.debugLog, d.debugLogPath = nil, ""
@@ -120,7 +119,25 @@ func (d *daemon) followDebugLog(site *options.Options) {
 		d.log.Errorf("Cannot open debug log %q: %v; logging here", path, err)
 		return
 	}
-	d.log.Infof("Debug log of %s continues in %s (DEBUGLOG)", d.opts.Vendor, path)
+	d.redirectLog(logger, f, path, "DEBUGLOG")
+	d.debugFromOptions = true
+}
+
+// logger is the logrus logger under d.log, or nil.
+func (d *daemon) logger() *logrus.Logger {
+	switch l := d.log.(type) {
+	case *logrus.Logger:
+		return l
+	case *logrus.Entry:
+		return l.Logger
+	}
+	return nil
+}
+
+// redirectLog sends this daemon's log lines to f from now on, saying so
+// in the old log and the new one (d.debugMu held).
+func (d *daemon) redirectLog(logger *logrus.Logger, f *os.File, path, why string) {
+	d.log.Infof("Debug log of %s continues in %s (%s)", d.opts.Vendor, path, why)
 	if d.debugLog == nil {
 		d.logOut = logger.Out
 	}
@@ -129,5 +146,35 @@ func (d *daemon) followDebugLog(site *options.Options) {
 		_ = d.debugLog.Close()
 	}
 	d.debugLog, d.debugLogPath = f, path
-	d.log.Infof("Debug log of %s (DEBUGLOG in %s)", d.opts.Vendor, d.siteOptionsPath)
+	d.log.Infof("Debug log of %s (%s)", d.opts.Vendor, why)
+}
+
+// switchDebugLog answers SWITCH (lmswitch): this daemon's log lines go on
+// in a new file (FlexLM refuses an existing one), until the next lmswitch
+// or a DEBUGLOG change.
+func (s *session) switchDebugLog(req wire.Message) wire.Message {
+	if err := s.authorise("lmswitch", false); err != nil {
+		return err.Message()
+	}
+	d := s.d
+	path := req.Get("path")
+	if !filepath.IsAbs(path) {
+		return wire.NewError(wire.CodeBadComm, 32).WithDetail("lmswitch needs an absolute path on the server").Message()
+	}
+	d.debugMu.Lock()
+	defer d.debugMu.Unlock()
+	logger := d.logger()
+	if logger == nil {
+		return wire.NewError(wire.CodeCantWrite, 32).WithDetail("this daemon's log cannot be switched").Message()
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			err = fmt.Errorf("%s exists already: switch to a new file", path)
+		}
+		return wire.NewError(wire.CodeCantWrite, 32).WithDetail(err.Error()).Message()
+	}
+	d.redirectLog(logger, f, path, "lmswitch")
+	d.debugFromOptions = false
+	return wire.OK("path", path)
 }

@@ -74,6 +74,8 @@ func (s *session) Handle(req wire.Message) (wire.Message, []wire.Message, bool) 
 		return s.switchReport(req), nil, false
 	case "NEWLOG":
 		return s.rotateReport(req), nil, false
+	case "SWITCH":
+		return s.switchDebugLog(req), nil, false
 	case wire.VerbRecycle:
 		return s.recycle(req), nil, false
 	case "SHUTDOWN", "REREAD":
