@@ -55,7 +55,16 @@ type server struct {
 }
 
 // Run starts lmgrd and serves until ctx is done or lmdown stops it.
-func Run(ctx context.Context, opts Options) error {
+func Run(ctx context.Context, opts Options) (err error) {
+	ready := opts.Ready
+	defer func() {
+		if ready != nil { // stopped before it was ready: say why
+			if err == nil {
+				err = errors.New("lmgrd stopped before it was ready")
+			}
+			reportReady(ready, err)
+		}
+	}()
 	if err := opts.Validate(); err != nil {
 		return err
 	}
@@ -140,6 +149,8 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	log.Info("Starting vendor daemons ...")
 	s.startVendors()
+	reportReady(ready, nil)
+	ready = nil
 
 	<-s.ctx.Done()
 	log.Info("Shutting down vendor daemons ...")

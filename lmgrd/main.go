@@ -105,6 +105,7 @@ func main() {
 			signal.Notify(hup, syscall.SIGHUP) // logrotate, a closed terminal: reopen the log, never stop
 			defer signal.Stop(hup)
 			opts.Hangups = hup
+			opts.Ready = readyReporter()
 			return Run(ctx, opts)
 		},
 	}

@@ -94,6 +94,10 @@ type Options struct {
 	Logger *logrus.Logger
 	// Hangups delivers SIGHUP (main): each reopens the debug log.
 	Hangups <-chan os.Signal
+	// Ready, when set (a detached lmgrd), is told "ready" once lmgrd
+	// listens and has started its vendor daemons, or the error it stops
+	// with, and closed.
+	Ready *os.File
 }
 
 // NewOptions returns the defaults.
