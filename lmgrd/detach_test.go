@@ -72,3 +72,11 @@ func TestDetachedLmgrdReturnsOnceItServes(t *testing.T) {
 	require.Eventually(t, func() bool { return syscall.Kill(pid, 0) != nil }, 10*time.Second, 20*time.Millisecond,
 		"the detached lmgrd outlived lmdown")
 }
+
+func TestLmgrdManualPage(t *testing.T) {
+	needBinaries(t)
+	out, code := runDetached(t, "--man")
+	require.Equal(t, 0, code, out)
+	assert.Contains(t, out, ".TH lmgrd 8")
+	assert.Contains(t, out, "remote-admin")
+}

@@ -48,10 +48,19 @@ func main() {
 			// -clock-offset shifts the wall clock this member shows its peers:
 			// how tests make a skewed member without changing the machine's clock.
 			&cli.DurationFlag{Name: "clock-offset", Hidden: true},
+			&cli.BoolFlag{Name: "man", Usage: "print this manual page (troff) and exit"},
 			&cli.BoolFlag{Name: "auto-recycle", Usage: "every day at 00:00 UTC, recycle the seats of named users (USER_BASED, HOST_BASED) unused for 30 days"},
 			&cli.DurationFlag{Name: "max-clock-skew", Value: NewOptions().MaxClockSkew, Usage: "keep a triad member whose clock differs more than this out of the quorum"},
 		},
 		Action: func(c *cli.Context) error {
+			if c.Bool("man") {
+				page, err := c.App.ToManWithSection(8)
+				if err != nil {
+					return err
+				}
+				fmt.Fprint(c.App.Writer, page)
+				return nil
+			}
 			opts := NewOptions()
 			opts.LicensePath = c.String("c")
 			opts.LogFile = c.String("l")

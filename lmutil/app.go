@@ -41,7 +41,18 @@ func newApp(stdout, stderr io.Writer, env *environment) *cli.App {
 			lmnewlogCommand(env),
 			lmborrowCommand(env),
 		},
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "man", Usage: "print the manual page of lmutil and its commands (troff) and exit"},
+		},
 		Action: func(c *cli.Context) error {
+			if c.Bool("man") {
+				page, err := c.App.ToManWithSection(1)
+				if err != nil {
+					return err
+				}
+				fmt.Fprint(c.App.Writer, page)
+				return nil
+			}
 			if c.NArg() > 0 {
 				name := c.Args().First()
 				if why, ok := notOffered[name]; ok {

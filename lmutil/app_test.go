@@ -214,3 +214,10 @@ func TestLmpathStatus(t *testing.T) {
 		t.Errorf("lmpath -add: exit %d %s", code, errOut.String())
 	}
 }
+
+func TestManualPageFromTheFlags(t *testing.T) {
+	code, out, errOut := runLmutil(t, "lmutil", "--man")
+	if code != 0 || !strings.Contains(out, ".TH lmutil 1") || !strings.Contains(out, "lmstat") || !strings.Contains(out, "lmpasswd") {
+		t.Errorf("exit %d\n%s%s", code, out, errOut)
+	}
+}
