@@ -168,6 +168,7 @@ func TestStateDamagedLogIsMovedAsideAndRebuilt(t *testing.T) {
 			ms.Close()
 			ms, buf, err = openTestState(t, dir)
 			require.NoError(t, err)
+			defer ms.Close()
 			assert.NotContains(t, buf.String(), "damaged")
 			assert.Len(t, asideFiles(t, dir), 1)
 		})

@@ -190,11 +190,6 @@ func adminCall(ctx context.Context, hp licfile.HostPort, vendor string, req wire
 	return adminExchange(ctx, hp, "vendor", vendor, req)
 }
 
-// adminCallFeature is adminCall to the vendor daemon that serves feature.
-func adminCallFeature(ctx context.Context, hp licfile.HostPort, feature string, req wire.Message) (wire.Message, []wire.Message, error) {
-	return adminExchange(ctx, hp, "feature", feature, req)
-}
-
 // adminHello greets a server as an administrator, with the user and host
 // the server logs admin requests and refusals under.
 func adminHello() wire.Message {
