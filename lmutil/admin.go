@@ -264,19 +264,38 @@ func callVendorOrFeature(ctx context.Context, t target, name string, req wire.Me
 	return resp, err
 }
 
-// reportLogCommand is lmswitchr or lmnewlog: name, the request verb and
-// the key of its one argument.
-func reportLogCommand(env *environment, name, usage, usageText, verb, key string) *cli.Command {
+// logCommand is one of the commands that point a vendor daemon's log
+// somewhere else: lmswitchr, lmnewlog, lmswitch. Each sends verb with its
+// second argument as key to the vendor daemon its first argument names.
+type logCommand struct {
+	name, usage, usageText string
+	verb, key              string
+	// vendorOnly: the first argument is a vendor (lmswitch), else a
+	// feature or a vendor (FlexLM's {feature|vendor}).
+	vendorOnly bool
+	flags      []cli.Flag
+	// refuse, when set, answers a flag that is not offered.
+	refuse func(c *cli.Context) error
+	// done is the line printed on success.
+	done func(vendor string, resp wire.Message) string
+}
+
+func (lc logCommand) command(env *environment) *cli.Command {
 	return &cli.Command{
-		Name:      name,
-		Usage:     usage,
-		UsageText: usageText,
+		Name:      lc.name,
+		Usage:     lc.usage,
+		UsageText: lc.usageText,
 		Before:    withAdminLogin(env),
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			passwordFileFlag(),
 			&cli.StringFlag{Name: "c", Usage: "license `PATH`"},
-		},
+		}, lc.flags...),
 		Action: func(c *cli.Context) error {
+			if lc.refuse != nil {
+				if err := lc.refuse(c); err != nil {
+					return err
+				}
+			}
 			args := c.Args().Slice()
 			if len(args) != 2 {
 				return cli.Exit("usage: "+c.Command.UsageText, 2)
@@ -285,62 +304,52 @@ func reportLogCommand(env *environment, name, usage, usageText, verb, key string
 			if err != nil {
 				return err
 			}
-			resp, err := callVendorOrFeature(c.Context, t, args[0], wire.New(verb, key, args[1]))
+			req := wire.New(lc.verb, lc.key, args[1])
+			var resp wire.Message
+			if lc.vendorOnly {
+				resp, err = callServingVendor(c.Context, t, "vendor", args[0], req)
+			} else {
+				resp, err = callVendorOrFeature(c.Context, t, args[0], req)
+			}
 			if err != nil {
-				return cli.Exit(fmt.Sprintf("%s: %v", name, err), 1)
+				return cli.Exit(fmt.Sprintf("%s: %v", lc.name, err), 1)
 			}
-			switch verb {
-			case "SWITCHR":
-				fmt.Fprintf(c.App.Writer, "%s: report log switched to %s\n", name, resp.Get("path"))
-			default:
-				fmt.Fprintf(c.App.Writer, "%s: report log renamed to %s; a new one started\n", name, resp.Get("renamed"))
-			}
+			fmt.Fprintf(c.App.Writer, "%s: %s\n", lc.name, lc.done(args[0], resp))
 			return nil
 		},
 	}
 }
 
 func lmswitchrCommand(env *environment) *cli.Command {
-	return reportLogCommand(env, "lmswitchr", "switch a vendor daemon's report log to a new file (until the next reread)",
-		"lmswitchr [-c port@host] {feature|vendor} new_report_log", "SWITCHR", "path")
-}
-
-func lmswitchCommand(env *environment) *cli.Command {
-	return &cli.Command{
-		Name:      "lmswitch",
-		Usage:     "switch one vendor daemon's debug log to a new file",
-		UsageText: "lmswitch [-c port@host] vendor new_debug_log",
-		Before:    withAdminLogin(env),
-		Flags: []cli.Flag{
-			passwordFileFlag(),
-			&cli.StringFlag{Name: "c", Usage: "license `PATH`"},
-			&cli.BoolFlag{Name: "rollover", Usage: "not offered: rotate lmgrd's log with logrotate and SIGHUP instead"},
-		},
-		Action: func(c *cli.Context) error {
-			if c.Bool("rollover") {
-				return cli.Exit("lmswitch: -rollover is not offered: rotate lmgrd's debug log with logrotate (create) and SIGHUP", 2)
-			}
-			args := c.Args().Slice()
-			if len(args) != 2 {
-				return cli.Exit("usage: "+c.Command.UsageText, 2)
-			}
-			t, err := resolveTarget(c.String("c"), env.getenv)
-			if err != nil {
-				return err
-			}
-			resp, err := callServingVendor(c.Context, t, "vendor", args[0], wire.New("SWITCH", "path", args[1]))
-			if err != nil {
-				return cli.Exit(fmt.Sprintf("lmswitch: %v", err), 1)
-			}
-			fmt.Fprintf(c.App.Writer, "lmswitch: the debug log of %s continues in %s\n", args[0], resp.Get("path"))
-			return nil
-		},
-	}
+	return logCommand{name: "lmswitchr", usage: "switch a vendor daemon's report log to a new file (until the next reread)",
+		usageText: "lmswitchr [-c port@host] {feature|vendor} new_report_log", verb: "SWITCHR", key: "path",
+		done: func(_ string, resp wire.Message) string { return "report log switched to " + resp.Get("path") },
+	}.command(env)
 }
 
 func lmnewlogCommand(env *environment) *cli.Command {
-	return reportLogCommand(env, "lmnewlog", "rotate a vendor daemon's report log: rename its content, keep writing under its name",
-		"lmnewlog [-c port@host] {feature|vendor} renamed_report_log", "NEWLOG", "renamed")
+	return logCommand{name: "lmnewlog", usage: "rotate a vendor daemon's report log: rename its content, keep writing under its name",
+		usageText: "lmnewlog [-c port@host] {feature|vendor} renamed_report_log", verb: "NEWLOG", key: "renamed",
+		done: func(_ string, resp wire.Message) string {
+			return "report log renamed to " + resp.Get("renamed") + "; a new one started"
+		},
+	}.command(env)
+}
+
+func lmswitchCommand(env *environment) *cli.Command {
+	return logCommand{name: "lmswitch", usage: "switch one vendor daemon's debug log to a new file",
+		usageText: "lmswitch [-c port@host] vendor new_debug_log", verb: "SWITCH", key: "path", vendorOnly: true,
+		flags: []cli.Flag{&cli.BoolFlag{Name: "rollover", Usage: "not offered: rotate lmgrd's log with logrotate and SIGHUP instead"}},
+		refuse: func(c *cli.Context) error {
+			if c.Bool("rollover") {
+				return cli.Exit("lmswitch: -rollover is not offered: rotate lmgrd's debug log with logrotate (create) and SIGHUP", 2)
+			}
+			return nil
+		},
+		done: func(vendor string, resp wire.Message) string {
+			return "the debug log of " + vendor + " continues in " + resp.Get("path")
+		},
+	}.command(env)
 }
 
 func lmhostidCommand(env *environment) *cli.Command {
