@@ -348,7 +348,17 @@ func appendQueued(b []byte, r *Report, h *Holder) []byte {
 	b = append(b, " ("...)
 	b = append(b, withV(h.Version)...)
 	b = append(b, ") ("...)
-	server, port := h.Server, h.Port
+	b = appendServerPort(b, r, h.Server, h.Port)
+	b = append(b, ' ')
+	b = strconv.AppendUint(b, h.Handle, 10)
+	b = append(b, ") queued for "...)
+	return appendLicenses(b, max(h.Count, 1))
+}
+
+// appendServerPort appends "server/port" of a user, queued or
+// reservation line: empty server means the report's vendor host (the
+// master), port 0 that server's port.
+func appendServerPort(b []byte, r *Report, server string, port int) []byte {
 	if server == "" {
 		server = vendorHost(r)
 	}
@@ -357,11 +367,7 @@ func appendQueued(b []byte, r *Report, h *Holder) []byte {
 	}
 	b = append(b, server...)
 	b = append(b, '/')
-	b = strconv.AppendInt(b, int64(port), 10)
-	b = append(b, ' ')
-	b = strconv.AppendUint(b, h.Handle, 10)
-	b = append(b, ") queued for "...)
-	return appendLicenses(b, max(h.Count, 1))
+	return strconv.AppendInt(b, int64(port), 10)
 }
 
 // reserved reports whether any pool of f has reservations to print.
@@ -387,16 +393,7 @@ func appendReservation(b []byte, r *Report, res *Reservation) []byte {
 	b = append(b, ' ')
 	b = append(b, res.Name...)
 	b = append(b, " ("...)
-	server, port := res.Server, res.Port
-	if server == "" {
-		server = vendorHost(r)
-	}
-	if port == 0 {
-		port = serverPort(r, server)
-	}
-	b = append(b, server...)
-	b = append(b, '/')
-	b = strconv.AppendInt(b, int64(port), 10)
+	b = appendServerPort(b, r, res.Server, res.Port)
 	return append(b, ')')
 }
 
@@ -488,16 +485,7 @@ func appendHolder(b []byte, r *Report, h *Holder, opts Options) []byte {
 	b = append(b, '(')
 	b = append(b, withV(h.Version)...)
 	b = append(b, ") ("...)
-	server, port := h.Server, h.Port
-	if server == "" {
-		server = vendorHost(r)
-	}
-	if port == 0 {
-		port = serverPort(r, server)
-	}
-	b = append(b, server...)
-	b = append(b, '/')
-	b = strconv.AppendInt(b, int64(port), 10)
+	b = appendServerPort(b, r, h.Server, h.Port)
 	b = append(b, ' ')
 	b = strconv.AppendUint(b, h.Handle, 10)
 	b = append(b, "), start "...)
