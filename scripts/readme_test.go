@@ -12,16 +12,16 @@ import (
 	"time"
 )
 
-// usingIt is the first ```sh block after "## Using it" in the README.
-func usingIt(t *testing.T, readme string) string {
+// shBlock is the first ```sh block after the heading in the README.
+func shBlock(t *testing.T, readme, heading string) string {
 	t.Helper()
-	_, rest, ok := strings.Cut(readme, "## Using it")
+	_, rest, ok := strings.Cut(readme, heading)
 	if !ok {
-		t.Fatal(`README.md has no "## Using it" section`)
+		t.Fatalf("README.md has no %q section", heading)
 	}
 	_, rest, ok = strings.Cut(rest, "```sh\n")
 	if !ok {
-		t.Fatal(`README.md's "Using it" has no sh block`)
+		t.Fatalf("README.md's %q has no sh block", heading)
 	}
 	block, _, ok := strings.Cut(rest, "```")
 	if !ok {
@@ -30,6 +30,7 @@ func usingIt(t *testing.T, readme string) string {
 	return block
 }
 
+// The README's commands, from clone to a checkout through a triad.
 func TestReadmeCommandsRunOnAFreshClone(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the programs in a fresh clone")
@@ -45,7 +46,9 @@ func TestReadmeCommandsRunOnAFreshClone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	block := usingIt(t, string(readme))
+	// The single server, then the triad, in one clone, as a newcomer
+	// follows them.
+	block := shBlock(t, string(readme), "## Using it") + shBlock(t, string(readme), "## A triad")
 	clone := filepath.Join(t.TempDir(), "lmtriad")
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
@@ -54,7 +57,9 @@ func TestReadmeCommandsRunOnAFreshClone(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		// Whatever happened, no lmgrd of the README is left running.
-		_ = exec.Command(filepath.Join(clone, "bin", "lmutil"), "lmdown", "-q", "-c", "27000@127.0.0.1").Run()
+		for _, server := range []string{"27000@127.0.0.1", "27100@127.0.0.1,27100@127.0.0.2,27100@127.0.0.3"} {
+			_ = exec.Command(filepath.Join(clone, "bin", "lmutil"), "lmdown", "-q", "-c", server).Run()
+		}
 	})
 	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", block)
 	cmd.Dir = clone
@@ -68,6 +73,10 @@ func TestReadmeCommandsRunOnAFreshClone(t *testing.T) {
 		"this command runs holding a solver license",
 		"Users of solver:  (Total of 5 licenses issued;",
 		"1 FlexNet-compatible License Server(s) shut down",
+		"holding a solver license from the triad",
+		"license server UP (MASTER)",
+		"Cluster status: operational",
+		"3 FlexNet-compatible License Server(s) shut down",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the README's commands did not print %q:\n%s", want, out)
