@@ -609,3 +609,30 @@ func sumUsers(m map[string]map[string]int) int {
 	}
 	return n
 }
+
+// The newer -i layout (Vendor before Expires, the default) is read by the
+// exporter's second -i expression, line for line, as it reads
+// reference/lmstat/lmstat_i_app2.txt.
+func TestParsersReadGoldenIncrementsNewLayout(t *testing.T) {
+	out, err := os.ReadFile(goldenPath("increments_report"))
+	require.NoError(t, err)
+	var want []IncrementLine
+	for _, c := range goldenCases() {
+		if c.name == "increments_report" {
+			want = append(want, c.incReport.Lines...)
+		}
+	}
+	var got []IncrementLine
+	for _, l := range exporterLines(t, out) {
+		if m := exIncrement2.FindStringSubmatch(l); m != nil {
+			n, _ := strconv.Atoi(m[3])
+			got = append(got, IncrementLine{Feature: m[1], Version: m[2], Count: n, Vendor: m[4], Expires: m[5]})
+		}
+	}
+	for i := range want {
+		if want[i].Expires == "" {
+			want[i].Expires = "permanent(no expiration date)"
+		}
+	}
+	assert.Equal(t, want, got)
+}
