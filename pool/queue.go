@@ -27,24 +27,8 @@ func queuedDenial(handle uint64) *Denial {
 // enqueue puts a new request at the tail of its feature's queue under
 // handle and records it.
 func (s *State) enqueue(req *CheckoutRequest, handle uint64, now time.Time) (Holder, Delta) {
-	c := &req.Client
-	h := &holder{Holder: Holder{
-		Handle:    handle,
-		Feature:   req.Feature,
-		Version:   req.Version,
-		Count:     req.Count,
-		User:      c.User,
-		Host:      c.Host,
-		Display:   c.Display,
-		PID:       c.PID,
-		HostIDs:   slices.Clone(c.HostIDs),
-		VendorDef: c.VendorDef,
-		Start:     now,
-		Secret:    req.NewSecret,
-		IP:        c.IP,
-		Project:   c.Project,
-	}}
-	s.addQueued(h, c.Session, now)
+	h := newHolder(req, handle, now)
+	s.addQueued(h, req.Client.Session, now)
 	out := h.export()
 	return out, s.emit(Delta{Kind: Enqueue, Time: now, Holder: out})
 }

@@ -795,22 +795,7 @@ func (s *State) checkout(req CheckoutRequest, now time.Time, borrow *borrowCheck
 	if err != nil {
 		return Holder{}, nil, err
 	}
-	h := &holder{Holder: Holder{
-		Handle:    handle,
-		Feature:   req.Feature,
-		Version:   req.Version,
-		Count:     req.Count,
-		User:      c.User,
-		Host:      c.Host,
-		Display:   c.Display,
-		PID:       c.PID,
-		HostIDs:   slices.Clone(c.HostIDs),
-		VendorDef: c.VendorDef,
-		Start:     now,
-		Secret:    req.NewSecret,
-		IP:        c.IP,
-		Project:   c.Project,
-	}}
+	h := newHolder(&req, handle, now)
 	if borrow != nil {
 		h.BorrowUntil = borrow.until
 		s.insertBorrowed(h, p, now)
@@ -826,6 +811,28 @@ func (s *State) checkout(req CheckoutRequest, now time.Time, borrow *borrowCheck
 		}
 	}
 	return out, ds, nil
+}
+
+// newHolder is the holder a checkout request makes under handle: granted
+// now, or queued.
+func newHolder(req *CheckoutRequest, handle uint64, now time.Time) *holder {
+	c := &req.Client
+	return &holder{Holder: Holder{
+		Handle:    handle,
+		Feature:   req.Feature,
+		Version:   req.Version,
+		Count:     req.Count,
+		User:      c.User,
+		Host:      c.Host,
+		Display:   c.Display,
+		PID:       c.PID,
+		HostIDs:   slices.Clone(c.HostIDs),
+		VendorDef: c.VendorDef,
+		Start:     now,
+		Secret:    req.NewSecret,
+		IP:        c.IP,
+		Project:   c.Project,
+	}}
 }
 
 // choose picks the pool for a new checkout or explains the denial.
