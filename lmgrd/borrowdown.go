@@ -50,34 +50,42 @@ func (s *server) borrowed(vendor string) int {
 }
 
 func (s *server) askBorrowed(v *vendorProc) (int, error) {
+	resp, _, err := s.vendorStatus(v)
+	if err != nil || resp.Verb == "" {
+		return 0, err
+	}
+	return strconv.Atoi(resp.Get("borrowed"))
+}
+
+// vendorStatus asks vendor daemon v for its STATUS of every feature, as
+// an administrator's client would, over a connection lmgrd hands it as it
+// hands clients' (lmdown's borrowed count, /metrics, /api/v1/status). A
+// daemon that is down answers nothing (a zero Message, no error).
+func (s *server) vendorStatus(v *vendorProc) (wire.Message, []wire.Message, error) {
 	if up, _ := v.up(); !up {
-		return 0, nil
+		return wire.Message{}, nil, nil
 	}
 	mine, theirs, err := socketPair()
 	if err != nil {
-		return 0, err
+		return wire.Message{}, nil, err
 	}
 	defer mine.Close()
 	greeting := wire.New("HELLO", "proto", strconv.Itoa(wire.ProtocolVersion), "user", "lmgrd", "host", s.host, "role", "admin")
 	err = v.client(greeting.String(), theirs)
 	theirs.Close() // the daemon has its own copy
 	if err != nil {
-		return 0, err
+		return wire.Message{}, nil, err
 	}
 	_ = mine.SetDeadline(time.Now().Add(borrowQueryTimeout))
 	c := wire.NewConn(mine)
 	if _, err := c.Receive(); err != nil {
-		return 0, fmt.Errorf("greeting: %w", err)
+		return wire.Message{}, nil, fmt.Errorf("greeting: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, borrowQueryTimeout)
 	defer cancel()
 	// All features: a feature= the daemon does not serve may be refused
 	// (-5), and borrowed= counts every feature anyway.
-	resp, _, err := c.Call(ctx, wire.New("STATUS"))
-	if err != nil {
-		return 0, err
-	}
-	return strconv.Atoi(resp.Get("borrowed"))
+	return c.Call(ctx, wire.New("STATUS"))
 }
 
 // socketPair is a connected pair of Unix sockets, whose second end can be

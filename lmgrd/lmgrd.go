@@ -149,6 +149,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 	log.Info("Starting vendor daemons ...")
 	s.startVendors()
+	s.startHTTP()
 	reportReady(ready, nil)
 	ready = nil
 

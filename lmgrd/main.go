@@ -38,6 +38,9 @@ func main() {
 			&cli.StringSliceFlag{Name: "x", Usage: "disable the `COMMAND` lmdown or lmremove for everyone (repeat for both)"},
 			&cli.StringFlag{Name: "self", Usage: "which SERVER line `HOST` this process is"},
 			&cli.BoolFlag{Name: "bind-any", Usage: "a triad member listens on every address, not only its SERVER host's"},
+			&cli.StringFlag{Name: "http", Usage: "`ADDR` of the HTTP listener (/metrics, /api/v1): default the SERVER host, port 8090; off for none"},
+			&cli.StringFlag{Name: "http-cert", Usage: "serve HTTPS with this certificate `FILE` (PEM)"},
+			&cli.StringFlag{Name: "http-key", Usage: "the private key `FILE` of -http-cert (PEM)"},
 			&cli.StringFlag{Name: "state", Usage: "`DIR` of a triad member's raft log (default /var/lib/lmtriad/HOST-PORT)"},
 			&cli.BoolFlag{Name: "no-fsync", Usage: "write the triad's raft log without waiting for the disk (survives process crashes, not power cuts)"},
 			&cli.StringFlag{Name: "cluster-key", EnvVars: []string{"LMTRIAD_CLUSTER_KEY"}, Usage: "the triad's cluster key `FILE` (lmutil lmkeygen -cluster FILE)"},
@@ -84,6 +87,7 @@ func main() {
 			}
 			opts.Self = c.String("self")
 			opts.BindAny = c.Bool("bind-any")
+			opts.HTTP, opts.HTTPCert, opts.HTTPKey = c.String("http"), c.String("http-cert"), c.String("http-key")
 			opts.ClusterKeyFile = c.String("cluster-key")
 			opts.StateDir = c.String("state")
 			opts.NoFsync = c.Bool("no-fsync")

@@ -39,6 +39,11 @@ type Options struct {
 	// checked (their daemons get vendorctl.Args.Unsigned).
 	Unsigned []string
 	Self     string // -self: which SERVER line host this process is
+	// HTTP (-http) is the address of the HTTP listener (/metrics, the API):
+	// "" for the SERVER host at DefaultHTTPPort, "off" for none.
+	HTTP string
+	// HTTPCert and HTTPKey (-http-cert, -http-key) serve it over TLS.
+	HTTPCert, HTTPKey string
 	// BindAny (-bind-any) makes a triad member listen on every address,
 	// as a lone server does, instead of its SERVER host's own.
 	BindAny bool
@@ -122,6 +127,8 @@ func (o *Options) Validate() error {
 		return errors.New("lmgrd: restart backoff must be positive and below its maximum")
 	case o.GreetingTimeout <= 0:
 		return errors.New("lmgrd: greeting timeout must be positive")
+	case (o.HTTPCert == "") != (o.HTTPKey == ""):
+		return errors.New("lmgrd: -http-cert and -http-key go together")
 	case o.MaxClockSkew < 0:
 		return errors.New("lmgrd: -max-clock-skew must not be negative")
 	}

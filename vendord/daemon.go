@@ -69,6 +69,7 @@ type daemon struct {
 	siteOptionsPath  string                          // its path, for the log (loadPolicy's own)
 	skipped          atomic.Pointer[[]string]        // the lines the last load left out, for lmstat
 	reports          reportLog                       // REPORTLOG
+	counts           usageCounts                     // checkouts and denials since start (STATUS, lmgrd's /metrics)
 	exitWhy          atomic.Value                    // string: why the daemon stops, when not a signal
 	debugMu          sync.Mutex                      // guards the fields of the debug log below
 	debugLog         *os.File                        // DEBUGLOG or lmswitch, when open

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -333,4 +334,44 @@ func (s *session) rotateReport(req wire.Message) wire.Message {
 	}
 	s.d.log.Infof("Report log %s renamed to %s; a new one started", current, renamed)
 	return wire.OK("renamed", renamed)
+}
+
+// usageCounts are the checkouts granted and the denials by FlexLM code
+// since this daemon started, for lmgrd's /metrics (STATUS checkouts=,
+// denials=CODE:N,...).
+type usageCounts struct {
+	mu        sync.Mutex
+	checkouts uint64
+	denials   map[int]uint64
+}
+
+func (u *usageCounts) granted() {
+	u.mu.Lock()
+	u.checkouts++
+	u.mu.Unlock()
+}
+
+func (u *usageCounts) denied(code int) {
+	u.mu.Lock()
+	if u.denials == nil {
+		u.denials = map[int]uint64{}
+	}
+	u.denials[code]++
+	u.mu.Unlock()
+}
+
+// fields are STATUS's checkouts= and denials= values.
+func (u *usageCounts) fields() (checkouts, denials string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	codes := make([]int, 0, len(u.denials))
+	for c := range u.denials {
+		codes = append(codes, c)
+	}
+	slices.Sort(codes)
+	parts := make([]string, len(codes))
+	for i, c := range codes {
+		parts[i] = strconv.Itoa(c) + ":" + strconv.FormatUint(u.denials[c], 10)
+	}
+	return strconv.FormatUint(u.checkouts, 10), strings.Join(parts, ",")
 }

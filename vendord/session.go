@@ -211,6 +211,7 @@ func (s *session) grant(req wire.Message, until time.Time) wire.Message {
 		if code == wire.CodeNoFeature {
 			event = flexlog.EventUnsupported
 		}
+		d.counts.denied(code)
 		d.reports.write(reportEvent{Time: d.now(), Event: "denied", Feature: creq.Feature, User: s.client.User,
 			Host: s.client.Host, Display: s.client.Display, Count: max(creq.Count, 1), Code: code})
 		if event == flexlog.EventDenied && d.siteOptions.Load().NoLog(options.LogDenied) {
@@ -243,6 +244,9 @@ func (s *session) grant(req wire.Message, until time.Time) wire.Message {
 		return wire.NewError(wire.CodeBusyNewServ, 345).WithDetail("the triad did not commit the checkout").Message()
 	}
 	d.logDeltas(deltas)
+	if isGrant(deltas) {
+		d.counts.granted()
+	}
 	ok := wire.OK("handle", strconv.FormatUint(h.Handle, 10), "version", h.PoolVersion, "count", strconv.Itoa(h.Count),
 		"secret", h.Secret)
 	if !h.BorrowUntil.IsZero() {

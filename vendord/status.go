@@ -98,6 +98,11 @@ func (d *daemon) status(feature string) (wire.Message, []wire.Message) {
 	}
 	resp := wire.OK("vendor", d.opts.Vendor, "version", wire.Version, "records", strconv.Itoa(len(records)),
 		"borrowed", strconv.Itoa(borrowed))
+	checkouts, denials := d.counts.fields()
+	resp.Set("checkouts", checkouts)
+	if denials != "" {
+		resp.Set("denials", denials)
+	}
 	if d.opts.Unsigned {
 		resp.Set("unsigned", "1") // lmgrd -unsigned: lmstat says so under the daemon's status
 	}

@@ -1,0 +1,345 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/lmtriad/lmtriad/hostid"
+	"github.com/lmtriad/lmtriad/licfile"
+	"github.com/lmtriad/lmtriad/wire"
+)
+
+// The HTTP listener of a member (docs/api.md): /metrics for Prometheus
+// and the JSON API /api/v1/..., on by default on the SERVER host at
+// DefaultHTTPPort (-http ADDR, -http off; TLS with -http-cert and
+// -http-key). A listener that cannot bind is logged and left out: it
+// never stops lmgrd.
+
+// DefaultHTTPPort is the port of the HTTP listener unless -http says.
+const DefaultHTTPPort = 8090
+
+// httpAddr is where the HTTP listener binds, "" for none.
+func (s *server) httpAddr() string {
+	switch s.opts.HTTP {
+	case "off":
+		return ""
+	case "":
+		return net.JoinHostPort(bindHost(s.host, true), strconv.Itoa(DefaultHTTPPort))
+	}
+	return s.opts.HTTP
+}
+
+// startHTTP starts the HTTP listener (stopped with s.ctx).
+func (s *server) startHTTP() {
+	addr := s.httpAddr()
+	if addr == "" {
+		return
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		s.log.Warnf("HTTP listener not started: cannot listen on %s: %v (-http ADDR or -http off)", addr, err)
+		return
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(&metricsCollector{s: s})
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: nil}))
+	mux.HandleFunc("GET /api/v1/status", s.apiStatus)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	scheme := "http"
+	if s.opts.HTTPCert != "" {
+		scheme = "https"
+	}
+	s.log.Infof("HTTP listener on %s://%s (/metrics, /api/v1/status)", scheme, ln.Addr())
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		var err error
+		if s.opts.HTTPCert != "" {
+			err = srv.ServeTLS(ln, s.opts.HTTPCert, s.opts.HTTPKey)
+		} else {
+			err = srv.Serve(ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Warnf("HTTP listener stopped: %v", err)
+		}
+	}()
+	go func() {
+		defer s.wg.Done()
+		<-s.ctx.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}()
+}
+
+// vendorSnapshot is one vendor daemon's state for /metrics and the API.
+type vendorSnapshot struct {
+	name    string
+	up      bool
+	resp    wire.Message
+	records []wire.Message
+}
+
+// vendorSnapshots asks every vendor daemon of this member for its STATUS.
+func (s *server) vendorSnapshots() []vendorSnapshot {
+	s.mu.Lock()
+	names := make([]string, 0, len(s.vendors))
+	for n := range s.vendors {
+		names = append(names, n)
+	}
+	procs := make(map[string]*vendorProc, len(s.vendors))
+	for n, v := range s.vendors {
+		procs[n] = v
+	}
+	s.mu.Unlock()
+	sort.Strings(names)
+	out := make([]vendorSnapshot, 0, len(names))
+	for _, n := range names {
+		vs := vendorSnapshot{name: n}
+		resp, recs, err := s.vendorStatus(procs[n])
+		if err == nil && resp.Verb != "" {
+			vs.up, vs.resp, vs.records = true, resp, recs
+		}
+		out = append(out, vs)
+	}
+	return out
+}
+
+// ---- /metrics ----
+
+var (
+	mMemberUp   = prometheus.NewDesc("lmtriad_member_up", "Whether this member sees the member (SERVER line) up.", []string{"member"}, nil)
+	mMaster     = prometheus.NewDesc("lmtriad_member_master", "Whether the member is the master, as this member sees it.", []string{"member"}, nil)
+	mLinkUp     = prometheus.NewDesc("lmtriad_link_up", "Whether the triad link between two members is up, as this member sees it.", []string{"from", "to"}, nil)
+	mVendorUp   = prometheus.NewDesc("lmtriad_vendor_daemon_up", "Whether the vendor daemon answers.", []string{"vendor"}, nil)
+	mIssued     = prometheus.NewDesc("lmtriad_feature_issued", "Licenses issued of the feature (counted lines within their dates).", []string{"vendor", "feature"}, nil)
+	mUsed       = prometheus.NewDesc("lmtriad_feature_used", "Licenses of the feature in use.", []string{"vendor", "feature"}, nil)
+	mQueued     = prometheus.NewDesc("lmtriad_feature_queued", "Checkout requests waiting in the server's queue for the feature.", []string{"vendor", "feature"}, nil)
+	mReserved   = prometheus.NewDesc("lmtriad_feature_reserved", "Licenses of the feature set aside by RESERVE and not in use.", []string{"vendor", "feature"}, nil)
+	mExpiry     = prometheus.NewDesc("lmtriad_feature_expiry_timestamp_seconds", "When a pool of the feature expires (Unix seconds); absent for permanent pools.", []string{"vendor", "feature", "version"}, nil)
+	mHolders    = prometheus.NewDesc("lmtriad_holders", "License handles held on the vendor daemon.", []string{"vendor"}, nil)
+	mBorrowed   = prometheus.NewDesc("lmtriad_borrowed", "Licenses borrowed from the vendor daemon.", []string{"vendor"}, nil)
+	mCheckouts  = prometheus.NewDesc("lmtriad_checkouts_total", "Checkouts granted by the vendor daemon since it started.", []string{"vendor"}, nil)
+	mDenials    = prometheus.NewDesc("lmtriad_denials_total", "Checkouts denied by the vendor daemon since it started, by FlexLM code.", []string{"vendor", "code"}, nil)
+	allMetrices = []*prometheus.Desc{mMemberUp, mMaster, mLinkUp, mVendorUp, mIssued, mUsed, mQueued, mReserved, mExpiry, mHolders, mBorrowed, mCheckouts, mDenials}
+)
+
+// metricsCollector reads the member's state at each scrape.
+type metricsCollector struct{ s *server }
+
+func (m *metricsCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range allMetrices {
+		ch <- d
+	}
+}
+
+func (m *metricsCollector) Collect(ch chan<- prometheus.Metric) {
+	s := m.s
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+	}
+	v := s.view()
+	for i, sv := range s.servers {
+		gauge(mMemberUp, boolValue(v.up[i]), sv.Host)
+		gauge(mMaster, boolValue(v.master == i), sv.Host)
+	}
+	for i, l := range v.links {
+		gauge(mLinkUp, boolValue(v.linkUp[i]), s.servers[l[0]].Host, s.servers[l[1]].Host)
+	}
+	for _, vs := range s.vendorSnapshots() {
+		gauge(mVendorUp, boolValue(vs.up), vs.name)
+		if !vs.up {
+			continue
+		}
+		holders, reserved := 0, map[string]int{}
+		for _, r := range vs.records {
+			switch r.Verb {
+			case "FEATURE":
+				issued, _ := r.Int("issued")
+				used, _ := r.Int("inuse")
+				gauge(mIssued, float64(issued), vs.name, r.Get("name"))
+				gauge(mUsed, float64(used), vs.name, r.Get("name"))
+				queued := 0
+				for _, q := range vs.records {
+					if q.Verb == wire.RecQueued && q.Get("feature") == r.Get("name") {
+						queued++
+					}
+				}
+				gauge(mQueued, float64(queued), vs.name, r.Get("name"))
+				reserved[r.Get("name")] += 0 // every feature has a reserved figure, 0 without RESERVE
+			case "POOL":
+				if d, err := licfile.ParseDate(r.Get("expiry")); err == nil && !d.IsZero() {
+					gauge(mExpiry, float64(d.Time().Unix()), vs.name, r.Get("feature"), r.Get("version"))
+				}
+			case "RESERVATION":
+				n, _ := r.Int("count")
+				reserved[r.Get("feature")] += n
+			case "HOLDER":
+				holders++
+			}
+		}
+		for f, n := range reserved {
+			gauge(mReserved, float64(n), vs.name, f)
+		}
+		gauge(mHolders, float64(holders), vs.name)
+		if b, err := vs.resp.Int("borrowed"); err == nil {
+			gauge(mBorrowed, float64(b), vs.name)
+		}
+		if c, err := vs.resp.Int("checkouts"); err == nil {
+			counter(mCheckouts, float64(c), vs.name)
+		}
+		for _, kv := range strings.Split(vs.resp.Get("denials"), ",") {
+			code, n, ok := strings.Cut(kv, ":")
+			if !ok {
+				continue
+			}
+			if k, err := strconv.ParseFloat(n, 64); err == nil {
+				counter(mDenials, k, vs.name, code)
+			}
+		}
+	}
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// ---- /api/v1/status ----
+
+// apiStatus is GET /api/v1/status: what lmstat -a shows, as JSON. A
+// requester gets what its access level allows (docs/security.md): user
+// lines, reservations and queued requests only from restricted up.
+func (s *server) apiStatus(w http.ResponseWriter, r *http.Request) {
+	peer := peerOf(r)
+	level := s.policy().Level(peer, hostid.AccessAnonymous)
+	v := s.view()
+	st := apiStatusDoc{Host: s.host, Port: s.port, Role: v.role, Access: level.String(), Cluster: v.cluster}
+	for i, sv := range s.servers {
+		st.Servers = append(st.Servers, apiServer{Host: sv.Host, Port: s.portOf(i), Up: v.up[i], Master: v.master == i})
+	}
+	for i, l := range v.links {
+		st.Links = append(st.Links, apiLink{From: s.servers[l[0]].Host, To: s.servers[l[1]].Host, Up: v.linkUp[i], Why: v.linkWhy[i]})
+	}
+	for _, vs := range s.vendorSnapshots() {
+		av := apiVendor{Name: vs.name, Up: vs.up}
+		var f *apiFeature
+		for _, rec := range vs.records {
+			switch rec.Verb {
+			case "FEATURE":
+				issued, _ := rec.Int("issued")
+				used, _ := rec.Int("inuse")
+				av.Features = append(av.Features, apiFeature{Name: rec.Get("name"), Issued: issued, InUse: used,
+					Uncounted: rec.Get("uncounted") == "1", Error: rec.Get("err")})
+				f = &av.Features[len(av.Features)-1]
+			case "POOL":
+				if f != nil {
+					count, _ := rec.Int("count")
+					f.Pools = append(f.Pools, apiPool{Version: rec.Get("version"), Expiry: rec.Get("expiry"), Count: count,
+						VendorString: rec.Get("vendor_string"), HostID: rec.Get("hostid")})
+				}
+			case "HOLDER":
+				if f != nil && level >= hostid.AccessRestricted {
+					handle, _ := rec.Uint64("handle")
+					start, _ := strconv.ParseInt(rec.Get("start"), 10, 64)
+					count, _ := rec.Int("count")
+					f.Holders = append(f.Holders, apiHolder{User: rec.Get("user"), Host: rec.Get("host"), Display: rec.Get("display"),
+						Version: rec.Get("version"), Handle: handle, Start: time.Unix(start, 0).UTC(), Count: count})
+				}
+			}
+		}
+		st.Vendors = append(st.Vendors, av)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(st)
+}
+
+// peerOf is the request's source address (lmgrd serves no proxy: the
+// connection's own).
+func peerOf(r *http.Request) net.Addr {
+	host, port, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return nil
+	}
+	p, _ := strconv.Atoi(port)
+	return &net.TCPAddr{IP: net.ParseIP(host), Port: p}
+}
+
+type apiStatusDoc struct {
+	Host    string      `json:"host"`
+	Port    int         `json:"port"`
+	Role    string      `json:"role"`
+	Access  string      `json:"access"`
+	Cluster string      `json:"cluster,omitempty"`
+	Servers []apiServer `json:"servers"`
+	Links   []apiLink   `json:"links,omitempty"`
+	Vendors []apiVendor `json:"vendors"`
+}
+
+type apiServer struct {
+	Host   string `json:"host"`
+	Port   int    `json:"port"`
+	Up     bool   `json:"up"`
+	Master bool   `json:"master"`
+}
+
+type apiLink struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+	Up   bool   `json:"up"`
+	Why  string `json:"why,omitempty"`
+}
+
+type apiVendor struct {
+	Name     string       `json:"name"`
+	Up       bool         `json:"up"`
+	Features []apiFeature `json:"features"`
+}
+
+type apiFeature struct {
+	Name      string      `json:"name"`
+	Issued    int         `json:"issued"`
+	InUse     int         `json:"in_use"`
+	Uncounted bool        `json:"uncounted,omitempty"`
+	Error     string      `json:"error,omitempty"`
+	Pools     []apiPool   `json:"pools"`
+	Holders   []apiHolder `json:"holders,omitempty"`
+}
+
+type apiPool struct {
+	Version      string `json:"version"`
+	Expiry       string `json:"expiry,omitempty"`
+	Count        int    `json:"count"`
+	VendorString string `json:"vendor_string,omitempty"`
+	HostID       string `json:"hostid,omitempty"`
+}
+
+type apiHolder struct {
+	User    string    `json:"user"`
+	Host    string    `json:"host"`
+	Display string    `json:"display,omitempty"`
+	Version string    `json:"version"`
+	Handle  uint64    `json:"handle"`
+	Start   time.Time `json:"start"`
+	Count   int       `json:"count"`
+}
