@@ -1,0 +1,133 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/smtp"
+	"strings"
+	"time"
+)
+
+// Sender delivers events.
+type Sender interface {
+	Send(ctx context.Context, e Event) error
+}
+
+// Webhook posts each event as JSON to URL.
+type Webhook struct {
+	URL    string
+	Client *http.Client // nil: a client with a 10 s timeout
+}
+
+// Send implements Sender.
+func (w Webhook) Send(ctx context.Context, e Event) error {
+	body, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	c := w.Client
+	if c == nil {
+		c = &http.Client{Timeout: 10 * time.Second}
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("webhook %s: %s", w.URL, resp.Status)
+	}
+	return nil
+}
+
+// Mail sends each event as a plain-text mail through an SMTP server:
+// STARTTLS whenever the server offers it, PLAIN authentication when
+// Username is set (only over TLS, or to a loopback server).
+type Mail struct {
+	Addr     string // host:port
+	From     string
+	To       []string
+	Username string
+	Password string
+	// TLS, when set, is used for STARTTLS (tests); nil verifies the
+	// server's certificate for its host name.
+	TLS *tls.Config
+}
+
+// Send implements Sender.
+func (m Mail) Send(ctx context.Context, e Event) error {
+	if m.From == "" || len(m.To) == 0 {
+		return errors.New("mail: want -mail-from and -mail-to")
+	}
+	d := net.Dialer{Timeout: 10 * time.Second}
+	conn, err := d.DialContext(ctx, "tcp", m.Addr)
+	if err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	} else {
+		_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	}
+	host, _, _ := net.SplitHostPort(m.Addr)
+	c, err := smtp.NewClient(conn, host)
+	if err != nil {
+		conn.Close()
+		return err
+	}
+	defer c.Close()
+	if ok, _ := c.Extension("STARTTLS"); ok {
+		cfg := m.TLS
+		if cfg == nil {
+			cfg = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+		}
+		if err := c.StartTLS(cfg); err != nil {
+			return fmt.Errorf("mail: STARTTLS: %w", err)
+		}
+	}
+	if m.Username != "" {
+		// net/smtp's PlainAuth refuses to send the password without TLS
+		// except to localhost.
+		if err := c.Auth(smtp.PlainAuth("", m.Username, m.Password, host)); err != nil {
+			return fmt.Errorf("mail: authentication: %w", err)
+		}
+	}
+	if err := c.Mail(m.From); err != nil {
+		return err
+	}
+	for _, to := range m.To {
+		if err := c.Rcpt(to); err != nil {
+			return err
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "From: %s\r\nTo: %s\r\nSubject: [lmtriad %s] %s\r\nDate: %s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n",
+		m.From, strings.Join(m.To, ", "), e.Host, oneLine(e.Subject), e.Time.Format(time.RFC1123Z), strings.ReplaceAll(e.Text, "\n", "\r\n"))
+	if _, err := w.Write([]byte(b.String())); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return c.Quit()
+}
+
+// oneLine keeps a header value on one line.
+func oneLine(s string) string {
+	return strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
+}
