@@ -121,6 +121,8 @@ func (a *adminSession) Handle(req wire.Message) (wire.Message, []wire.Message, b
 		return a.enrol(req), nil, false
 	case "PASSWD":
 		return a.setPassword(req), nil, false
+	case "NOTIFY":
+		return a.testNotification(), nil, false
 	case "LICENSE":
 		// The license files this server serves, as FlexLM sends them to
 		// clients: any requester may read them (lmstat -i, lmcksum -c

@@ -150,6 +150,14 @@ func Run(ctx context.Context, opts Options) (err error) {
 	log.Info("Starting vendor daemons ...")
 	s.startVendors()
 	s.startHTTP()
+	notifyCtx, stopNotify := context.WithCancel(context.Background())
+	notified := make(chan struct{})
+	go s.runNotifications(notifyCtx, notified)
+	defer func() { // the stop notification goes out before lmgrd exits
+		stopNotify()
+		<-notified
+	}()
+	go func() { <-s.ctx.Done(); stopNotify() }()
 	reportReady(ready, nil)
 	ready = nil
 

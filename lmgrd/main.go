@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"os"
 	"os/signal"
@@ -16,6 +17,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/lmtriad/lmtriad/hostid"
+	"github.com/lmtriad/lmtriad/notify"
 	"github.com/lmtriad/lmtriad/wire"
 )
 
@@ -41,6 +43,15 @@ func main() {
 			&cli.StringFlag{Name: "http", Usage: "`ADDR` of the HTTP listener (/metrics, /api/v1): default the SERVER host, port 8090; off for none"},
 			&cli.StringFlag{Name: "http-cert", Usage: "serve HTTPS with this certificate `FILE` (PEM)"},
 			&cli.StringFlag{Name: "http-key", Usage: "the private key `FILE` of -http-cert (PEM)"},
+			&cli.StringFlag{Name: "smtp", Usage: "send notifications by mail through the SMTP server `HOST:PORT` (STARTTLS when offered)"},
+			&cli.StringFlag{Name: "smtp-ca", Usage: "check the SMTP server's certificate against the CA certificates of `FILE` (PEM) instead of the system's"},
+			&cli.StringFlag{Name: "smtp-user", Usage: "authenticate to the SMTP server as `USER` (password from $LMTRIAD_SMTP_PASSWORD)"},
+			&cli.StringFlag{Name: "mail-from", Usage: "the sender `ADDR` of notification mails"},
+			&cli.StringSliceFlag{Name: "mail-to", Usage: "the recipients `ADDR[,ADDR...]` of notification mails"},
+			&cli.StringFlag{Name: "webhook", Usage: "POST every notification as JSON to `URL`"},
+			&cli.DurationFlag{Name: "notify-isolated", Value: notify.NewRules().IsolatedAfter, Usage: "notify when a triad member is unreachable this long (1m to 60m)"},
+			&cli.IntFlag{Name: "notify-expiring", Value: notify.NewRules().ExpiringWithin, Usage: "notify, once a day, of license lines expiring within `DAYS` (1-30)"},
+			&cli.IntFlag{Name: "notify-disk", Value: notify.NewRules().DiskPercent, Usage: "notify when the state directory's disk is `PERCENT` full, and at each further percent"},
 			&cli.StringFlag{Name: "state", Usage: "`DIR` of a triad member's raft log (default /var/lib/lmtriad/HOST-PORT)"},
 			&cli.BoolFlag{Name: "no-fsync", Usage: "write the triad's raft log without waiting for the disk (survives process crashes, not power cuts)"},
 			&cli.StringFlag{Name: "cluster-key", EnvVars: []string{"LMTRIAD_CLUSTER_KEY"}, Usage: "the triad's cluster key `FILE` (lmutil lmkeygen -cluster FILE)"},
@@ -88,6 +99,22 @@ func main() {
 			opts.Self = c.String("self")
 			opts.BindAny = c.Bool("bind-any")
 			opts.HTTP, opts.HTTPCert, opts.HTTPKey = c.String("http"), c.String("http-cert"), c.String("http-key")
+			opts.SMTP, opts.SMTPUser, opts.SMTPPassword, opts.MailFrom = c.String("smtp"), c.String("smtp-user"), smtpPassword(), c.String("mail-from")
+			for _, to := range c.StringSlice("mail-to") {
+				opts.MailTo = append(opts.MailTo, strings.Split(to, ",")...)
+			}
+			opts.Webhook = c.String("webhook")
+			if ca := c.String("smtp-ca"); ca != "" {
+				pem, err := os.ReadFile(ca)
+				if err != nil {
+					return fmt.Errorf("-smtp-ca: %w", err)
+				}
+				opts.SMTPCAs = x509.NewCertPool()
+				if !opts.SMTPCAs.AppendCertsFromPEM(pem) {
+					return fmt.Errorf("-smtp-ca %s: no PEM certificate in it", ca)
+				}
+			}
+			opts.NotifyRules = notify.Rules{IsolatedAfter: c.Duration("notify-isolated"), ExpiringWithin: c.Int("notify-expiring"), DiskPercent: c.Int("notify-disk")}
 			opts.ClusterKeyFile = c.String("cluster-key")
 			opts.StateDir = c.String("state")
 			opts.NoFsync = c.Bool("no-fsync")

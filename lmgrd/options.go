@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/lmtriad/lmtriad/clusterkey"
 	"github.com/lmtriad/lmtriad/hostid"
 	"github.com/lmtriad/lmtriad/licsign"
+	"github.com/lmtriad/lmtriad/notify"
 )
 
 // Options configure lmgrd. NewOptions gives the defaults.
@@ -44,6 +46,16 @@ type Options struct {
 	HTTP string
 	// HTTPCert and HTTPKey (-http-cert, -http-key) serve it over TLS.
 	HTTPCert, HTTPKey string
+	// Notifications: mail through SMTP (-smtp HOST:PORT, -smtp-user, the
+	// password from $LMTRIAD_SMTP_PASSWORD, -mail-from, -mail-to) and a
+	// webhook (-webhook URL); NotifyRules tune what is sent.
+	SMTP, SMTPUser, SMTPPassword, MailFrom string
+	MailTo                                 []string
+	Webhook                                string
+	NotifyRules                            notify.Rules
+	// SMTPCAs (-smtp-ca) are the CAs the SMTP server's certificate is
+	// checked against (nil: the system's).
+	SMTPCAs *x509.CertPool
 	// BindAny (-bind-any) makes a triad member listen on every address,
 	// as a lone server does, instead of its SERVER host's own.
 	BindAny bool
@@ -115,6 +127,7 @@ func NewOptions() Options {
 		GreetingTimeout:        10 * time.Second,
 		MaxClockSkew:           time.Hour,
 		RemoteAdmin:            hostid.AccessRestricted,
+		NotifyRules:            notify.NewRules(),
 	}
 }
 
@@ -127,10 +140,15 @@ func (o *Options) Validate() error {
 		return errors.New("lmgrd: restart backoff must be positive and below its maximum")
 	case o.GreetingTimeout <= 0:
 		return errors.New("lmgrd: greeting timeout must be positive")
+	case o.SMTP != "" && (o.MailFrom == "" || len(o.MailTo) == 0):
+		return errors.New("lmgrd: -smtp needs -mail-from and -mail-to")
 	case (o.HTTPCert == "") != (o.HTTPKey == ""):
 		return errors.New("lmgrd: -http-cert and -http-key go together")
 	case o.MaxClockSkew < 0:
 		return errors.New("lmgrd: -max-clock-skew must not be negative")
+	}
+	if err := o.NotifyRules.Validate(); err != nil {
+		return fmt.Errorf("lmgrd: %w", err)
 	}
 	if o.VendorKeys != "" {
 		if _, err := licsign.LoadPublicKeys(o.VendorKeys); err != nil {

@@ -352,6 +352,39 @@ func lmswitchCommand(env *environment) *cli.Command {
 	}.command(env)
 }
 
+func lmnotifyCommand(env *environment) *cli.Command {
+	return &cli.Command{
+		Name:      "lmnotify",
+		Usage:     "send a test notification (mail, webhook) from a license server",
+		UsageText: "lmnotify -test [-c port@host]",
+		Before:    withAdminLogin(env),
+		Flags: []cli.Flag{
+			passwordFileFlag(),
+			&cli.StringFlag{Name: "c", Usage: "license `PATH`"},
+			&cli.BoolFlag{Name: "test", Usage: "send a test message to every destination of the server"},
+		},
+		Action: func(c *cli.Context) error {
+			if !c.Bool("test") {
+				return cli.Exit("usage: "+c.Command.UsageText, 2)
+			}
+			t, err := resolveTarget(c.String("c"), env.getenv)
+			if err != nil {
+				return err
+			}
+			var lastErr error
+			for _, hp := range t.servers {
+				if _, _, err := adminCall(c.Context, hp, "", wire.New("NOTIFY", "test", "1")); err != nil {
+					lastErr = err
+					continue
+				}
+				fmt.Fprintf(c.App.Writer, "lmnotify: test notification sent by %d@%s\n", hp.Port, hp.Host)
+				return nil
+			}
+			return cli.Exit(fmt.Sprintf("lmnotify: %v", lastErr), 1)
+		},
+	}
+}
+
 func lmhostidCommand(env *environment) *cli.Command {
 	return &cli.Command{
 		Name:      "lmhostid",

@@ -37,6 +37,7 @@ func newApp(stdout, stderr io.Writer, env *environment) *cli.App {
 			lmswitchrCommand(env),
 			lmdiagCommand(env),
 			lmswitchCommand(env),
+			lmnotifyCommand(env),
 			lmpathCommand(env),
 			lmnewlogCommand(env),
 			lmborrowCommand(env),

@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io"
 	"math/big"
@@ -35,6 +36,7 @@ type Mail struct {
 type SMTPServer struct {
 	Addr     string
 	ClientCA *x509.CertPool // trusts the server's certificate (for Mail.TLS)
+	CertPEM  []byte         // the server's certificate, PEM (for lmgrd -smtp-ca)
 
 	srv   *smtp.Server
 	mu    sync.Mutex
@@ -50,7 +52,8 @@ func StartSMTP(user, pass string) (*SMTPServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &SMTPServer{ClientCA: pool, user: user, pass: pass}
+	s := &SMTPServer{ClientCA: pool, user: user, pass: pass,
+		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]})}
 	s.srv = smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		_, isTLS := c.TLSConnectionState()
 		return &session{s: s, tls: isTLS}, nil
