@@ -133,7 +133,13 @@ var (
 	mBorrowed   = prometheus.NewDesc("lmtriad_borrowed", "Licenses borrowed from the vendor daemon.", []string{"vendor"}, nil)
 	mCheckouts  = prometheus.NewDesc("lmtriad_checkouts_total", "Checkouts granted by the vendor daemon since it started.", []string{"vendor"}, nil)
 	mDenials    = prometheus.NewDesc("lmtriad_denials_total", "Checkouts denied by the vendor daemon since it started, by FlexLM code.", []string{"vendor", "code"}, nil)
-	allMetrices = []*prometheus.Desc{mMemberUp, mMaster, mLinkUp, mVendorUp, mIssued, mUsed, mQueued, mReserved, mExpiry, mHolders, mBorrowed, mCheckouts, mDenials}
+	mTerm       = prometheus.NewDesc("lmtriad_raft_term", "The triad's raft term as this member knows it (it rises with each election).", nil, nil)
+	mCommit     = prometheus.NewDesc("lmtriad_raft_commit_index", "The raft commit index.", nil, nil)
+	mApplied    = prometheus.NewDesc("lmtriad_raft_applied_index", "The raft index applied to this member's license tables (commit - applied is its lag).", nil, nil)
+	mSkew       = prometheus.NewDesc("lmtriad_member_clock_skew_seconds", "A peer's wall clock minus this member's, as last measured.", []string{"member"}, nil)
+	mDisk       = prometheus.NewDesc("lmtriad_state_disk_used_ratio", "How full the file system of the state directory is (0-1).", nil, nil)
+	allMetrices = []*prometheus.Desc{mMemberUp, mMaster, mLinkUp, mVendorUp, mIssued, mUsed, mQueued, mReserved, mExpiry, mHolders,
+		mBorrowed, mCheckouts, mDenials, mTerm, mCommit, mApplied, mSkew, mDisk}
 )
 
 // metricsCollector reads the member's state at each scrape.
@@ -160,6 +166,20 @@ func (m *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for i, l := range v.links {
 		gauge(mLinkUp, boolValue(v.linkUp[i]), s.servers[l[0]].Host, s.servers[l[1]].Host)
+	}
+	if s.isTriad() {
+		st := s.tri.currentStatus()
+		gauge(mTerm, float64(st.Term))
+		gauge(mCommit, float64(st.Commit))
+		gauge(mApplied, float64(st.Applied))
+		for i, sv := range s.servers {
+			if i != s.self {
+				gauge(mSkew, st.Skew[i].Seconds(), sv.Host)
+			}
+		}
+		if pct := diskPercent(s.tri.dir); pct >= 0 {
+			gauge(mDisk, pct/100)
+		}
 	}
 	for _, vs := range s.vendorSnapshots() {
 		gauge(mVendorUp, boolValue(vs.up), vs.name)

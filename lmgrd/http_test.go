@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -137,4 +138,40 @@ func TestMetricsAndStatusAPI(t *testing.T) {
 		}
 	}
 	assert.True(t, solver, "solver in the status")
+}
+
+// Every member of a triad serves metrics: the raft figures, the clock
+// skew to its peers, its links and who is master.
+func TestTriadMembersServeMetrics(t *testing.T) {
+	needBinaries(t)
+	port := freePort(t, triadHosts[:]...)
+	httpPort := freePort(t, triadHosts[:]...)
+	lic := filepath.Join(t.TempDir(), "triad.lic")
+	require.NoError(t, writeSigned(lic, []byte(fmt.Sprintf("SERVER 127.0.0.1 ANY %d\nSERVER 127.0.0.2 ANY %d\nSERVER 127.0.0.3 ANY %d\nVENDOR demo\n"+
+		"FEATURE solver demo 1.0 permanent 3 SIGN=0\n", port, port, port)), 0o644))
+	tc := &triadCluster{port: port, lic: lic}
+	for i, h := range triadHosts {
+		tc.extra[i] = []string{"-http", fmt.Sprintf("%s:%d", h, httpPort)}
+		tc.start(t, i)
+	}
+	tc.waitSomeMaster(t)
+	for _, h := range triadHosts {
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		families, err := parser.TextToMetricFamilies(strings.NewReader(string(httpGet(t, fmt.Sprintf("http://%s:%d/metrics", h, httpPort)))))
+		require.NoError(t, err, h)
+		term, ok := value(t, families, "lmtriad_raft_term", nil)
+		assert.True(t, ok && term >= 1, "%s: raft term %v", h, term)
+		masters := 0.0
+		for _, m := range triadHosts {
+			up, _ := value(t, families, "lmtriad_member_up", map[string]string{"member": m})
+			assert.Equal(t, 1.0, up, "%s sees %s up", h, m)
+			isMaster, _ := value(t, families, "lmtriad_member_master", map[string]string{"member": m})
+			masters += isMaster
+		}
+		assert.Equal(t, 1.0, masters, "%s sees exactly one master", h)
+		_, ok = value(t, families, "lmtriad_member_clock_skew_seconds", nil)
+		assert.True(t, ok, h)
+		disk, ok := value(t, families, "lmtriad_state_disk_used_ratio", nil)
+		assert.True(t, ok && disk > 0 && disk <= 1, "%s: disk %v", h, disk)
+	}
 }

@@ -165,7 +165,7 @@ func TestRemoteAdministratorPasswords(t *testing.T) {
 
 func TestTriadPasswordReachesEveryMember(t *testing.T) {
 	tc := startTriad(t, false)
-	tc.waitMaster(t, "")
+	tc.waitSomeMaster(t)
 	// Set through the secondary, which forwards it to the master.
 	out, code := lmutilWith(t, "", nil, "Triad-pw-2718\n", "lmpasswd", "-c", fmt.Sprintf("%d@%s", tc.port, triadHosts[1]), "-full", "-iterations", testIterations)
 	require.Equal(t, 0, code, out)
@@ -195,7 +195,7 @@ func TestTriadPasswordReachesEveryMember(t *testing.T) {
 	for i := range triadHosts {
 		tc.start(t, i)
 	}
-	tc.waitMaster(t, "")
+	tc.waitSomeMaster(t)
 	require.Eventually(t, func() bool {
 		out, code = lmutilWith(t, "", []string{"LM_ADMIN_PASSWORD=Triad-pw-2718"}, "", "lmstat", "-c", tc.path())
 		return code == 0

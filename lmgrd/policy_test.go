@@ -106,7 +106,7 @@ func TestTriadOptionsFileHoldsAcrossAFullRestart(t *testing.T) {
 	for i := range triadHosts {
 		tc.start(t, i)
 	}
-	tc.waitMaster(t, "")
+	tc.waitSomeMaster(t)
 	mallory := triadClient(t, tc, "mallory")
 	var err error
 	require.Eventually(t, func() bool {

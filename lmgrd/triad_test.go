@@ -99,6 +99,18 @@ func (tc *triadCluster) waitMaster(t *testing.T, want string) string {
 	return out
 }
 
+// waitSomeMaster waits until lmstat shows a master, whichever it is, and
+// returns its host.
+func (tc *triadCluster) waitSomeMaster(t *testing.T) string {
+	t.Helper()
+	var out string
+	require.Eventually(t, func() bool {
+		out = tc.lmstat(t)
+		return masterIn(out) != ""
+	}, 30*time.Second, 100*time.Millisecond, "no master; last lmstat:\n%s", out)
+	return masterIn(out)
+}
+
 // checkoutReady is the first checkout on a master just elected: its vendor
 // daemon answers -23 (new server connecting) until it holds the committed
 // table, as FlexLM's does, so a server-away error is retried, for a while.
