@@ -158,6 +158,9 @@ func Run(ctx context.Context, opts Options) (err error) {
 		<-notified
 	}()
 	go func() { <-s.ctx.Done(); stopNotify() }()
+	if ready != nil {
+		s.waitVendorsUp(vendorStartWait) // the shell's next command finds them serving
+	}
 	reportReady(ready, nil)
 	ready = nil
 
@@ -237,6 +240,33 @@ func logLoadError(log logrus.FieldLogger, err error) {
 		return
 	}
 	log.Error(err.Error())
+}
+
+// vendorStartWait bounds how long a detached lmgrd waits for its vendor
+// daemons before it tells the shell it is up.
+const vendorStartWait = 10 * time.Second
+
+// waitVendorsUp waits until every vendor daemon has its channel up (or
+// the wait runs out, or lmgrd stops).
+func (s *server) waitVendorsUp(wait time.Duration) {
+	deadline := time.Now().Add(wait)
+	for time.Now().Before(deadline) && s.ctx.Err() == nil {
+		s.mu.Lock()
+		all := true
+		for _, v := range s.vendors {
+			if up, _ := v.up(); !up {
+				all = false
+			}
+		}
+		s.mu.Unlock()
+		if all {
+			return
+		}
+		select {
+		case <-s.ctx.Done():
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // logIgnoredLines logs the license file problems a tolerant load left out.
