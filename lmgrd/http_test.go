@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -173,5 +175,32 @@ func TestTriadMembersServeMetrics(t *testing.T) {
 		assert.True(t, ok, h)
 		disk, ok := value(t, families, "lmtriad_state_disk_used_ratio", nil)
 		assert.True(t, ok && disk > 0 && disk <= 1, "%s: disk %v", h, disk)
+	}
+}
+
+// The Grafana dashboard in docs/ uses only metrics lmgrd serves, and every
+// metric appears in it and in docs/api.md.
+func TestGrafanaDashboardAndDocsUseTheServedMetrics(t *testing.T) {
+	served := map[string]bool{}
+	name := regexp.MustCompile(`fqName: "([a-z_]+)"`)
+	for _, d := range allMetrices {
+		m := name.FindStringSubmatch(d.String())
+		require.NotNil(t, m, d.String())
+		served[m[1]] = true
+	}
+	dash, err := os.ReadFile("../docs/grafana/lmtriad.json")
+	require.NoError(t, err)
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal(dash, &doc), "the dashboard is JSON")
+	used := map[string]bool{}
+	for _, m := range regexp.MustCompile(`lmtriad_[a-z_]+`).FindAllString(string(dash), -1) {
+		used[m] = true
+		assert.True(t, served[m], "the dashboard uses %s, which lmgrd does not serve", m)
+	}
+	api, err := os.ReadFile("../docs/api.md")
+	require.NoError(t, err)
+	for m := range served {
+		assert.True(t, used[m], "%s is not on the dashboard", m)
+		assert.True(t, strings.Contains(string(api), "`"+m+"`"), "%s is not in docs/api.md", m)
 	}
 }
