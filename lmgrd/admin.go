@@ -121,6 +121,9 @@ func (a *adminSession) Handle(req wire.Message) (wire.Message, []wire.Message, b
 		return a.enrol(req), nil, false
 	case "PASSWD":
 		return a.setPassword(req), nil, false
+	case "STATS":
+		resp, records := s.usageStats(req)
+		return resp, records, false
 	case "NOTIFY":
 		return a.testNotification(), nil, false
 	case "LICENSE":

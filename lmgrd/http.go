@@ -132,7 +132,7 @@ var (
 	mHolders    = prometheus.NewDesc("lmtriad_holders", "License handles held on the vendor daemon.", []string{"vendor"}, nil)
 	mBorrowed   = prometheus.NewDesc("lmtriad_borrowed", "Licenses borrowed from the vendor daemon.", []string{"vendor"}, nil)
 	mCheckouts  = prometheus.NewDesc("lmtriad_checkouts_total", "Checkouts granted by the vendor daemon since it started.", []string{"vendor"}, nil)
-	mDenials    = prometheus.NewDesc("lmtriad_denials_total", "Checkouts denied by the vendor daemon since it started, by FlexLM code.", []string{"vendor", "code"}, nil)
+	mDenials    = prometheus.NewDesc("lmtriad_denials_total", "Checkouts denied by the vendor daemon since it started, by feature and FlexLM code.", []string{"vendor", "feature", "code"}, nil)
 	mTerm       = prometheus.NewDesc("lmtriad_raft_term", "The triad's raft term as this member knows it (it rises with each election).", nil, nil)
 	mCommit     = prometheus.NewDesc("lmtriad_raft_commit_index", "The raft commit index.", nil, nil)
 	mApplied    = prometheus.NewDesc("lmtriad_raft_applied_index", "The raft index applied to this member's license tables (commit - applied is its lag).", nil, nil)
@@ -223,16 +223,33 @@ func (m *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		if c, err := vs.resp.Int("checkouts"); err == nil {
 			counter(mCheckouts, float64(c), vs.name)
 		}
-		for _, kv := range strings.Split(vs.resp.Get("denials"), ",") {
-			code, n, ok := strings.Cut(kv, ":")
-			if !ok {
-				continue
-			}
-			if k, err := strconv.ParseFloat(n, 64); err == nil {
-				counter(mDenials, k, vs.name, code)
-			}
+		for _, d := range denialsOf(vs.resp) {
+			counter(mDenials, float64(d.n), vs.name, d.feature, strconv.Itoa(d.code))
 		}
 	}
+}
+
+// denial is one entry of STATUS's denials= (feature:code:count).
+type denial struct {
+	feature string
+	code    int
+	n       uint64
+}
+
+func denialsOf(resp wire.Message) []denial {
+	var out []denial
+	for _, kv := range strings.Split(resp.Get("denials"), ",") {
+		parts := strings.Split(kv, ":")
+		if len(parts) != 3 {
+			continue
+		}
+		code, err1 := strconv.Atoi(parts[1])
+		n, err2 := strconv.ParseUint(parts[2], 10, 64)
+		if err1 == nil && err2 == nil {
+			out = append(out, denial{parts[0], code, n})
+		}
+	}
+	return out
 }
 
 func boolValue(b bool) float64 {

@@ -93,7 +93,7 @@ func TestMetricsAndStatusAPI(t *testing.T) {
 		{"lmtriad_feature_expiry_timestamp_seconds", map[string]string{"vendor": "demo", "feature": "oldtool"}, float64(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).Unix())},
 		{"lmtriad_holders", map[string]string{"vendor": "demo"}, 1},
 		{"lmtriad_checkouts_total", map[string]string{"vendor": "demo"}, 1},
-		{"lmtriad_denials_total", map[string]string{"vendor": "demo", "code": "-4"}, 1},
+		{"lmtriad_denials_total", map[string]string{"vendor": "demo", "feature": "solver", "code": "-4"}, 1},
 	} {
 		got, ok := value(t, families, tt.name, tt.labels)
 		if assert.True(t, ok, "%s%v missing", tt.name, tt.labels) {

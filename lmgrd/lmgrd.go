@@ -22,6 +22,7 @@ import (
 	"github.com/lmtriad/lmtriad/hostid"
 	"github.com/lmtriad/lmtriad/licfile"
 	"github.com/lmtriad/lmtriad/options"
+	"github.com/lmtriad/lmtriad/stats"
 	"github.com/lmtriad/lmtriad/wire"
 )
 
@@ -42,8 +43,9 @@ type server struct {
 	ln      net.Listener
 	tri     *triad // nil for a lone server
 
-	rejections flexlog.Throttle // the warnings of connections refused at their greeting
-	exitWhy    atomic.Value     // string: why lmgrd stops, when not a signal (lmdown)
+	rejections flexlog.Throttle            // the warnings of connections refused at their greeting
+	exitWhy    atomic.Value                // string: why lmgrd stops, when not a signal (lmdown)
+	stats      atomic.Pointer[stats.Store] // usage statistics (nil: none)
 
 	passwords passwordStore       // the administrator passwords' credentials
 	guesses   *adminauth.Throttle // failed password attempts, per source address
@@ -149,6 +151,11 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 	log.Info("Starting vendor daemons ...")
 	s.startVendors()
+	if st := s.openStats(); st != nil {
+		s.stats.Store(st)
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.runStats(s.ctx, st) }()
+	}
 	s.startHTTP()
 	notifyCtx, stopNotify := context.WithCancel(context.Background())
 	notified := make(chan struct{})

@@ -62,6 +62,7 @@ func main() {
 			// -clock-offset shifts the wall clock this member shows its peers:
 			// how tests make a skewed member without changing the machine's clock.
 			&cli.DurationFlag{Name: "clock-offset", Hidden: true},
+			&cli.DurationFlag{Name: "stats-every", Hidden: true}, // tests: sample usage statistics more often
 			&cli.BoolFlag{Name: "man", Usage: "print this manual page (troff) and exit"},
 			&cli.BoolFlag{Name: "auto-recycle", Usage: "every day at 00:00 UTC, recycle the seats of named users (USER_BASED, HOST_BASED) unused for 30 days"},
 			&cli.DurationFlag{Name: "max-clock-skew", Value: NewOptions().MaxClockSkew, Usage: "keep a triad member whose clock differs more than this out of the quorum"},
@@ -104,6 +105,7 @@ func main() {
 				opts.MailTo = append(opts.MailTo, strings.Split(to, ",")...)
 			}
 			opts.Webhook = c.String("webhook")
+			opts.StatsEvery = c.Duration("stats-every")
 			if ca := c.String("smtp-ca"); ca != "" {
 				pem, err := os.ReadFile(ca)
 				if err != nil {

@@ -53,6 +53,9 @@ type Options struct {
 	MailTo                                 []string
 	Webhook                                string
 	NotifyRules                            notify.Rules
+	// StatsEvery is how often usage statistics are sampled (0: 10 s;
+	// tests set it shorter with the hidden -stats-every).
+	StatsEvery time.Duration
 	// SMTPCAs (-smtp-ca) are the CAs the SMTP server's certificate is
 	// checked against (nil: the system's).
 	SMTPCAs *x509.CertPool

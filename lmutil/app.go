@@ -38,6 +38,7 @@ func newApp(stdout, stderr io.Writer, env *environment) *cli.App {
 			lmdiagCommand(env),
 			lmswitchCommand(env),
 			lmnotifyCommand(env),
+			lmreportCommand(env),
 			lmpathCommand(env),
 			lmnewlogCommand(env),
 			lmborrowCommand(env),

@@ -336,13 +336,18 @@ func (s *session) rotateReport(req wire.Message) wire.Message {
 	return wire.OK("renamed", renamed)
 }
 
-// usageCounts are the checkouts granted and the denials by FlexLM code
-// since this daemon started, for lmgrd's /metrics (STATUS checkouts=,
-// denials=CODE:N,...).
+// usageCounts are the checkouts granted and the denials by feature and
+// FlexLM code since this daemon started, for lmgrd's /metrics and usage
+// statistics (STATUS checkouts=, denials=FEATURE:CODE:N,...).
 type usageCounts struct {
 	mu        sync.Mutex
 	checkouts uint64
-	denials   map[int]uint64
+	denials   map[denialKey]uint64
+}
+
+type denialKey struct {
+	feature string
+	code    int
 }
 
 func (u *usageCounts) granted() {
@@ -351,27 +356,36 @@ func (u *usageCounts) granted() {
 	u.mu.Unlock()
 }
 
-func (u *usageCounts) denied(code int) {
+func (u *usageCounts) denied(feature string, code int) {
 	u.mu.Lock()
 	if u.denials == nil {
-		u.denials = map[int]uint64{}
+		u.denials = map[denialKey]uint64{}
 	}
-	u.denials[code]++
+	u.denials[denialKey{feature, code}]++
 	u.mu.Unlock()
 }
 
-// fields are STATUS's checkouts= and denials= values.
+// fields are STATUS's checkouts= and denials= values. A feature name
+// holds no ':' or ',' (licfile: names print as one bare field of letters,
+// digits, '_' and '-'), so the list reads back unambiguously.
 func (u *usageCounts) fields() (checkouts, denials string) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	codes := make([]int, 0, len(u.denials))
-	for c := range u.denials {
-		codes = append(codes, c)
+	keys := make([]denialKey, 0, len(u.denials))
+	for k := range u.denials {
+		if !strings.ContainsAny(k.feature, ":,") {
+			keys = append(keys, k)
+		}
 	}
-	slices.Sort(codes)
-	parts := make([]string, len(codes))
-	for i, c := range codes {
-		parts[i] = strconv.Itoa(c) + ":" + strconv.FormatUint(u.denials[c], 10)
+	slices.SortFunc(keys, func(a, b denialKey) int {
+		if a.feature != b.feature {
+			return strings.Compare(a.feature, b.feature)
+		}
+		return a.code - b.code
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k.feature + ":" + strconv.Itoa(k.code) + ":" + strconv.FormatUint(u.denials[k], 10)
 	}
 	return strconv.FormatUint(u.checkouts, 10), strings.Join(parts, ",")
 }

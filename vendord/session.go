@@ -211,7 +211,7 @@ func (s *session) grant(req wire.Message, until time.Time) wire.Message {
 		if code == wire.CodeNoFeature {
 			event = flexlog.EventUnsupported
 		}
-		d.counts.denied(code)
+		d.counts.denied(creq.Feature, code)
 		d.reports.write(reportEvent{Time: d.now(), Event: "denied", Feature: creq.Feature, User: s.client.User,
 			Host: s.client.Host, Display: s.client.Display, Count: max(creq.Count, 1), Code: code})
 		if event == flexlog.EventDenied && d.siteOptions.Load().NoLog(options.LogDenied) {

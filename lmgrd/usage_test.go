@@ -1,0 +1,48 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Usage statistics on real processes: the minute's peak and denials are
+// kept in the state directory, exported by lmreport as CSV and JSON, and
+// still there after a restart.
+func TestUsageStatisticsAndLmreport(t *testing.T) {
+	dir := t.TempDir()
+	port := freePort(t, "127.0.0.1")
+	lic := writeLicense(t, dir, "demo.lic", port, "FEATURE solver demo 1.0 permanent 2 SIGN=0\n")
+	args := []string{"-c", lic, "-stats-every", "100ms", "-http", "off"}
+	p := startLmgrd(t, args...)
+	p.waitLog(t, "Serving features for the following vendor: demo")
+	server := fmt.Sprintf("%d@127.0.0.1", port)
+	lic1, err := clientAs(t, server, "alice").Checkout(ctx(t), "solver", "", 2)
+	require.NoError(t, err)
+	_, err = clientAs(t, server, "bob").Checkout(ctx(t), "solver", "", 1)
+	require.Error(t, err)
+	var out string
+	require.Eventually(t, func() bool {
+		out, _ = lmutil(t, nil, "lmreport", "-c", server, "-resolution", "minute")
+		return strings.Contains(out, ",demo,solver,2,2,1\n")
+	}, 10*time.Second, 100*time.Millisecond, "no minute with peak 2 and 1 denial: %s", out)
+	assert.True(t, strings.HasPrefix(out, "time,vendor,feature,peak,issued,denials\n"), out)
+	require.NoError(t, lic1.Checkin())
+
+	out, code := lmutil(t, nil, "lmreport", "-c", server, "-json")
+	require.Equal(t, 0, code, out)
+	assert.Contains(t, out, `"feature":"solver"`)
+	assert.Contains(t, out, `"peak":"2"`)
+
+	// A restart keeps them (the state directory).
+	p.stop(t)
+	p = startLmgrd(t, args...)
+	p.waitLog(t, "Serving features for the following vendor: demo")
+	out, code = lmutil(t, nil, "lmreport", "-c", server, "-resolution", "minute")
+	require.Equal(t, 0, code, out)
+	assert.Contains(t, out, ",demo,solver,2,2,1\n", "the statistics survive a restart")
+}
