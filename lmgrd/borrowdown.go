@@ -12,8 +12,8 @@ import (
 	"github.com/lmtriad/lmtriad/wire"
 )
 
-// borrowQueryTimeout bounds lmgrd's question to one vendor daemon.
-const borrowQueryTimeout = 5 * time.Second
+// statusQueryTimeout bounds lmgrd's STATUS question to one vendor daemon.
+const statusQueryTimeout = 5 * time.Second
 
 // borrowed is how many licenses are borrowed of vendor ("": of every
 // vendor): lmdown without -force refuses while any is (FlexLM's -120). A
@@ -76,12 +76,12 @@ func (s *server) vendorStatus(v *vendorProc) (wire.Message, []wire.Message, erro
 	if err != nil {
 		return wire.Message{}, nil, err
 	}
-	_ = mine.SetDeadline(time.Now().Add(borrowQueryTimeout))
+	_ = mine.SetDeadline(time.Now().Add(statusQueryTimeout))
 	c := wire.NewConn(mine)
 	if _, err := c.Receive(); err != nil {
 		return wire.Message{}, nil, fmt.Errorf("greeting: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, borrowQueryTimeout)
+	ctx, cancel := context.WithTimeout(s.ctx, statusQueryTimeout)
 	defer cancel()
 	// All features: a feature= the daemon does not serve may be refused
 	// (-5), and borrowed= counts every feature anyway.

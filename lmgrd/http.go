@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -92,15 +93,45 @@ type vendorSnapshot struct {
 	records []wire.Message
 }
 
-// vendorSnapshots asks every vendor daemon of this member for its STATUS.
+// snapshotMaxAge is how long one round of vendor STATUS answers serves
+// /metrics, the API and the statistics: however many HTTP requests
+// arrive, the vendor daemons are asked at most once per this, so a flood
+// of scrapes cannot take their administrators' connection reserve.
+const snapshotMaxAge = time.Second
+
+// snapshotCache is the last round of vendor STATUS answers.
+type snapshotCache struct {
+	mu    sync.Mutex // held while a round is asked: callers wait for it
+	at    time.Time
+	round []vendorSnapshot
+}
+
+// get returns a round no older than snapshotMaxAge, asking fetch for a
+// new one when needed (one caller at a time).
+func (c *snapshotCache) get(now func() time.Time, fetch func() []vendorSnapshot) []vendorSnapshot {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.round != nil && now().Sub(c.at) < snapshotMaxAge {
+		return c.round
+	}
+	c.round = fetch()
+	c.at = now()
+	return c.round
+}
+
+// vendorSnapshots is every vendor daemon's STATUS, at most snapshotMaxAge
+// old.
 func (s *server) vendorSnapshots() []vendorSnapshot {
+	return s.snapshots.get(time.Now, s.askVendors)
+}
+
+// askVendors asks every vendor daemon of this member for its STATUS.
+func (s *server) askVendors() []vendorSnapshot {
 	s.mu.Lock()
 	names := make([]string, 0, len(s.vendors))
-	for n := range s.vendors {
-		names = append(names, n)
-	}
 	procs := make(map[string]*vendorProc, len(s.vendors))
 	for n, v := range s.vendors {
+		names = append(names, n)
 		procs[n] = v
 	}
 	s.mu.Unlock()
@@ -186,7 +217,8 @@ func (m *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		if !vs.up {
 			continue
 		}
-		holders, reserved := 0, map[string]int{}
+		// Every feature has a queued and a reserved figure, 0 when none.
+		holders, reserved, queued := 0, map[string]int{}, map[string]int{}
 		for _, r := range vs.records {
 			switch r.Verb {
 			case "FEATURE":
@@ -194,14 +226,10 @@ func (m *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 				used, _ := r.Int("inuse")
 				gauge(mIssued, float64(issued), vs.name, r.Get("name"))
 				gauge(mUsed, float64(used), vs.name, r.Get("name"))
-				queued := 0
-				for _, q := range vs.records {
-					if q.Verb == wire.RecQueued && q.Get("feature") == r.Get("name") {
-						queued++
-					}
-				}
-				gauge(mQueued, float64(queued), vs.name, r.Get("name"))
-				reserved[r.Get("name")] += 0 // every feature has a reserved figure, 0 without RESERVE
+				reserved[r.Get("name")] += 0
+				queued[r.Get("name")] += 0
+			case wire.RecQueued:
+				queued[r.Get("feature")]++
 			case "POOL":
 				if d, err := licfile.ParseDate(r.Get("expiry")); err == nil && !d.IsZero() {
 					gauge(mExpiry, float64(d.Time().Unix()), vs.name, r.Get("feature"), r.Get("version"))
@@ -215,6 +243,9 @@ func (m *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		for f, n := range reserved {
 			gauge(mReserved, float64(n), vs.name, f)
+		}
+		for f, n := range queued {
+			gauge(mQueued, float64(n), vs.name, f)
 		}
 		gauge(mHolders, float64(holders), vs.name)
 		if b, err := vs.resp.Int("borrowed"); err == nil {

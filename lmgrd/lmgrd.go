@@ -46,6 +46,7 @@ type server struct {
 	rejections flexlog.Throttle            // the warnings of connections refused at their greeting
 	exitWhy    atomic.Value                // string: why lmgrd stops, when not a signal (lmdown)
 	stats      atomic.Pointer[stats.Store] // usage statistics (nil: none)
+	snapshots  snapshotCache               // vendor STATUS answers for /metrics, the API, the statistics
 
 	passwords passwordStore       // the administrator passwords' credentials
 	guesses   *adminauth.Throttle // failed password attempts, per source address
