@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/lmtriad/lmtriad/hostid"
+	"github.com/lmtriad/lmtriad/licfile"
 	"github.com/lmtriad/lmtriad/wire"
 )
 
@@ -240,11 +241,20 @@ func sendToMasterVendor(c *cli.Context, t target, feature string, req wire.Messa
 // answers: a member that cannot be reached or is not serving is passed
 // over.
 func callServingVendor(ctx context.Context, t target, key, value string, req wire.Message) (wire.Message, error) {
+	resp, _, _, err := callFirstServer(ctx, t, key, value, req)
+	return resp, err
+}
+
+// callFirstServer sends req to the members of t in turn until one answers
+// (key "" for lmgrd itself): one that cannot be reached or is not serving
+// is passed over, any other answer is the triad's. It returns the answer,
+// its records and who gave it.
+func callFirstServer(ctx context.Context, t target, key, value string, req wire.Message) (wire.Message, []wire.Message, licfile.HostPort, error) {
 	var lastErr error
 	for _, hp := range t.servers {
-		resp, _, err := adminExchange(ctx, hp, key, value, req)
+		resp, recs, err := adminExchange(ctx, hp, key, value, req)
 		if err == nil {
-			return resp, nil
+			return resp, recs, hp, nil
 		}
 		lastErr = err
 		var we *wire.Error
@@ -252,7 +262,7 @@ func callServingVendor(ctx context.Context, t target, key, value string, req wir
 			break
 		}
 	}
-	return wire.Message{}, lastErr
+	return wire.Message{}, nil, licfile.HostPort{}, lastErr
 }
 
 // callVendorOrFeature is callServingVendor for FlexLM's "{feature|vendor}"
@@ -373,16 +383,12 @@ func lmnotifyCommand(env *environment) *cli.Command {
 			if err != nil {
 				return err
 			}
-			var lastErr error
-			for _, hp := range t.servers {
-				if _, _, err := adminCall(c.Context, hp, "", wire.New("NOTIFY", "test", "1")); err != nil {
-					lastErr = err
-					continue
-				}
-				fmt.Fprintf(c.App.Writer, "lmnotify: test notification sent by %d@%s\n", hp.Port, hp.Host)
-				return nil
+			_, _, hp, err := callFirstServer(c.Context, t, "", "", wire.New("NOTIFY", "test", "1"))
+			if err != nil {
+				return cli.Exit(fmt.Sprintf("lmnotify: %v", err), 1)
 			}
-			return cli.Exit(fmt.Sprintf("lmnotify: %v", lastErr), 1)
+			fmt.Fprintf(c.App.Writer, "lmnotify: test notification sent by %d@%s\n", hp.Port, hp.Host)
+			return nil
 		},
 	}
 }
@@ -419,15 +425,9 @@ func lmreportCommand(env *environment) *cli.Command {
 					req.Set(f, strconv.FormatInt(at.Unix(), 10))
 				}
 			}
-			var recs []wire.Message
-			var lastErr error
-			for _, hp := range t.servers {
-				if _, recs, lastErr = adminCall(c.Context, hp, "", req); lastErr == nil {
-					break
-				}
-			}
-			if lastErr != nil {
-				return cli.Exit(fmt.Sprintf("lmreport: %v", lastErr), 1)
+			_, recs, _, err := callFirstServer(c.Context, t, "", "", req)
+			if err != nil {
+				return cli.Exit(fmt.Sprintf("lmreport: %v", err), 1)
 			}
 			w := c.App.Writer
 			if !c.Bool("json") {
