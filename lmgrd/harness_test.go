@@ -295,11 +295,23 @@ func (p *proc) waitLog(t *testing.T, s string) {
 // lmutil runs lmutil with args and returns its output and exit code.
 func lmutil(t *testing.T, env []string, args ...string) (string, int) {
 	t.Helper()
+	return lmutilWith(t, "", env, "", args...)
+}
+
+// lmutilWith runs lmutil (inside namespace ns, when not empty) with extra
+// environment and standard input.
+func lmutilWith(t *testing.T, ns string, env []string, stdin string, args ...string) (string, int) {
+	t.Helper()
 	needBinaries(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "lmutil"), args...)
+	argv := append([]string{filepath.Join(binDir, "lmutil")}, args...)
+	if ns != "" {
+		argv = append([]string{"ip", "netns", "exec", ns}, argv...)
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {

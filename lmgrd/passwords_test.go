@@ -1,11 +1,8 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,37 +18,9 @@ import (
 // (adminauth.DefaultIterations) is for real passwords.
 var testIterations = fmt.Sprint(adminauth.MinIterations)
 
-// lmutilWith runs lmutil (inside namespace ns, when not empty) with extra
-// environment and standard input.
-func lmutilWith(t *testing.T, ns string, env []string, stdin string, args ...string) (string, int) {
-	t.Helper()
-	needBinaries(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	argv := append([]string{filepath.Join(binDir, "lmutil")}, args...)
-	if ns != "" {
-		argv = append([]string{"ip", "netns", "exec", ns}, argv...)
-	}
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdin = strings.NewReader(stdin)
-	out, err := cmd.CombinedOutput()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("lmutil %v: %v", args, err)
-	}
-	return string(out), code
-}
-
 func TestRemoteAdministratorPasswords(t *testing.T) {
 	n := newAdminNet(t)
-	who := "unknown"
-	if u, err := user.Current(); err == nil {
-		who = u.Username
-	}
-	host, _ := os.Hostname()
+	who, host := adminIdentity()
 	dir := t.TempDir()
 	const port = 27111
 	server := fmt.Sprintf("%d@%s", port, n.Server)

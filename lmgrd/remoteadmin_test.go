@@ -100,17 +100,18 @@ func deleteNS(ns string) {
 // lmutilIn runs lmutil inside namespace ns.
 func lmutilIn(t *testing.T, ns string, args ...string) (string, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	argv := append([]string{"netns", "exec", ns, filepath.Join(binDir, "lmutil")}, args...)
-	out, err := exec.CommandContext(ctx, "ip", argv...).CombinedOutput()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("lmutil %v: %v", args, err)
+	return lmutilWith(t, ns, nil, "", args...)
+}
+
+// adminIdentity is the user and host lmutil greets with, as the servers
+// log them.
+func adminIdentity() (who, host string) {
+	who = "unknown"
+	if u, err := user.Current(); err == nil {
+		who = u.Username
 	}
-	return string(out), code
+	host, _ = os.Hostname()
+	return who, host
 }
 
 // holdSolver checks out solver from inside ns for the rest of the test.
@@ -133,11 +134,7 @@ func holdSolver(t *testing.T, ns, server string) {
 
 func TestRemoteAdministrationLevels(t *testing.T) {
 	n := newAdminNet(t)
-	who := "unknown"
-	if u, err := user.Current(); err == nil {
-		who = u.Username
-	}
-	host, _ := os.Hostname()
+	who, host := adminIdentity()
 	dir := t.TempDir()
 	wrapper := []string{"ip", "netns", "exec", n.serverNS}
 
