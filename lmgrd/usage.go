@@ -106,11 +106,20 @@ func (s *server) usageStats(req wire.Message) (wire.Message, []wire.Message) {
 		return wire.NewError(wire.CodeCantRead, 50).WithDetail("this server keeps no usage statistics").Message(), nil
 	}
 	from, to := time.Unix(0, 0), time.Now().Add(time.Minute)
-	if v, err := req.Int("from"); err == nil {
-		from = time.Unix(int64(v), 0)
-	}
-	if v, err := req.Int("to"); err == nil {
-		to = time.Unix(int64(v), 0)
+	// A bound that is there but not a number is refused rather than read
+	// as "no bound": a report of the wrong period would look right.
+	for _, b := range []struct {
+		key string
+		t   *time.Time
+	}{{"from", &from}, {"to", &to}} {
+		if _, ok := req.Lookup(b.key); !ok {
+			continue
+		}
+		v, err := req.Int(b.key)
+		if err != nil {
+			return wire.NewError(wire.CodeBadComm, 51).WithDetail(err.Error()).Message(), nil
+		}
+		*b.t = time.Unix(int64(v), 0)
 	}
 	rows, err := st.Query(req.Get("res"), from, to)
 	if err != nil {

@@ -2,10 +2,12 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/lmtriad/lmtriad/wire"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -45,4 +47,16 @@ func TestUsageStatisticsAndLmreport(t *testing.T) {
 	out, code = lmutil(t, nil, "lmreport", "-c", server, "-resolution", "minute")
 	require.Equal(t, 0, code, out)
 	assert.Contains(t, out, ",demo,solver,2,2,1\n", "the statistics survive a restart")
+
+	// A bound that is not a number is refused, not read as "no bound".
+	var d net.Dialer
+	c, _, err := wire.Dial(ctx(t), &d, fmt.Sprintf("127.0.0.1:%d", port), wire.Hello("role", "admin", "user", "alice", "host", "h"), 5*time.Second)
+	require.NoError(t, err)
+	defer c.Close()
+	_, records, err := c.Call(ctx(t), wire.New("STATS", "from", "yesterday"))
+	require.ErrorIs(t, err, wire.ErrBadComm, "records: %v", records)
+	assert.ErrorContains(t, err, "from")
+	_, records, err = c.Call(ctx(t), wire.New("STATS", "res", "minute", "from", "0"))
+	require.NoError(t, err)
+	assert.NotEmpty(t, records)
 }
