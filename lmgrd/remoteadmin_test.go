@@ -171,6 +171,11 @@ func TestRemoteAdministrationLevels(t *testing.T) {
 		assert.NotEqual(t, 0, code, out)
 		p.waitLog(t, fmt.Sprintf("lmreread refused for %s at %s (%s)", who, host, n.Remote))
 
+		out, code = lmutilIn(t, n.remoteNS, "lmnotify", "-test", "-c", server)
+		assert.NotEqual(t, 0, code, out)
+		assert.Contains(t, out, "(-63,")
+		p.waitLog(t, fmt.Sprintf("lmnotify refused for %s at %s (%s)", who, host, n.Remote))
+
 		// From the server's own host through its LAN address, not loopback.
 		out, code = lmutilIn(t, n.serverNS, "lmreread", "-c", server)
 		require.Equal(t, 0, code, out)
