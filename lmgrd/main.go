@@ -48,7 +48,7 @@ func main() {
 			&cli.StringFlag{Name: "smtp-user", Usage: "authenticate to the SMTP server as `USER` (password from $LMTRIAD_SMTP_PASSWORD)"},
 			&cli.StringFlag{Name: "mail-from", Usage: "the sender `ADDR` of notification mails"},
 			&cli.StringSliceFlag{Name: "mail-to", Usage: "the recipients `ADDR[,ADDR...]` of notification mails"},
-			&cli.StringFlag{Name: "webhook", Usage: "POST every notification as JSON to `URL`"},
+			&cli.StringFlag{Name: "webhook", EnvVars: []string{"LMTRIAD_WEBHOOK"}, Usage: "POST every notification as JSON to `URL` (the environment keeps a token in it out of ps)"},
 			&cli.DurationFlag{Name: "notify-isolated", Value: notify.NewRules().IsolatedAfter, Usage: "notify when a triad member is unreachable this long (1m to 60m)"},
 			&cli.IntFlag{Name: "notify-expiring", Value: notify.NewRules().ExpiringWithin, Usage: "notify, once a day, of license lines expiring within `DAYS` (1-30)"},
 			&cli.IntFlag{Name: "notify-disk", Value: notify.NewRules().DiskPercent, Usage: "notify when the state directory's disk is `PERCENT` full, and at each further percent"},

@@ -153,6 +153,11 @@ func (o *Options) Validate() error {
 	if err := o.NotifyRules.Validate(); err != nil {
 		return fmt.Errorf("lmgrd: %w", err)
 	}
+	if o.Webhook != "" {
+		if err := notify.CheckWebhookURL(o.Webhook); err != nil {
+			return fmt.Errorf("lmgrd: -webhook: %w", err)
+		}
+	}
 	if o.VendorKeys != "" {
 		if _, err := licsign.LoadPublicKeys(o.VendorKeys); err != nil {
 			return fmt.Errorf("lmgrd: -vendor-keys: %w", err)

@@ -105,3 +105,29 @@ func TestSendersDeliver(t *testing.T) {
 	m.Password = "wrong"
 	assert.Error(t, m.Send(ctx, e))
 }
+
+// Chat webhooks carry their token in the URL: a failed delivery names the
+// destination by scheme and host only.
+func TestWebhookErrorsKeepTheURLSecret(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	e := Event{Kind: KindTest, Host: "lic1", Subject: "test", Time: time.Now()}
+	hooks, err := notifytest.StartHooks()
+	require.NoError(t, err)
+	hooks.Close() // nothing listens there any more: the POST fails
+	secretURL := strings.Replace(hooks.URL, "http://", "http://user:pw-secret@", 1) + "/services/T0/B0/tok-secret?key=q-secret"
+	err = Webhook{URL: secretURL}.Send(ctx, e)
+	require.Error(t, err)
+	for _, s := range []string{"pw-secret", "tok-secret", "q-secret"} {
+		assert.NotContains(t, err.Error(), s)
+	}
+	assert.Contains(t, err.Error(), "webhook http://127.0.0.1:")
+	assert.Contains(t, err.Error(), "/...")
+
+	for _, bad := range []string{"ftp://h/x", "/just/a/path", "http://", "::"} {
+		assert.Error(t, CheckWebhookURL(bad), bad)
+	}
+	assert.NoError(t, CheckWebhookURL("https://hooks.example.com/services/T0"))
+	assert.Equal(t, "https://hooks.example.com/...", Webhook{URL: "https://u:p@hooks.example.com/services/T0?x=1"}.Redacted())
+	assert.Equal(t, "https://hooks.example.com", Webhook{URL: "https://hooks.example.com/"}.Redacted())
+}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/smtp"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -19,21 +20,58 @@ type Sender interface {
 	Send(ctx context.Context, e Event) error
 }
 
-// Webhook posts each event as JSON to URL.
+// Webhook posts each event as JSON to URL. Chat services put the token
+// in the URL's path or query, so errors name the URL only by Redacted.
 type Webhook struct {
 	URL    string
 	Client *http.Client // nil: a client with a 10 s timeout
 }
 
+// CheckWebhookURL says why raw cannot be a webhook URL (not http or
+// https, no host); the error shows no more of it than Redacted.
+func CheckWebhookURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("webhook %s: want an http:// or https:// URL with a host", Webhook{URL: raw}.Redacted())
+	}
+	return nil
+}
+
+// Redacted is the URL without what may be a secret: scheme and host,
+// "/..." for a path or query, no user information.
+func (w Webhook) Redacted() string {
+	u, err := url.Parse(w.URL)
+	if err != nil || u.Host == "" {
+		return "(unreadable URL)"
+	}
+	out := u.Scheme + "://" + u.Host
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		out += "/..."
+	}
+	return out
+}
+
+// withoutURL is err without the whole URL a *url.Error prints: its cause.
+func withoutURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
 // Send implements Sender.
 func (w Webhook) Send(ctx context.Context, e Event) error {
+	if err := CheckWebhookURL(w.URL); err != nil {
+		return err
+	}
 	body, err := json.Marshal(e)
 	if err != nil {
 		return err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return fmt.Errorf("webhook %s: %w", w.Redacted(), withoutURL(err))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	c := w.Client
@@ -42,11 +80,11 @@ func (w Webhook) Send(ctx context.Context, e Event) error {
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return err
+		return fmt.Errorf("webhook %s: %w", w.Redacted(), withoutURL(err))
 	}
 	resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("webhook %s: %s", w.URL, resp.Status)
+		return fmt.Errorf("webhook %s: %s", w.Redacted(), resp.Status)
 	}
 	return nil
 }
