@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"sort"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/lmtriad/lmtriad/hostid"
 	"github.com/lmtriad/lmtriad/licfile"
+	"github.com/lmtriad/lmtriad/stats"
 	"github.com/lmtriad/lmtriad/wire"
 )
 
@@ -56,6 +58,7 @@ func (s *server) startHTTP() {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: nil}))
 	mux.HandleFunc("GET /api/v1/status", s.apiStatus)
+	mux.HandleFunc("GET /api/v1/stats", s.apiStats)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	scheme := "http"
@@ -340,6 +343,55 @@ func (s *server) apiStatus(w http.ResponseWriter, r *http.Request) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(st)
+}
+
+// ---- /api/v1/stats ----
+
+// apiStats is GET /api/v1/stats?res=&from=&to=&format=: the usage
+// statistics lmreport exports (feature totals, any requester), as a JSON
+// array or, with format=csv, CSV. from and to are RFC 3339 or a date.
+func (s *server) apiStats(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	from, to := time.Unix(0, 0), time.Now().Add(time.Minute)
+	for _, b := range []struct {
+		key string
+		t   *time.Time
+	}{{"from", &from}, {"to", &to}} {
+		if v := q.Get(b.key); v != "" {
+			at, err := stats.ParseTime(v)
+			if err != nil {
+				http.Error(w, fmt.Sprintf("%s=%q: want RFC 3339 or YYYY-MM-DD", b.key, v), http.StatusBadRequest)
+				return
+			}
+			*b.t = at
+		}
+	}
+	format := q.Get("format")
+	if format != "" && format != "json" && format != "csv" {
+		http.Error(w, fmt.Sprintf("format=%q: want json or csv", format), http.StatusBadRequest)
+		return
+	}
+	rows, err := s.queryStats(q.Get("res"), from, to)
+	switch {
+	case errors.Is(err, errNoStats):
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	case err != nil:
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	if format == "csv" {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="lmtriad-usage.csv"`)
+		_ = stats.WriteCSV(w, rows)
+		return
+	}
+	if rows == nil {
+		rows = []stats.Row{}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(rows)
 }
 
 // peerOf is the request's source address (lmgrd serves no proxy: the

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -98,13 +99,33 @@ func (s *server) runStats(ctx context.Context, st *stats.Store) {
 // statsStore is the open statistics file (nil: none).
 func (s *server) statsStore() *stats.Store { return s.stats.Load() }
 
-// usageStats answers STATS res=minute|hour|day|"" from=UNIX to=UNIX: the
-// rows of that period (any requester: feature totals, no identities).
-func (s *server) usageStats(req wire.Message) (wire.Message, []wire.Message) {
+// maxStatsRows bounds one answer (STATS, GET /api/v1/stats): ask for a
+// shorter period or a coarser resolution for more.
+const maxStatsRows = 100_000
+
+// errNoStats is the answer of a server that keeps no usage statistics.
+var errNoStats = errors.New("this server keeps no usage statistics")
+
+// queryStats is the rows of resolution res (minute, hour, day; "" all
+// that are kept) in [from, to), the latest maxStatsRows of them. Any
+// requester may ask: feature totals, no identities.
+func (s *server) queryStats(res string, from, to time.Time) ([]stats.Row, error) {
 	st := s.statsStore()
 	if st == nil {
-		return wire.NewError(wire.CodeCantRead, 50).WithDetail("this server keeps no usage statistics").Message(), nil
+		return nil, errNoStats
 	}
+	rows, err := st.Query(res, from, to)
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) > maxStatsRows {
+		rows = rows[len(rows)-maxStatsRows:]
+	}
+	return rows, nil
+}
+
+// usageStats answers STATS res=minute|hour|day|"" from=UNIX to=UNIX.
+func (s *server) usageStats(req wire.Message) (wire.Message, []wire.Message) {
 	from, to := time.Unix(0, 0), time.Now().Add(time.Minute)
 	// A bound that is there but not a number is refused rather than read
 	// as "no bound": a report of the wrong period would look right.
@@ -121,13 +142,12 @@ func (s *server) usageStats(req wire.Message) (wire.Message, []wire.Message) {
 		}
 		*b.t = time.Unix(int64(v), 0)
 	}
-	rows, err := st.Query(req.Get("res"), from, to)
+	rows, err := s.queryStats(req.Get("res"), from, to)
+	if errors.Is(err, errNoStats) {
+		return wire.NewError(wire.CodeCantRead, 50).WithDetail(err.Error()).Message(), nil
+	}
 	if err != nil {
 		return wire.NewError(wire.CodeBadComm, 50).WithDetail(err.Error()).Message(), nil
-	}
-	const maxRows = 100_000 // a reply stays bounded; ask for a shorter period or a coarser resolution
-	if len(rows) > maxRows {
-		rows = rows[len(rows)-maxRows:]
 	}
 	records := make([]wire.Message, 0, len(rows))
 	for _, r := range rows {

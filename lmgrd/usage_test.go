@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +21,9 @@ func TestUsageStatisticsAndLmreport(t *testing.T) {
 	dir := t.TempDir()
 	port := freePort(t, "127.0.0.1")
 	lic := writeLicense(t, dir, "demo.lic", port, "FEATURE solver demo 1.0 permanent 2 SIGN=0\n")
-	args := []string{"-c", lic, "-stats-every", "100ms", "-http", "off"}
+	httpPort := freePort(t, "127.0.0.1")
+	api := fmt.Sprintf("http://127.0.0.1:%d/api/v1/stats", httpPort)
+	args := []string{"-c", lic, "-stats-every", "100ms", "-http", fmt.Sprintf("127.0.0.1:%d", httpPort)}
 	p := startLmgrd(t, args...)
 	p.waitLog(t, "Serving features for the following vendor: demo")
 	server := fmt.Sprintf("%d@127.0.0.1", port)
@@ -39,6 +43,22 @@ func TestUsageStatisticsAndLmreport(t *testing.T) {
 	require.Equal(t, 0, code, out)
 	assert.Contains(t, out, `"feature":"solver"`)
 	assert.Contains(t, out, `"peak":"2"`)
+
+	// The same over HTTP: CSV as lmreport writes it, JSON rows, and a
+	// bound it cannot read refused.
+	csv := string(httpGet(t, api+"?res=minute&format=csv&from=2000-01-01"))
+	assert.True(t, strings.HasPrefix(csv, "time,vendor,feature,peak,issued,denials\n"), csv)
+	assert.Contains(t, csv, ",demo,solver,2,2,1\n")
+	var rows []map[string]any
+	require.NoError(t, json.Unmarshal(httpGet(t, api+"?res=minute"), &rows))
+	require.NotEmpty(t, rows)
+	assert.Equal(t, "solver", rows[0]["feature"])
+	for _, bad := range []string{"?from=yesterday", "?res=week", "?format=xml"} {
+		resp, err := http.Get(api + bad)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusBadRequest, resp.StatusCode, bad)
+	}
 
 	// A restart keeps them (the state directory).
 	p.stop(t)

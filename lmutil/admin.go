@@ -16,6 +16,7 @@ import (
 
 	"github.com/lmtriad/lmtriad/hostid"
 	"github.com/lmtriad/lmtriad/licfile"
+	"github.com/lmtriad/lmtriad/stats"
 	"github.com/lmtriad/lmtriad/wire"
 )
 
@@ -418,7 +419,7 @@ func lmreportCommand(env *environment) *cli.Command {
 			}
 			for _, f := range []string{"from", "to"} {
 				if v := c.String(f); v != "" {
-					at, err := parseReportTime(v)
+					at, err := stats.ParseTime(v)
 					if err != nil {
 						return cli.Exit(fmt.Sprintf("lmreport: -%s: %v", f, err), 2)
 					}
@@ -431,39 +432,31 @@ func lmreportCommand(env *environment) *cli.Command {
 			}
 			w := c.App.Writer
 			if !c.Bool("json") {
-				fmt.Fprintln(w, "time,vendor,feature,peak,issued,denials")
+				rows := make([]stats.Row, 0, len(recs))
+				for _, r := range recs {
+					rows = append(rows, statsRow(r))
+				}
+				return stats.WriteCSV(w, rows)
 			}
 			for _, r := range recs {
-				at, _ := strconv.ParseInt(r.Get("time"), 10, 64)
-				when := time.Unix(at, 0).UTC().Format(time.RFC3339)
-				if c.Bool("json") {
-					b, _ := json.Marshal(map[string]string{"time": when, "vendor": r.Get("vendor"), "feature": r.Get("feature"),
-						"peak": r.Get("peak"), "issued": r.Get("issued"), "denials": r.Get("denials")})
-					fmt.Fprintln(w, string(b))
-					continue
-				}
-				fmt.Fprintf(w, "%s,%s,%s,%s,%s,%s\n", when, csvField(r.Get("vendor")), csvField(r.Get("feature")),
-					r.Get("peak"), r.Get("issued"), r.Get("denials"))
+				row := statsRow(r)
+				b, _ := json.Marshal(map[string]string{"time": row.Time.Format(time.RFC3339), "vendor": row.Vendor, "feature": row.Feature,
+					"peak": r.Get("peak"), "issued": r.Get("issued"), "denials": r.Get("denials")})
+				fmt.Fprintln(w, string(b))
 			}
 			return nil
 		},
 	}
 }
 
-// parseReportTime reads RFC 3339 or a date (midnight UTC).
-func parseReportTime(s string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
-	}
-	return time.Parse("2006-01-02", s)
-}
-
-// csvField quotes a CSV field when it needs it.
-func csvField(s string) string {
-	if strings.ContainsAny(s, ",\"\n") {
-		return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-	}
-	return s
+// statsRow reads a STATS reply's ROW record.
+func statsRow(r wire.Message) stats.Row {
+	at, _ := strconv.ParseInt(r.Get("time"), 10, 64)
+	peak, _ := r.Int("peak")
+	issued, _ := r.Int("issued")
+	denials, _ := r.Uint64("denials")
+	return stats.Row{Time: time.Unix(at, 0).UTC(), Vendor: r.Get("vendor"), Feature: r.Get("feature"),
+		Peak: peak, Issued: issued, Denials: denials}
 }
 
 func lmhostidCommand(env *environment) *cli.Command {
