@@ -22,6 +22,11 @@ import (
 // notifyEvery is how often a member looks for events.
 const notifyEvery = 15 * time.Second
 
+// notifySendBound is how long a notification may take to reach all its
+// destinations (sent at once): the most a dead mail server or webhook
+// delays lmgrd's exit.
+const notifySendBound = 15 * time.Second
+
 // senders are the configured destinations.
 func (s *server) senders() []notify.Sender {
 	var out []notify.Sender
@@ -43,12 +48,10 @@ func (s *server) senders() []notify.Sender {
 // notify logs e and sends it to every destination, each within a bound.
 func (s *server) notify(e notify.Event) {
 	s.log.Infof("Notification (%s): %s", e.Kind, e.Subject)
-	for _, snd := range s.senders() {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		if err := snd.Send(ctx, e); err != nil {
-			s.log.Warnf("Notification (%s) not delivered: %v", e.Kind, err)
-		}
-		cancel()
+	ctx, cancel := context.WithTimeout(context.Background(), notifySendBound)
+	defer cancel()
+	for _, err := range notify.SendAll(ctx, s.senders(), e) {
+		s.log.Warnf("Notification (%s) not delivered: %v", e.Kind, err)
 	}
 }
 
@@ -139,13 +142,11 @@ func (a *adminSession) testNotification() wire.Message {
 	}
 	e := s.event(notify.KindTest, "test notification from "+s.portAtHost(s.self), "lmutil lmnotify -test from "+a.who()+".")
 	s.log.Infof("Notification (%s): %s", e.Kind, e.Subject)
+	ctx, cancel := context.WithTimeout(s.ctx, notifySendBound)
+	defer cancel()
 	var failed []string
-	for _, snd := range senders {
-		ctx, cancel := context.WithTimeout(s.ctx, 15*time.Second)
-		if err := snd.Send(ctx, e); err != nil {
-			failed = append(failed, err.Error())
-		}
-		cancel()
+	for _, err := range notify.SendAll(ctx, senders, e) {
+		failed = append(failed, err.Error())
 	}
 	if len(failed) > 0 {
 		return wire.NewError(wire.CodeCantWrite, 40).WithDetail(strings.Join(failed, "; ")).Message()

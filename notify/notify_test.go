@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -130,4 +131,34 @@ func TestWebhookErrorsKeepTheURLSecret(t *testing.T) {
 	assert.NoError(t, CheckWebhookURL("https://hooks.example.com/services/T0"))
 	assert.Equal(t, "https://hooks.example.com/...", Webhook{URL: "https://u:p@hooks.example.com/services/T0?x=1"}.Redacted())
 	assert.Equal(t, "https://hooks.example.com", Webhook{URL: "https://hooks.example.com/"}.Redacted())
+}
+
+// senderFunc is a Sender made of a function.
+type senderFunc func(ctx context.Context, e Event) error
+
+func (f senderFunc) Send(ctx context.Context, e Event) error { return f(ctx, e) }
+
+// A destination that hangs does not hold up the others: the first one
+// here returns only once the second has been called, which one after the
+// other never happens within the bound.
+func TestSendAllDoesNotWaitForOneDestination(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	secondCalled := make(chan struct{})
+	hanging := senderFunc(func(ctx context.Context, e Event) error {
+		select {
+		case <-secondCalled:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	second := senderFunc(func(ctx context.Context, e Event) error {
+		close(secondCalled)
+		return nil
+	})
+	failing := senderFunc(func(ctx context.Context, e Event) error { return errors.New("refused") })
+	errs := SendAll(ctx, []Sender{hanging, second, failing}, Event{Kind: KindTest})
+	require.Len(t, errs, 1)
+	assert.EqualError(t, errs[0], "refused")
 }

@@ -12,6 +12,7 @@ import (
 	"net/smtp"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -168,4 +169,28 @@ func (m Mail) Send(ctx context.Context, e Event) error {
 // oneLine keeps a header value on one line.
 func oneLine(s string) string {
 	return strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
+}
+
+// SendAll sends e to every destination at once, each within ctx, and
+// returns the errors of those that failed (in senders' order). At once,
+// because a destination that hangs must not hold up the others, nor
+// lmgrd's exit for more than one bound.
+func SendAll(ctx context.Context, senders []Sender, e Event) []error {
+	errs := make([]error, len(senders))
+	var wg sync.WaitGroup
+	for i, snd := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = snd.Send(ctx, e)
+		}()
+	}
+	wg.Wait()
+	var failed []error
+	for _, err := range errs {
+		if err != nil {
+			failed = append(failed, err)
+		}
+	}
+	return failed
 }
